@@ -1,0 +1,105 @@
+"""APScheduler jobs: one per active monitor at its interval, plus the outbox's retries.
+
+Checks run on a bounded thread pool, so several apps are checked at once and one slow
+app never holds up the others (each Heroku call has its own timeout too).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from datetime import UTC, datetime
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.base import JobLookupError
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from heroku_monitor.engine import Engine
+
+log = logging.getLogger(__name__)
+
+DELIVERY_JOB = "deliver-outbox"
+
+
+def _job_id(monitor_id: int) -> str:
+    return f"check-{monitor_id}"
+
+
+class Scheduler:
+    def __init__(self, engine: Engine, *, max_workers: int = 4, deliver_every: int = 15) -> None:
+        self.engine = engine
+        self.deliver_every = deliver_every
+        self.aps = BackgroundScheduler(
+            executors={"default": ThreadPoolExecutor(max_workers)},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 60},
+            timezone=UTC,
+        )
+
+    @property
+    def running(self) -> bool:
+        return bool(self.aps.running)
+
+    def start(self) -> None:
+        """Schedule every active monitor, each checked once right away, and start."""
+        for monitor in self.engine.store.monitors():
+            if not monitor.paused:
+                self._schedule(monitor.id, monitor.check_interval, run_now=True)
+        self.aps.add_job(
+            self._deliver,
+            "interval",
+            seconds=self.deliver_every,
+            id=DELIVERY_JOB,
+            replace_existing=True,
+        )
+        self.aps.start()
+
+    def shutdown(self) -> None:
+        if self.aps.running:
+            self.aps.shutdown(wait=False)
+
+    def sync(self, monitor_id: int) -> None:
+        """Apply a monitor's saved settings at once: reschedule it and check it now,
+        or drop its job when it is paused or gone."""
+        monitor = self.engine.store.monitor(monitor_id)
+        if monitor is None or monitor.paused:
+            with contextlib.suppress(JobLookupError):
+                self.aps.remove_job(_job_id(monitor_id))
+            return
+        self._schedule(monitor.id, monitor.check_interval, run_now=True)
+
+    def run_now(self, monitor_id: int) -> None:
+        """Check a monitor as soon as a worker is free, keeping its interval."""
+        job = self.aps.get_job(_job_id(monitor_id))
+        if job is None:
+            self.sync(monitor_id)
+        else:
+            job.modify(next_run_time=datetime.now(UTC))
+
+    def next_run(self, monitor_id: int) -> datetime | None:
+        job = self.aps.get_job(_job_id(monitor_id))
+        return job.next_run_time if job else None
+
+    def _schedule(self, monitor_id: int, minutes: int, *, run_now: bool) -> None:
+        # APScheduler reads an explicit next_run_time=None as "paused": pass it only to run now.
+        extra = {"next_run_time": datetime.now(UTC)} if run_now else {}
+        self.aps.add_job(
+            self._check,
+            "interval",
+            minutes=minutes,
+            args=[monitor_id],
+            id=_job_id(monitor_id),
+            replace_existing=True,
+            **extra,
+        )
+
+    def _check(self, monitor_id: int) -> None:
+        try:
+            self.engine.check(monitor_id)
+        except Exception:  # a bug: log it with its traceback, keep the scheduler alive
+            log.exception("check of monitor %s crashed", monitor_id)
+
+    def _deliver(self) -> None:
+        try:
+            self.engine.deliver()
+        except Exception:
+            log.exception("delivering the outbox crashed")

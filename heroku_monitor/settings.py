@@ -1,0 +1,129 @@
+"""Read and validate the environment once, at start-up (SPEC section 3).
+
+Nothing else in the project reads `os.environ`: the entry point calls `from_env` and
+passes the `Settings` along.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+
+from heroku_monitor import validation
+
+DEFAULT_DATABASE_URL = "sqlite:///instance/monitor.db"
+
+
+class SettingsError(Exception):
+    """The environment is unusable; the message is one sentence per problem for a person."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    heroku_api_key: str = ""
+    slack_bot_token: str = ""
+    monitored_app_name: str | None = None
+    slack_channel: str | None = None
+    check_interval_minutes: int = 5
+    slack_signing_secret: str | None = None
+    slack_app_token: str | None = None
+    heroku_webhook_secret: str | None = None
+    dashboard_password: str | None = None
+    database_url: str = DEFAULT_DATABASE_URL
+    secret_key: str | None = None
+    port: int = 5000
+    heroku_api_url: str = "https://api.heroku.com"
+    slack_api_url: str = "https://slack.com/api/"
+    on_heroku: bool = False
+    demo: bool = False
+    # How many app checks may run at once, and how many releases each check reads.
+    max_concurrent_checks: int = 4
+    release_window: int = 10
+    # Where each seed value came from, for the dashboard: name -> "environment" | "default".
+    sources: dict[str, str] = field(default_factory=dict)
+
+    def with_overrides(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def normalise_database_url(url: str) -> str:
+    """SQLAlchemy URL for `url`; Heroku's `postgres://` form is accepted as given."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def _int(
+    env: Mapping[str, str], name: str, default: int, low: int, high: int, errors: list[str]
+) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = low - 1
+    if not low <= value <= high:
+        errors.append(f"{name} must be a whole number from {low} to {high} (got {raw!r}).")
+        return default
+    return value
+
+
+def from_env(env: Mapping[str, str], *, demo: bool = False) -> Settings:
+    """Settings from `env`; raises SettingsError naming every problem at once."""
+    errors: list[str] = []
+
+    def get(name: str) -> str | None:
+        value = env.get(name, "").strip()
+        return value or None
+
+    missing = [name for name in ("HEROKU_API_KEY", "SLACK_BOT_TOKEN") if not get(name)]
+    if missing and not demo:
+        errors.append(
+            f"Missing {' and '.join(missing)}: set {'them' if len(missing) > 1 else 'it'} "
+            "in the environment, or run `python app.py --demo` to try the bot against "
+            "the built-in Heroku simulator."
+        )
+
+    app_name = get("MONITORED_APP_NAME")
+    if app_name and (problem := validation.app_name_error(app_name)):
+        errors.append(f"MONITORED_APP_NAME {app_name!r}: {problem}")
+    channel = get("SLACK_CHANNEL")
+    if channel and (problem := validation.channel_error(channel)):
+        errors.append(f"SLACK_CHANNEL {channel!r}: {problem}")
+    interval = _int(env, "CHECK_INTERVAL_MINUTES", 5, 1, 60, errors)
+    port = _int(env, "PORT", 5000, 1, 65535, errors)
+    concurrency = _int(env, "CHECK_CONCURRENCY", 4, 1, 64, errors)
+
+    slack_api_url = get("SLACK_API_URL") or "https://slack.com/api/"
+    if not slack_api_url.endswith("/"):
+        slack_api_url += "/"
+    if errors:
+        raise SettingsError(" ".join(errors))
+
+    sources = {
+        "app_name": "environment" if app_name else "default",
+        "slack_channel": "environment" if channel else "default",
+        "check_interval": "environment" if get("CHECK_INTERVAL_MINUTES") else "default",
+    }
+    return Settings(
+        heroku_api_key=get("HEROKU_API_KEY") or "",
+        slack_bot_token=get("SLACK_BOT_TOKEN") or "",
+        monitored_app_name=app_name,
+        slack_channel=channel,
+        check_interval_minutes=interval,
+        slack_signing_secret=get("SLACK_SIGNING_SECRET"),
+        slack_app_token=get("SLACK_APP_TOKEN"),
+        heroku_webhook_secret=get("HEROKU_WEBHOOK_SECRET"),
+        dashboard_password=get("DASHBOARD_PASSWORD"),
+        database_url=normalise_database_url(get("DATABASE_URL") or DEFAULT_DATABASE_URL),
+        secret_key=get("SECRET_KEY"),
+        port=port,
+        heroku_api_url=(get("HEROKU_API_URL") or "https://api.heroku.com").rstrip("/"),
+        slack_api_url=slack_api_url,
+        on_heroku=bool(get("DYNO")),
+        demo=demo,
+        max_concurrent_checks=concurrency,
+        sources=sources,
+    )

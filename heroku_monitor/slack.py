@@ -1,0 +1,119 @@
+"""Delivering messages to Slack: the only module that posts to the Slack Web API.
+
+slack_sdk's WebClient retries 429 (honouring Retry-After), 5xx and connection errors a
+few times itself; what still fails raises DeliveryError, whose `permanent` flag tells the
+outbox whether trying again could help.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Protocol
+from urllib.error import URLError
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+
+log = logging.getLogger(__name__)
+
+# Errors that the same request will never get past: a person must fix the token, the
+# channel or the app's scopes. https://api.slack.com/methods/chat.postMessage#errors
+PERMANENT_ERRORS = frozenset(
+    {
+        "channel_not_found",
+        "not_in_channel",
+        "is_archived",
+        "invalid_auth",
+        "not_authed",
+        "account_inactive",
+        "token_revoked",
+        "token_expired",
+        "missing_scope",
+        "no_permission",
+        "restricted_action",
+        "team_access_not_granted",
+        "ekm_access_denied",
+        "invalid_blocks",
+        "invalid_arguments",
+        "msg_too_long",
+        "no_text",
+    }
+)
+
+HINTS = {
+    "channel_not_found": "the channel does not exist, or the bot cannot see it",
+    "not_in_channel": "invite the bot to the channel (/invite @Heroku Monitor)",
+    "is_archived": "the channel is archived",
+    "invalid_auth": "SLACK_BOT_TOKEN is not valid",
+    "not_authed": "SLACK_BOT_TOKEN is missing",
+    "token_revoked": "SLACK_BOT_TOKEN was revoked",
+    "missing_scope": "the Slack app lacks the chat:write scope",
+}
+
+
+class DeliveryError(Exception):
+    """A message was not delivered. `str()` is one sentence for the dashboard."""
+
+    def __init__(self, reason: str, *, permanent: bool, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.permanent = permanent
+        self.retry_after = retry_after
+
+    def __str__(self) -> str:
+        hint = HINTS.get(self.reason)
+        return f"{self.reason}: {hint}" if hint else self.reason
+
+
+class Notifier(Protocol):
+    """Where alerts go. `post` returns an id of the delivered message or raises DeliveryError."""
+
+    def post(self, channel: str, text: str, blocks: list[dict[str, Any]]) -> str: ...
+
+
+class SlackNotifier:
+    def __init__(self, token: str, base_url: str, *, timeout: int = 10, retries: int = 2) -> None:
+        self.client = WebClient(
+            token=token,
+            base_url=base_url,
+            timeout=timeout,
+            retry_handlers=[
+                ConnectionErrorRetryHandler(max_retry_count=retries),
+                RateLimitErrorRetryHandler(max_retry_count=retries),
+                ServerErrorRetryHandler(max_retry_count=retries),
+            ],
+        )
+
+    def post(self, channel: str, text: str, blocks: list[dict[str, Any]]) -> str:
+        try:
+            response = self.client.chat_postMessage(
+                channel=channel, text=text, blocks=blocks, unfurl_links=False, unfurl_media=False
+            )
+        except SlackApiError as exc:
+            status = exc.response.status_code
+            error = str(exc.response.get("error") or f"HTTP {status}")
+            if status == 429:
+                retry_after = exc.response.headers.get("Retry-After") or exc.response.headers.get(
+                    "retry-after"
+                )
+                wait = float(retry_after[0] if isinstance(retry_after, list) else retry_after or 30)
+                raise DeliveryError("ratelimited", permanent=False, retry_after=wait) from exc
+            raise DeliveryError(error, permanent=error in PERMANENT_ERRORS) from exc
+        except (URLError, OSError) as exc:  # TimeoutError and connection errors are OSErrors
+            raise DeliveryError(
+                f"could not reach Slack ({exc.__class__.__name__})", permanent=False
+            ) from exc
+        return str(response.get("ts") or "")
+
+
+class LogNotifier:
+    """Demo mode without SLACK_BOT_TOKEN: alerts go to the log (and the dashboard's feed)."""
+
+    def post(self, channel: str, text: str, blocks: list[dict[str, Any]]) -> str:
+        log.warning("ALERT for %s (Slack not configured):\n%s", channel, text)
+        return ""

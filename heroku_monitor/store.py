@@ -1,0 +1,557 @@
+"""Storage: monitors, the last snapshot of each, and the alert log that is also the outbox.
+
+SQLAlchemy 2 on SQLite (default) or PostgreSQL. Every event is recorded under a unique
+key before its message is sent, in the same transaction that saves the snapshot, so an
+event is alerted once: not again on the next check, after a restart, or by a second
+process on the same database. Unsent alerts are the outbox; a sender claims one with a
+conditional UPDATE (healthchecks' pattern), never with a lock held while talking to Slack.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    create_engine,
+    delete,
+    event,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.types import TypeDecorator
+
+from heroku_monitor import detect, messages
+from heroku_monitor.detect import Event
+from heroku_monitor.snapshot import AppSnapshot
+
+PENDING, SENT, LOGGED, FAILED = "pending", "sent", "logged", "failed"
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite keeps no zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime given to the store")
+        return value.astimezone(UTC) if value is not None else None
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Monitor(Base):
+    __tablename__ = "monitors"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    app_name: Mapped[str] = mapped_column(String(30))
+    slack_channel: Mapped[str] = mapped_column(String(81))
+    check_interval: Mapped[int] = mapped_column(Integer)
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class MonitorState(Base):
+    """What the last checks of a monitor found. The snapshot holds no config var values."""
+
+    __tablename__ = "monitor_state"
+    monitor_id: Mapped[int] = mapped_column(
+        ForeignKey("monitors.id", ondelete="CASCADE"), primary_key=True
+    )
+    app_name: Mapped[str] = mapped_column(String(30))
+    snapshot: Mapped[str | None] = mapped_column(Text, default=None)
+    taken_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    last_check_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    last_ok: Mapped[bool | None] = mapped_column(Boolean, default=None)
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    trouble_episode: Mapped[int] = mapped_column(Integer, default=0)
+    delivery_error: Mapped[str | None] = mapped_column(Text, default=None)
+
+
+class Alert(Base):
+    """One Slack message: the alert log, and while `status` is pending, the outbox."""
+
+    __tablename__ = "alerts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    monitor_id: Mapped[int | None] = mapped_column(
+        ForeignKey("monitors.id", ondelete="SET NULL"), default=None
+    )
+    app_name: Mapped[str] = mapped_column(String(30))
+    kind: Mapped[str] = mapped_column(String(40))
+    channel: Mapped[str] = mapped_column(String(81))
+    text: Mapped[str] = mapped_column(Text)
+    blocks: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(10), default=PENDING, index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)
+    slack_ts: Mapped[str | None] = mapped_column(String(40), default=None)
+
+
+class AlertEvent(Base):
+    """The key of every event ever alerted: unique, so no event is alerted twice."""
+
+    __tablename__ = "alert_events"
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    alert_id: Mapped[int | None] = mapped_column(
+        ForeignKey("alerts.id", ondelete="CASCADE"), default=None
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class KeyValue(Base):
+    __tablename__ = "key_values"
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+@dataclass(frozen=True)
+class MonitorView:
+    """A monitor with its state, as the dashboard and the engine read it."""
+
+    id: int
+    app_name: str
+    slack_channel: str
+    check_interval: int
+    paused: bool
+    last_check_at: datetime | None = None
+    last_ok: bool | None = None
+    last_error: str | None = None
+    failures: int = 0
+    delivery_error: str | None = None
+    snapshot: AppSnapshot | None = None
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    id: int
+    channel: str
+    text: str
+    blocks: list[dict[str, Any]]
+    attempts: int
+
+
+# Computes the events of a successful check from (previous snapshot or None,
+# failures before this check, trouble episode). Called inside the transaction.
+EventsFor = Callable[[AppSnapshot | None, int, int], list[Event]]
+
+
+class Store:
+    def __init__(self, url: str) -> None:
+        parsed = make_url(url)
+        self.is_sqlite = parsed.get_backend_name() == "sqlite"
+        if self.is_sqlite:
+            if parsed.database and parsed.database != ":memory:":
+                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            self.engine: Engine = create_engine(
+                url, connect_args={"timeout": 30, "check_same_thread": False}
+            )
+            _sqlite_immediate_transactions(self.engine)
+        else:
+            self.engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+        self._session = sessionmaker(self.engine, expire_on_commit=False)
+        Base.metadata.create_all(self.engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with self._session.begin() as session:
+            yield session
+
+    def _insert(self, table: Any) -> Any:
+        """INSERT that can say ON CONFLICT DO NOTHING on both backends."""
+        return sqlite.insert(table) if self.is_sqlite else postgresql.insert(table)
+
+    # -- key/values --------------------------------------------------------------------
+
+    def secret(self, name: str) -> str:
+        """A random secret kept in the database, made once (by whichever process is first)."""
+        with self.session() as s:
+            s.execute(
+                self._insert(KeyValue)
+                .values(key=name, value=secrets.token_urlsafe(32))
+                .on_conflict_do_nothing()
+            )
+            return s.execute(select(KeyValue.value).where(KeyValue.key == name)).scalar_one()
+
+    def get_value(self, name: str) -> str | None:
+        with self.session() as s:
+            return s.execute(select(KeyValue.value).where(KeyValue.key == name)).scalar()
+
+    def set_value(self, name: str, value: str) -> None:
+        with self.session() as s:
+            stmt = self._insert(KeyValue).values(key=name, value=value)
+            s.execute(stmt.on_conflict_do_update(index_elements=["key"], set_={"value": value}))
+
+    # -- monitors ----------------------------------------------------------------------
+
+    def seed(self, app_name: str | None, channel: str | None, interval: int, now: datetime) -> bool:
+        """Create the first monitor from the environment, once per database ever."""
+        if not app_name:
+            return False
+        with self.session() as s:
+            first = s.execute(
+                self._insert(KeyValue)
+                .values(key="seeded", value=now.isoformat())
+                .on_conflict_do_nothing()
+            )
+            if _rowcount(first) != 1:
+                return False
+            s.add(_new_monitor(app_name, channel or "#general", interval, now))
+        return True
+
+    def add_monitor(self, app_name: str, channel: str, interval: int, now: datetime) -> int:
+        with self.session() as s:
+            monitor = _new_monitor(app_name, channel, interval, now)
+            s.add(monitor)
+            s.flush()
+            return monitor.id
+
+    def update_monitor(
+        self, monitor_id: int, *, app_name: str, channel: str, interval: int, now: datetime
+    ) -> bool:
+        """Change a monitor; failed alerts are queued again when the channel changes."""
+        with self.session() as s:
+            monitor = s.get(Monitor, monitor_id)
+            if monitor is None:
+                return False
+            if monitor.slack_channel != channel:
+                s.execute(
+                    update(Alert)
+                    .where(Alert.monitor_id == monitor_id, Alert.status == FAILED)
+                    .values(status=PENDING, channel=channel, next_attempt_at=now, last_error=None)
+                )
+                s.execute(
+                    update(MonitorState)
+                    .where(MonitorState.monitor_id == monitor_id)
+                    .values(delivery_error=None)
+                )
+            monitor.app_name, monitor.slack_channel = app_name, channel
+            monitor.check_interval, monitor.updated_at = interval, now
+        return True
+
+    def set_paused(self, monitor_id: int, paused: bool, now: datetime) -> bool:
+        with self.session() as s:
+            result = s.execute(
+                update(Monitor)
+                .where(Monitor.id == monitor_id)
+                .values(paused=paused, updated_at=now)
+            )
+            return bool(_rowcount(result))
+
+    def delete_monitor(self, monitor_id: int) -> bool:
+        with self.session() as s:
+            s.execute(delete(MonitorState).where(MonitorState.monitor_id == monitor_id))
+            s.execute(update(Alert).where(Alert.monitor_id == monitor_id).values(monitor_id=None))
+            deleted = s.execute(delete(Monitor).where(Monitor.id == monitor_id))
+            return bool(_rowcount(deleted))
+
+    def monitors(self) -> list[MonitorView]:
+        with self.session() as s:
+            rows = s.execute(
+                select(Monitor, MonitorState)
+                .outerjoin(MonitorState, MonitorState.monitor_id == Monitor.id)
+                .order_by(Monitor.id)
+            ).all()
+            return [_view(m, st) for m, st in rows]
+
+    def monitor(self, monitor_id: int) -> MonitorView | None:
+        with self.session() as s:
+            row = s.execute(
+                select(Monitor, MonitorState)
+                .outerjoin(MonitorState, MonitorState.monitor_id == Monitor.id)
+                .where(Monitor.id == monitor_id)
+            ).first()
+            return _view(row[0], row[1]) if row else None
+
+    def monitors_for_app(self, app_name: str) -> list[MonitorView]:
+        return [m for m in self.monitors() if m.app_name == app_name]
+
+    # -- checks ------------------------------------------------------------------------
+
+    def record_success(
+        self, monitor_id: int, snapshot: AppSnapshot, events_for: EventsFor, now: datetime
+    ) -> list[Event]:
+        """Save `snapshot` and record the events `events_for` finds; returns the new ones.
+
+        The state row is locked for the transaction, so two processes checking the same
+        monitor at once diff one after the other, never both against the same snapshot.
+        """
+        with self.session() as s:
+            state = self._locked_state(s, monitor_id, snapshot.app)
+            if state is None:
+                return []
+            previous = None
+            if state.snapshot and state.app_name == snapshot.app:
+                previous = AppSnapshot.from_json(state.snapshot)
+                if previous.taken_at > snapshot.taken_at:
+                    return []  # a newer check already landed; this one is stale
+            events = events_for(previous, state.failures, state.trouble_episode)
+            if state.failures >= detect.TROUBLE_AFTER:
+                state.trouble_episode += 1
+            state.app_name = snapshot.app
+            state.snapshot = snapshot.to_json()
+            state.taken_at = snapshot.taken_at
+            state.last_check_at, state.last_ok, state.last_error = now, True, None
+            state.failures = 0
+            return self._enqueue(s, monitor_id, events, now)
+
+    def record_failure(
+        self, monitor_id: int, app_name: str, reason: str, now: datetime
+    ) -> list[Event]:
+        """Count a failed check; returns the trouble event on the third in a row."""
+        with self.session() as s:
+            state = self._locked_state(s, monitor_id, app_name)
+            if state is None:
+                return []
+            state.failures += 1
+            state.last_check_at, state.last_ok, state.last_error = now, False, reason
+            events = detect.check_failed(app_name, state.failures, reason, state.trouble_episode)
+            return self._enqueue(s, monitor_id, events, now)
+
+    def _locked_state(self, s: Session, monitor_id: int, app_name: str) -> MonitorState | None:
+        s.execute(
+            self._insert(MonitorState)
+            .values(monitor_id=monitor_id, app_name=app_name, failures=0, trouble_episode=0)
+            .on_conflict_do_nothing()
+        )
+        if s.get(Monitor, monitor_id) is None:
+            return None
+        return s.execute(
+            select(MonitorState).where(MonitorState.monitor_id == monitor_id).with_for_update()
+        ).scalar_one_or_none()
+
+    def _enqueue(
+        self, s: Session, monitor_id: int, events: Sequence[Event], now: datetime
+    ) -> list[Event]:
+        """Record each event's key; those not seen before become messages in the outbox."""
+        monitor = s.get(Monitor, monitor_id)
+        if monitor is None or not events:
+            return []
+        fresh: list[Event] = []
+        for e in events:
+            inserted = s.execute(
+                self._insert(AlertEvent)
+                .values(key=f"m{monitor_id}:{e.key}", created_at=now)
+                .on_conflict_do_nothing()
+            )
+            if _rowcount(inserted) == 1:
+                fresh.append(e)
+        for message in messages.build(fresh, now):
+            alert = Alert(
+                key=f"m{monitor_id}:{message.key}",
+                monitor_id=monitor_id,
+                app_name=message.app,
+                kind=message.kind,
+                channel=monitor.slack_channel,
+                text=message.text,
+                blocks=json.dumps(message.blocks),
+                status=PENDING,
+                attempts=0,
+                created_at=now,
+                next_attempt_at=now,
+            )
+            s.add(alert)
+            s.flush()
+            s.execute(
+                update(AlertEvent)
+                .where(AlertEvent.key.in_([f"m{monitor_id}:{k}" for k in message.event_keys]))
+                .values(alert_id=alert.id)
+            )
+        return fresh
+
+    # -- outbox ------------------------------------------------------------------------
+
+    def claim_due(self, now: datetime, *, limit: int = 20, lease: float = 60.0) -> list[OutboxItem]:
+        """Claim up to `limit` due alerts for `lease` seconds, oldest first.
+
+        A claim is a conditional UPDATE that only one process can win per row.
+        """
+        with self.session() as s:
+            candidates = (
+                s.execute(
+                    select(Alert)
+                    .where(Alert.status == PENDING, Alert.next_attempt_at <= now)
+                    .where((Alert.claimed_until.is_(None)) | (Alert.claimed_until < now))
+                    .order_by(Alert.id)
+                    .limit(limit)
+                )
+                .scalars()
+                .all()
+            )
+            claimed = []
+            for alert in candidates:
+                won = s.execute(
+                    update(Alert)
+                    .where(Alert.id == alert.id, Alert.status == PENDING)
+                    .where((Alert.claimed_until.is_(None)) | (Alert.claimed_until < now))
+                    .values(claimed_until=now + timedelta(seconds=lease))
+                    .execution_options(synchronize_session=False)
+                )
+                if _rowcount(won) == 1:
+                    claimed.append(
+                        OutboxItem(
+                            alert.id,
+                            alert.channel,
+                            alert.text,
+                            json.loads(alert.blocks),
+                            alert.attempts,
+                        )
+                    )
+            return claimed
+
+    def mark_sent(self, alert_id: int, ts: str, now: datetime, *, logged: bool = False) -> None:
+        with self.session() as s:
+            alert = s.get(Alert, alert_id)
+            if alert is None:
+                return
+            alert.status = LOGGED if logged else SENT
+            alert.slack_ts, alert.sent_at, alert.claimed_until = ts or None, now, None
+            alert.attempts += 1
+            alert.last_error = None
+            if alert.monitor_id is not None:
+                s.execute(
+                    update(MonitorState)
+                    .where(MonitorState.monitor_id == alert.monitor_id)
+                    .values(delivery_error=None)
+                )
+
+    def mark_retry(self, alert_id: int, error: str, next_attempt_at: datetime) -> None:
+        with self.session() as s:
+            s.execute(
+                update(Alert)
+                .where(Alert.id == alert_id)
+                .values(
+                    attempts=Alert.attempts + 1,
+                    last_error=error,
+                    next_attempt_at=next_attempt_at,
+                    claimed_until=None,
+                )
+            )
+
+    def mark_failed(self, alert_id: int, error: str) -> None:
+        """A permanent failure: kept with its reason, shown on the dashboard, not retried."""
+        with self.session() as s:
+            alert = s.get(Alert, alert_id)
+            if alert is None:
+                return
+            alert.status, alert.last_error, alert.claimed_until = FAILED, error, None
+            alert.attempts += 1
+            if alert.monitor_id is not None:
+                s.execute(
+                    update(MonitorState)
+                    .where(MonitorState.monitor_id == alert.monitor_id)
+                    .values(delivery_error=f"{alert.channel}: {error}")
+                )
+
+    def alerts(self, *, limit: int = 50, status: str | None = None) -> list[Alert]:
+        with self.session() as s:
+            query = select(Alert).order_by(Alert.id.desc()).limit(limit)
+            if status:
+                query = query.where(Alert.status == status)
+            return list(s.execute(query).scalars().all())
+
+    def count_alerts(self, status: str | None = None) -> int:
+        with self.session() as s:
+            query = select(func.count()).select_from(Alert)
+            if status:
+                query = query.where(Alert.status == status)
+            return int(s.execute(query).scalar_one())
+
+    def snapshot_for_app(self, app_name: str) -> tuple[AppSnapshot, datetime | None] | None:
+        """The newest snapshot any monitor holds of `app_name`, with when it was checked."""
+        with self.session() as s:
+            row = s.execute(
+                select(MonitorState.snapshot, MonitorState.last_check_at)
+                .where(MonitorState.app_name == app_name, MonitorState.snapshot.is_not(None))
+                .order_by(MonitorState.taken_at.desc())
+                .limit(1)
+            ).first()
+        if row is None or row[0] is None:
+            return None
+        return AppSnapshot.from_json(row[0]), row[1]
+
+
+def _rowcount(result: Any) -> int:
+    """Rows an INSERT/UPDATE/DELETE touched (typed Result objects hide the attribute)."""
+    return int(result.rowcount)
+
+
+def _new_monitor(app_name: str, channel: str, interval: int, now: datetime) -> Monitor:
+    return Monitor(
+        app_name=app_name,
+        slack_channel=channel,
+        check_interval=interval,
+        paused=False,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def _view(m: Monitor, st: MonitorState | None) -> MonitorView:
+    snapshot = None
+    if st and st.snapshot and st.app_name == m.app_name:
+        snapshot = AppSnapshot.from_json(st.snapshot)
+    return MonitorView(
+        id=m.id,
+        app_name=m.app_name,
+        slack_channel=m.slack_channel,
+        check_interval=m.check_interval,
+        paused=m.paused,
+        last_check_at=st.last_check_at if st else None,
+        last_ok=st.last_ok if st else None,
+        last_error=st.last_error if st else None,
+        failures=st.failures if st else 0,
+        delivery_error=st.delivery_error if st else None,
+        snapshot=snapshot,
+    )
+
+
+def _sqlite_immediate_transactions(engine: Engine) -> None:
+    """Begin every SQLite transaction IMMEDIATE: writers queue on the busy timeout instead
+    of failing with SQLITE_BUSY when a read lock must be upgraded.
+
+    https://docs.sqlalchemy.org/en/20/dialects/sqlite.html#serializable-isolation-savepoints-transactional-ddl
+    """
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # let SQLAlchemy's BEGIN below stand
+        dbapi_connection.execute("PRAGMA journal_mode=WAL")
+        dbapi_connection.execute("PRAGMA foreign_keys=ON")
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")

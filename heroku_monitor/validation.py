@@ -1,0 +1,50 @@
+"""Rules for user-given names and numbers, shared by the environment and the dashboard.
+
+Each function returns an error sentence, or None when the value is fine.
+"""
+
+from __future__ import annotations
+
+import re
+
+# Heroku app names: a lower-case letter first, then lower-case letters, digits and dashes,
+# 3-30 characters (the Platform API's app name pattern allows no trailing dash either).
+APP_NAME = re.compile(r"^[a-z][a-z0-9-]{1,28}[a-z0-9]$")
+# Slack channel names: lower case, no spaces or periods, at most 80 characters.
+# https://api.slack.com/methods/conversations.create#naming
+CHANNEL_NAME = re.compile(r"^#[a-z0-9_\-\u00c0-\uffff]{1,80}$")
+INTERVAL_MIN, INTERVAL_MAX = 1, 60
+
+
+def app_name_error(value: str) -> str | None:
+    if APP_NAME.match(value):
+        return None
+    return (
+        "An app name is 3-30 characters: a lower-case letter first, then lower-case "
+        "letters, digits and dashes."
+    )
+
+
+def channel_error(value: str) -> str | None:
+    if not value.startswith("#"):
+        return "A Slack channel starts with # (for example #alerts)."
+    if CHANNEL_NAME.match(value) and value.lower() == value:
+        return None
+    return (
+        "A Slack channel name is lower case, without spaces or periods, "
+        "at most 80 characters after the #."
+    )
+
+
+def parse_interval(value: str | int) -> tuple[int | None, str | None]:
+    """(minutes, None) for a whole number from 1 to 60, else (None, the error)."""
+    message = (
+        f"The check interval is a whole number of minutes from {INTERVAL_MIN} to {INTERVAL_MAX}."
+    )
+    try:
+        minutes = int(str(value).strip())
+    except ValueError:
+        return None, message
+    if not INTERVAL_MIN <= minutes <= INTERVAL_MAX:
+        return None, message
+    return minutes, None

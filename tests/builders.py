@@ -1,0 +1,66 @@
+"""Small builders for snapshots, so each rule's test reads as the rule."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from heroku_monitor.heroku import config_digests
+from heroku_monitor.snapshot import Addon, AppSnapshot, Dyno, Release
+
+T0 = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+KEY = b"test-digest-key"
+
+
+def dyno(name: str, state: str = "up", updated_at: str = "2026-11-27T11:00:00Z") -> Dyno:
+    return Dyno(name=name, type=name.split(".")[0], state=state, updated_at=updated_at)
+
+
+def release(
+    version: int,
+    description: str | None = None,
+    *,
+    status: str = "succeeded",
+    user: str = "dev@example.com",
+    slug: str | None = None,
+) -> Release:
+    return Release(
+        version=version,
+        status=status,
+        description=description if description is not None else f"Deploy {version:07x}",
+        user=user,
+        created_at="2026-11-27T11:00:00Z",
+        slug_id=slug if slug is not None else f"slug-{version}",
+    )
+
+
+def addon(
+    name: str = "postgresql-round-12345",
+    service: str = "heroku-postgresql",
+    plan: str = "heroku-postgresql:essential-0",
+    state: str = "provisioned",
+) -> Addon:
+    return Addon(id=f"id-{name}", name=name, service=service, plan=plan, state=state)
+
+
+def snap(
+    *,
+    app: str = "my-app",
+    dynos: tuple[Dyno, ...] = (dyno("web.1"), dyno("worker.1")),
+    releases: tuple[Release, ...] = (release(3), release(2), release(1, "Initial release")),
+    addons: tuple[Addon, ...] = (addon(),),
+    config: dict[str, str] | None = None,
+    maintenance: bool = False,
+    minutes: int = 0,
+    app_updated_at: str = "2026-11-27T10:00:00Z",
+) -> AppSnapshot:
+    values = config if config is not None else {"DATABASE_URL": "postgres://secret", "TZ": "UTC"}
+    return AppSnapshot(
+        app=app,
+        taken_at=T0 + timedelta(minutes=minutes),
+        maintenance=maintenance,
+        app_updated_at=app_updated_at,
+        dynos=dynos,
+        releases=tuple(sorted(releases, key=lambda r: r.version, reverse=True)),
+        addons=addons,
+        config=config_digests(values, KEY),
+    )

@@ -1,0 +1,53 @@
+"""Settings come from the environment once, and bad environments get one clear sentence."""
+
+from __future__ import annotations
+
+import pytest
+
+from heroku_monitor.settings import SettingsError, from_env
+
+GOOD = {"HEROKU_API_KEY": "k", "SLACK_BOT_TOKEN": "xoxb-1"}
+
+
+def test_missing_required_variables_are_named_in_one_sentence_pointing_at_demo():
+    with pytest.raises(SettingsError) as raised:
+        from_env({})
+    message = str(raised.value)
+    assert "HEROKU_API_KEY and SLACK_BOT_TOKEN" in message and "--demo" in message
+
+
+def test_demo_needs_no_tokens():
+    assert from_env({}, demo=True).demo
+
+
+@pytest.mark.parametrize("value", ["0", "61", "five", "2.5"])
+def test_out_of_range_interval_is_a_clear_error(value: str):
+    with pytest.raises(SettingsError, match="CHECK_INTERVAL_MINUTES must be a whole number"):
+        from_env({**GOOD, "CHECK_INTERVAL_MINUTES": value})
+
+
+def test_interval_defaults_to_five_minutes():
+    assert from_env(GOOD).check_interval_minutes == 5
+
+
+def test_heroku_postgres_url_form_is_accepted_as_given():
+    settings = from_env({**GOOD, "DATABASE_URL": "postgres://u:p@host:5432/db"})
+    assert settings.database_url == "postgresql+psycopg://u:p@host:5432/db"
+
+
+def test_api_urls_can_point_elsewhere():
+    settings = from_env(
+        {**GOOD, "HEROKU_API_URL": "http://127.0.0.1:9/", "SLACK_API_URL": "http://127.0.0.1:8/api"}
+    )
+    assert settings.heroku_api_url == "http://127.0.0.1:9"
+    assert settings.slack_api_url == "http://127.0.0.1:8/api/"
+
+
+def test_bad_initial_app_name_and_channel_are_errors():
+    with pytest.raises(SettingsError) as raised:
+        from_env({**GOOD, "MONITORED_APP_NAME": "My_App", "SLACK_CHANNEL": "alerts"})
+    assert "MONITORED_APP_NAME" in str(raised.value) and "SLACK_CHANNEL" in str(raised.value)
+
+
+def test_running_on_heroku_is_known_from_dyno():
+    assert from_env({**GOOD, "DYNO": "web.1"}).on_heroku
