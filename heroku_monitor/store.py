@@ -194,6 +194,14 @@ class Store:
         """INSERT that can say ON CONFLICT DO NOTHING on both backends."""
         return sqlite.insert(table) if self.is_sqlite else postgresql.insert(table)
 
+    def _insert_new(self, s: Session, table: Any, **values: Any) -> bool:
+        """Insert a row unless its key exists; True when this call inserted it.
+
+        RETURNING says so on both backends (an INSERT's rowcount is -1 under psycopg 3).
+        """
+        stmt = self._insert(table).values(**values).on_conflict_do_nothing()
+        return s.connection().execute(stmt.returning(table.key)).first() is not None
+
     # -- key/values --------------------------------------------------------------------
 
     def secret(self, name: str) -> str:
@@ -222,12 +230,7 @@ class Store:
         if not app_name:
             return False
         with self.session() as s:
-            first = s.execute(
-                self._insert(KeyValue)
-                .values(key="seeded", value=now.isoformat())
-                .on_conflict_do_nothing()
-            )
-            if _rowcount(first) != 1:
+            if not self._insert_new(s, KeyValue, key="seeded", value=now.isoformat()):
                 return False
             s.add(_new_monitor(app_name, channel or "#general", interval, now))
         return True
@@ -362,12 +365,7 @@ class Store:
             return []
         fresh: list[Event] = []
         for e in events:
-            inserted = s.execute(
-                self._insert(AlertEvent)
-                .values(key=f"m{monitor_id}:{e.key}", created_at=now)
-                .on_conflict_do_nothing()
-            )
-            if _rowcount(inserted) == 1:
+            if self._insert_new(s, AlertEvent, key=f"m{monitor_id}:{e.key}", created_at=now):
                 fresh.append(e)
         for message in messages.build(fresh, now):
             alert = Alert(
@@ -505,7 +503,7 @@ class Store:
 
 
 def _rowcount(result: Any) -> int:
-    """Rows an INSERT/UPDATE/DELETE touched (typed Result objects hide the attribute)."""
+    """Rows an UPDATE or DELETE touched (typed Result objects hide the attribute)."""
     return int(result.rowcount)
 
 

@@ -126,7 +126,9 @@ def test_config_change_release_is_reported_as_config_change_only():
 
 
 def test_rollback_is_reported_as_rollback_not_deploy():
-    current = snap(releases=(release(4, "Rollback to v2", slug="slug-2"), *BASE_RELEASES), minutes=5)
+    current = snap(
+        releases=(release(4, "Rollback to v2", slug="slug-2"), *BASE_RELEASES), minutes=5
+    )
     events = diff(snap(), current)
     assert kinds(events) == [detect.ROLLBACK]
     assert events[0].rollback_to == 2
@@ -143,8 +145,10 @@ def test_addon_added_removed_and_state_changes_are_reported():
     redis = addon("redis-1", "heroku-redis", "heroku-redis:mini", "provisioning")
     old = snap(addons=(addon(), redis))
     new = snap(
-        addons=(addon("redis-1", "heroku-redis", "heroku-redis:mini", "provisioned"),
-                addon("papertrail-2", "papertrail", "papertrail:choklad")),
+        addons=(
+            addon("redis-1", "heroku-redis", "heroku-redis:mini", "provisioned"),
+            addon("papertrail-2", "papertrail", "papertrail:choklad"),
+        ),
         minutes=5,
     )
     events = diff(old, new)

@@ -76,8 +76,11 @@ def test_each_kind_beyond_the_prd_has_its_own_header_line():
     new = snap(
         dynos=(dyno("web.1"),),
         addons=(addon("redis-1", "heroku-redis", "heroku-redis:mini"),),
-        releases=(release(43, "Rollback to v40", slug="slug-40"), release(42, status="failed"),
-                  *BASE),
+        releases=(
+            release(43, "Rollback to v40", slug="slug-40"),
+            release(42, status="failed"),
+            *BASE,
+        ),
         maintenance=True,
     )
     firsts = {m.kind: m.text.split("\n")[0] for m in messages.build(diff(old, new), T0)}

@@ -1,0 +1,54 @@
+"""Shared fixtures: throwaway databases (SQLite file, real PostgreSQL), servers on 127.0.0.1."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+def _postgres_reachable() -> str | None:
+    try:
+        import psycopg
+
+        with psycopg.connect(POSTGRES_ADMIN, connect_timeout=3):
+            return None
+    except Exception as exc:  # any failure means: skip, saying why
+        return f"PostgreSQL is not reachable at {POSTGRES_ADMIN}: {exc}"
+
+
+_PG_SKIP: list[str | None] = []
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for one test, dropped afterwards."""
+    if not _PG_SKIP:
+        _PG_SKIP.append(_postgres_reachable())
+    if _PG_SKIP[0]:
+        pytest.skip(_PG_SKIP[0])
+    import psycopg
+
+    name = f"hm_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: object) -> str:
+    return f"sqlite:///{tmp_path}/monitor.db"
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest) -> str:
+    """Each test using this runs on SQLite and on the real PostgreSQL server."""
+    fixture = "sqlite_url" if request.param == "sqlite" else "postgres_url"
+    return str(request.getfixturevalue(fixture))

@@ -1,0 +1,143 @@
+"""The store keeps each event once, across checks, restarts and processes sharing a database."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+from heroku_monitor import detect
+from heroku_monitor.detect import diff
+from heroku_monitor.snapshot import AppSnapshot
+from heroku_monitor.store import FAILED, PENDING, EventsFor, Store
+from tests.builders import T0, dyno, snap
+
+CRASHED = snap(dynos=(dyno("web.1", "crashed"), dyno("worker.1")), minutes=5)
+
+
+def diff_only(current: AppSnapshot) -> EventsFor:
+    """What the engine computes inside the store's transaction for a successful check."""
+
+    def events_for(previous: AppSnapshot | None, failures: int, episode: int) -> list[detect.Event]:
+        return diff(previous, current) + detect.check_succeeded(current.app, failures, episode)
+
+    return events_for
+
+
+def make_monitor(store: Store) -> int:
+    return store.add_monitor("my-app", "#alerts", 5, T0)
+
+
+def test_baseline_then_crash_queues_one_alert(database_url: str):
+    store = Store(database_url)
+    mid = make_monitor(store)
+    assert store.record_success(mid, snap(), diff_only(snap()), T0) == []
+    events = store.record_success(mid, CRASHED, diff_only(CRASHED), T0)
+    assert [e.kind for e in events] == [detect.DYNO_CRASHED]
+    assert store.count_alerts(PENDING) == 1
+
+
+def test_same_event_from_a_second_process_on_one_database_is_not_queued_twice(database_url: str):
+    first, second = Store(database_url), Store(database_url)
+    mid = make_monitor(first)
+    first.record_success(mid, snap(), diff_only(snap()), T0)
+    # Both processes computed the crash against the same baseline (a race already lost).
+    events = diff(snap(), CRASHED)
+    with first.session() as s:
+        assert first._enqueue(s, mid, events, T0) == events
+    with second.session() as s:
+        assert second._enqueue(s, mid, events, T0) == []
+    assert second.count_alerts() == 1
+
+
+def test_restart_neither_repeats_nor_misses_an_event(sqlite_url: str):
+    store = Store(sqlite_url)
+    mid = make_monitor(store)
+    store.record_success(mid, snap(), diff_only(snap()), T0)
+    store.record_success(mid, CRASHED, diff_only(CRASHED), T0)
+    store.close()
+    restarted = Store(sqlite_url)
+    again = snap(dynos=(dyno("web.1", "crashed"), dyno("worker.1")), minutes=10)
+    assert restarted.record_success(mid, again, diff_only(again), T0) == []
+    down = snap(dynos=(dyno("web.1", "crashed"), dyno("worker.1", "down")), minutes=15)
+    assert [e.kind for e in restarted.record_success(mid, down, diff_only(down), T0)] == [
+        detect.DYNOS_DOWN
+    ]
+
+
+def test_concurrent_checks_of_one_monitor_alert_once(database_url: str):
+    stores = [Store(database_url) for _ in range(4)]
+    mid = make_monitor(stores[0])
+    stores[0].record_success(mid, snap(), diff_only(snap()), T0)
+    results: list[list[detect.Event]] = []
+    barrier = threading.Barrier(len(stores))
+
+    def check(store: Store) -> None:
+        barrier.wait()
+        results.append(store.record_success(mid, CRASHED, diff_only(CRASHED), T0))
+
+    threads = [threading.Thread(target=check, args=(s,)) for s in stores]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert sorted(len(r) for r in results) == [0, 0, 0, 1]
+    assert stores[0].count_alerts() == 1
+
+
+def test_outbox_item_is_claimed_by_one_process_only(database_url: str):
+    first, second = Store(database_url), Store(database_url)
+    mid = make_monitor(first)
+    first.record_success(mid, snap(), diff_only(snap()), T0)
+    first.record_success(mid, CRASHED, diff_only(CRASHED), T0)
+    now = T0 + timedelta(seconds=1)
+    assert len(first.claim_due(now)) == 1
+    assert second.claim_due(now) == []
+    # A claim that is never settled (the process died) expires and can be taken again.
+    assert len(second.claim_due(now + timedelta(seconds=61))) == 1
+
+
+def test_trouble_is_queued_once_after_three_failures_and_recovery_once(database_url: str):
+    store = Store(database_url)
+    mid = make_monitor(store)
+    store.record_success(mid, snap(), diff_only(snap()), T0)
+    raised = [store.record_failure(mid, "my-app", "500 unavailable: boom", T0) for _ in range(5)]
+    assert [len(r) for r in raised] == [0, 0, 1, 0, 0]
+    recovered = store.record_success(mid, snap(minutes=5), diff_only(snap(minutes=5)), T0)
+    assert [e.kind for e in recovered] == [detect.MONITORING_RECOVERED]
+    # A second run of trouble is a new episode and alerts again.
+    again = [store.record_failure(mid, "my-app", "500 unavailable", T0) for _ in range(3)]
+    assert [len(r) for r in again] == [0, 0, 1]
+
+
+def test_environment_seeds_the_first_monitor_only_once(sqlite_url: str):
+    store = Store(sqlite_url)
+    assert store.seed("my-app", "#alerts", 5, T0)
+    for m in store.monitors():
+        store.delete_monitor(m.id)
+    assert not Store(sqlite_url).seed("my-app", "#alerts", 5, T0)
+    assert store.monitors() == []
+
+
+def test_permanent_failure_is_kept_and_queued_again_when_the_channel_changes(sqlite_url: str):
+    store = Store(sqlite_url)
+    mid = make_monitor(store)
+    store.record_success(mid, snap(), diff_only(snap()), T0)
+    store.record_success(mid, CRASHED, diff_only(CRASHED), T0)
+    (item,) = store.claim_due(T0)
+    store.mark_failed(item.id, "channel_not_found")
+    assert store.count_alerts(FAILED) == 1
+    view = store.monitor(mid)
+    assert view and view.delivery_error == "#alerts: channel_not_found"
+    store.update_monitor(mid, app_name="my-app", channel="#ops", interval=5, now=T0)
+    (again,) = store.claim_due(T0)
+    assert again.channel == "#ops"
+
+
+def test_stale_snapshot_never_replaces_a_newer_one(sqlite_url: str):
+    store = Store(sqlite_url)
+    mid = make_monitor(store)
+    store.record_success(mid, CRASHED, diff_only(CRASHED), T0)
+    older = snap(minutes=1)
+    assert store.record_success(mid, older, diff_only(older), T0) == []
+    view = store.monitor(mid)
+    assert view and view.snapshot and view.snapshot.taken_at == CRASHED.taken_at
