@@ -39,6 +39,8 @@ class Settings:
     # How many app checks may run at once, and how many releases each check reads.
     max_concurrent_checks: int = 4
     release_window: int = 10
+    # Demo mode: the port of the built-in Heroku simulator (its control API is there too).
+    simulator_port: int = 5001
     # Where each seed value came from, for the dashboard: name -> "environment" | "default".
     sources: dict[str, str] = field(default_factory=dict)
 
@@ -95,6 +97,7 @@ def from_env(env: Mapping[str, str], *, demo: bool = False) -> Settings:
     interval = _int(env, "CHECK_INTERVAL_MINUTES", 5, 1, 60, errors)
     port = _int(env, "PORT", 5000, 1, 65535, errors)
     concurrency = _int(env, "CHECK_CONCURRENCY", 4, 1, 64, errors)
+    simulator_port = _int(env, "SIMULATOR_PORT", 5001, 0, 65535, errors)
 
     slack_api_url = get("SLACK_API_URL") or "https://slack.com/api/"
     if not slack_api_url.endswith("/"):
@@ -125,5 +128,6 @@ def from_env(env: Mapping[str, str], *, demo: bool = False) -> Settings:
         on_heroku=bool(get("DYNO")),
         demo=demo,
         max_concurrent_checks=concurrency,
+        simulator_port=simulator_port,
         sources=sources,
     )

@@ -1,0 +1,104 @@
+"""Heroku Monitor: `python app.py` runs the web server and the scheduler in one process.
+
+python app.py           # the real Heroku and Slack: needs HEROKU_API_KEY, SLACK_BOT_TOKEN
+python app.py --demo    # the built-in Heroku simulator; Slack optional
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+from heroku_monitor import runtime
+from heroku_monitor.settings import DEFAULT_DATABASE_URL, Settings, SettingsError, from_env
+from heroku_monitor.simulator import Simulator, SimulatorServer
+from heroku_monitor.web import create_app
+
+log = logging.getLogger("heroku_monitor")
+
+DEMO_APP = "demo-app"
+DEMO_DATABASE = "instance/demo.db"
+
+
+def start_demo(settings: Settings) -> tuple[Settings, SimulatorServer]:
+    """Start the simulator with one app and point the settings at it."""
+    app_name = settings.monitored_app_name or DEMO_APP
+    sim = Simulator()
+    sim.create_app(app_name)
+    server = SimulatorServer(sim, port=settings.simulator_port)
+    server.start()
+    database_url = settings.database_url
+    if database_url == DEFAULT_DATABASE_URL:
+        # The simulator starts afresh each run, so the demo's own state does too.
+        Path(DEMO_DATABASE).unlink(missing_ok=True)
+        database_url = f"sqlite:///{DEMO_DATABASE}"
+    interval = settings.check_interval_minutes
+    if settings.sources.get("check_interval") == "default":
+        interval = 1
+    demo = settings.with_overrides(
+        heroku_api_url=server.url,
+        heroku_api_key=sim.token,
+        monitored_app_name=app_name,
+        slack_channel=settings.slack_channel or "#heroku-alerts",
+        check_interval_minutes=interval,
+        database_url=database_url,
+    )
+    log.info(
+        "demo: simulated Heroku API at %s; crash a dyno with\n"
+        "    curl -X POST %s/_sim/apps/%s/dynos/web.1/crash",
+        server.url,
+        server.url,
+        app_name,
+    )
+    return demo, server
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Watch Heroku apps and alert Slack.")
+    parser.add_argument("--demo", action="store_true", help="use the built-in Heroku simulator")
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    try:
+        settings = from_env(os.environ, demo=args.demo)
+    except SettingsError as exc:
+        print(f"heroku-monitor: {exc}", file=sys.stderr)
+        return 2
+    simulator = None
+    if settings.demo:
+        try:
+            settings, simulator = start_demo(settings)
+        except OSError as exc:
+            print(
+                f"heroku-monitor: the simulator cannot listen on port {settings.simulator_port} "
+                f"({exc.strerror}); set SIMULATOR_PORT to a free port.",
+                file=sys.stderr,
+            )
+            return 2
+    service = runtime.build(settings)
+    service.simulator = simulator
+    web = create_app(service)
+    service.start()
+    log.info("dashboard on http://localhost:%s", settings.port)
+    try:
+        web.run(host="0.0.0.0", port=settings.port, use_reloader=False, threaded=True)
+    except OSError as exc:
+        print(
+            f"heroku-monitor: cannot listen on port {settings.port} ({exc.strerror}); "
+            "set PORT to a free port.",
+            file=sys.stderr,
+        )
+        return 2
+    finally:
+        service.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

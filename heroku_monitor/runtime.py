@@ -1,0 +1,66 @@
+"""Wire the pieces together from Settings: the one place that builds the service.
+
+`python app.py`, gunicorn (`wsgi.py`), the end-to-end tests and the benchmark all use it.
+Building starts nothing; `start()` starts the scheduler.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from heroku_monitor.engine import Clock, Engine, utcnow
+from heroku_monitor.heroku import HerokuClient
+from heroku_monitor.scheduler import Scheduler
+from heroku_monitor.settings import Settings
+from heroku_monitor.slack import LogNotifier, Notifier, SlackNotifier
+from heroku_monitor.store import Store
+
+if TYPE_CHECKING:
+    from heroku_monitor.simulator import SimulatorServer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    store: Store
+    heroku: HerokuClient
+    notifier: Notifier
+    engine: Engine
+    scheduler: Scheduler
+    simulator: SimulatorServer | None = None
+
+    def start(self) -> None:
+        self.scheduler.start()
+
+    def stop(self) -> None:
+        self.scheduler.shutdown()
+        if self.simulator is not None:
+            self.simulator.stop()
+        self.store.close()
+
+
+def build(settings: Settings, *, clock: Clock = utcnow) -> Runtime:
+    """Everything the service needs, built from `settings`, with nothing started."""
+    store = Store(settings.database_url)
+    store.seed(
+        settings.monitored_app_name,
+        settings.slack_channel,
+        settings.check_interval_minutes,
+        clock(),
+    )
+    heroku = HerokuClient(
+        settings.heroku_api_url, settings.heroku_api_key, release_window=settings.release_window
+    )
+    notifier: Notifier
+    if settings.slack_bot_token:
+        notifier = SlackNotifier(settings.slack_bot_token, settings.slack_api_url)
+    else:
+        notifier = LogNotifier()
+    digest_key = store.secret("config_digest_key").encode()
+    engine = Engine(store, heroku, notifier, digest_key=digest_key, clock=clock)
+    scheduler = Scheduler(engine, max_workers=settings.max_concurrent_checks)
+    return Runtime(settings, store, heroku, notifier, engine, scheduler)
