@@ -17,6 +17,8 @@ from urllib.parse import quote
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import NewConnectionError
+from urllib3.exceptions import TimeoutError as TimeoutError_
 from urllib3.util.retry import Retry
 
 from heroku_monitor.snapshot import Addon, AppSnapshot, Dyno, Release
@@ -78,6 +80,13 @@ class _Retry(Retry):
 
     MAX_RETRY_AFTER = 20.0
 
+    def parse_retry_after(self, retry_after: str) -> float:
+        # RFC 9110 allows whole seconds or a date; tolerate a fraction instead of failing.
+        try:
+            return max(0.0, float(retry_after))
+        except ValueError:
+            return float(super().parse_retry_after(retry_after))
+
     def get_retry_after(self, response: Any) -> float | None:
         value = super().get_retry_after(response)
         return None if value is None else min(value, self.MAX_RETRY_AFTER)
@@ -127,9 +136,9 @@ class HerokuClient:
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         self._lock = threading.Lock()
-        # (path, range) -> (ETag, parsed body): conditional requests save bytes. What is
+        # (path, range) -> (ETag, parsed body, Next-Range): conditional requests save bytes. What is
         # cached is what the caller kept (config vars as digests), never a raw body.
-        self._cache: dict[tuple[str, str], tuple[str, Any]] = {}
+        self._cache: dict[tuple[str, str], tuple[str, Any, str | None]] = {}
         self.rate_limit_remaining: int | None = None
         self.requests_made = 0
         self.bytes_received = 0
@@ -144,11 +153,13 @@ class HerokuClient:
             response = self.session.request(
                 method, url, headers=headers, json=body, timeout=self.timeout
             )
-        except requests.Timeout as exc:
-            raise Unavailable(
-                f"Heroku did not answer {path} in time ({exc.__class__.__name__})."
-            ) from exc
         except requests.RequestException as exc:
+            # After urllib3's retries a read timeout arrives wrapped in a ConnectionError.
+            reason = getattr(exc.args[0], "reason", None) if exc.args else None
+            # (urllib3's NewConnectionError is a TimeoutError subclass: a refusal is not slow.)
+            timed_out = isinstance(exc, requests.Timeout) or isinstance(reason, TimeoutError_)
+            if timed_out and not isinstance(reason, NewConnectionError):
+                raise Unavailable(f"Heroku did not answer {path} in time.") from exc
             raise Unavailable(f"could not reach the Heroku API at {self.base_url}.") from exc
         with self._lock:
             self.requests_made += 1
@@ -190,23 +201,31 @@ class HerokuClient:
         *,
         range_header: str = "",
         transform: Callable[[Any], Any] = lambda data: data,
+        conditional: bool = False,
     ) -> tuple[Any, str | None]:
-        """(transform(body), Next-Range or None) of one GET, using the ETag cache."""
+        """(transform(body), Next-Range or None) of one GET.
+
+        With `conditional`, the answer is cached with its ETag and asked for again with
+        If-None-Match. Only for single resources: a list's ETag has been seen to stay the
+        same after the list changed (https://github.com/heroku/platform-api/issues/73), and a
+        304 for a stale dyno list would hide a crash. Lists are always read in full.
+        """
         cache_key = (path, range_header)
         headers = {"Range": range_header} if range_header else {}
         with self._lock:
-            cached = self._cache.get(cache_key)
+            cached = self._cache.get(cache_key) if conditional else None
         if cached:
             headers["If-None-Match"] = cached[0]
         response = self._request("GET", path, headers=headers)
-        next_range = response.headers.get("Next-Range") if response.status_code == 206 else None
         if response.status_code == 304 and cached:
-            return cached[1], next_range
+            # A 304 page stands for the page cached with its ETag, Next-Range included.
+            return cached[1], cached[2]
+        next_range = response.headers.get("Next-Range") if response.status_code == 206 else None
         value = transform(self._json(response, path))
         etag = response.headers.get("ETag")
-        if etag:
+        if etag and conditional:
             with self._lock:
-                self._cache[cache_key] = (etag, value)
+                self._cache[cache_key] = (etag, value, next_range)
         return value, next_range
 
     def get_all(self, path: str) -> list[Any]:
@@ -229,14 +248,16 @@ class HerokuClient:
         """Read the app, its dynos, newest releases, add-ons and config var digests."""
         quoted = quote(app, safe="")
         base = f"/apps/{quoted}"
-        info, _ = self.get(base)
+        info, _ = self.get(base, conditional=True)
         dynos = self.get_all(f"{base}/dynos")
         releases, _ = self.get(
             f"{base}/releases", range_header=NEWEST_RELEASES.format(n=self.release_window)
         )
         addons = self.get_all(f"{base}/addons")
         config, _ = self.get(
-            f"{base}/config-vars", transform=lambda data: config_digests(_mapping(data), digest_key)
+            f"{base}/config-vars",
+            transform=lambda data: config_digests(_mapping(data), digest_key),
+            conditional=True,
         )
         try:
             return AppSnapshot(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 from datetime import UTC, datetime
 
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -29,9 +30,14 @@ class Scheduler:
     def __init__(self, engine: Engine, *, max_workers: int = 4, deliver_every: int = 15) -> None:
         self.engine = engine
         self.deliver_every = deliver_every
+        self._lock = threading.Lock()
+        self._running: set[int] = set()
+        self._again: set[int] = set()
         self.aps = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(max_workers)},
-            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 60},
+            # A check that waited for a free worker still runs (once, however late): a
+            # busy pool must delay checks, never skip them.
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
             timezone=UTC,
         )
 
@@ -54,8 +60,9 @@ class Scheduler:
         self.aps.start()
 
     def shutdown(self) -> None:
+        """Stop scheduling and wait for running checks (each is bounded by its timeouts)."""
         if self.aps.running:
-            self.aps.shutdown(wait=False)
+            self.aps.shutdown(wait=True)
 
     def sync(self, monitor_id: int) -> None:
         """Apply a monitor's saved settings at once: reschedule it and check it now,
@@ -68,12 +75,12 @@ class Scheduler:
         self._schedule(monitor.id, monitor.check_interval, run_now=True)
 
     def run_now(self, monitor_id: int) -> None:
-        """Check a monitor as soon as a worker is free, keeping its interval."""
-        job = self.aps.get_job(_job_id(monitor_id))
-        if job is None:
-            self.sync(monitor_id)
-        else:
-            job.modify(next_run_time=datetime.now(UTC))
+        """Check a monitor as soon as a worker is free, keeping its interval.
+
+        A one-off job, not a nudge of the interval job: APScheduler skips a run of a job
+        that is already running, and a webhook's check must never be skipped.
+        """
+        self.aps.add_job(self._check, "date", args=[monitor_id])
 
     def next_run(self, monitor_id: int) -> datetime | None:
         job = self.aps.get_job(_job_id(monitor_id))
@@ -93,10 +100,23 @@ class Scheduler:
         )
 
     def _check(self, monitor_id: int) -> None:
-        try:
-            self.engine.check(monitor_id)
-        except Exception:  # a bug: log it with its traceback, keep the scheduler alive
-            log.exception("check of monitor %s crashed", monitor_id)
+        """Run the check; a request that arrives while it runs makes it run once more,
+        so no trigger is lost and one monitor is never checked twice at once."""
+        with self._lock:
+            if monitor_id in self._running:
+                self._again.add(monitor_id)
+                return
+            self._running.add(monitor_id)
+        while True:
+            try:
+                self.engine.check(monitor_id)
+            except Exception:  # a bug: log it with its traceback, keep the scheduler alive
+                log.exception("check of monitor %s crashed", monitor_id)
+            with self._lock:
+                if monitor_id not in self._again:
+                    self._running.discard(monitor_id)
+                    return
+                self._again.discard(monitor_id)
 
     def _deliver(self) -> None:
         try:

@@ -1,0 +1,232 @@
+"""The whole engine against the simulator and a fake Slack Web API, both on 127.0.0.1.
+
+The check is called directly (the step the scheduler, webhooks and buttons all call), so
+no test waits for an interval.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from heroku_monitor import runtime
+from heroku_monitor.runtime import Runtime
+from heroku_monitor.settings import Settings
+from heroku_monitor.simulator import Simulator, SimulatorServer
+from heroku_monitor.store import FAILED
+from tests.fakes import FakeSlack
+
+APP = "my-app"
+CRASH_TEXT = "🚨 *ALERT: Dyno Crash Detected* 🚨\nApp: my-app\nCrashed dynos:\n• web.1 (web)"
+
+
+@dataclass
+class World:
+    sim: Simulator
+    heroku: SimulatorServer
+    slack: FakeSlack
+    database_url: str
+
+    def settings(self) -> Settings:
+        return Settings(
+            heroku_api_key=self.sim.token,
+            slack_bot_token=self.slack.token,
+            monitored_app_name=APP,
+            slack_channel="#alerts",
+            database_url=self.database_url,
+            heroku_api_url=self.heroku.url,
+            slack_api_url=self.slack.url,
+        )
+
+    def service(self) -> Runtime:
+        service = runtime.build(self.settings())
+        service.heroku.session.adapters["http://"].max_retries.backoff_factor = 0.01  # type: ignore[attr-defined]
+        return service
+
+    def texts(self) -> list[str]:
+        return [m["text"] for m in self.slack.messages]
+
+
+@pytest.fixture
+def world(sqlite_url: str) -> Iterator[World]:
+    sim = Simulator(seed=7)
+    sim.create_app(APP)
+    with SimulatorServer(sim) as heroku, FakeSlack() as slack:
+        yield World(sim, heroku, slack, sqlite_url)
+
+
+def first_monitor(service: Runtime) -> int:
+    return service.store.monitors()[0].id
+
+
+def test_crash_reaches_slack_with_the_exact_prd_text(world: World):
+    service = world.service()
+    mid = first_monitor(service)
+    service.engine.check(mid)
+    world.sim.crash_dyno(APP, "web.1")
+    service.engine.check(mid)
+    (message,) = world.slack.wait_for_messages(1)
+    assert message["text"] == CRASH_TEXT
+    assert message["channel_name"] == "alerts"
+    assert [b["type"] for b in message["blocks"]] == ["header", "section", "section", "context"]
+
+
+def test_nothing_changed_means_nothing_is_posted(world: World):
+    service = world.service()
+    mid = first_monitor(service)
+    for _ in range(3):
+        service.engine.check(mid)
+    assert world.slack.calls["chat.postMessage"] == 0
+
+
+def test_each_kind_of_change_is_posted_once_as_what_it_is(world: World):
+    service = world.service()
+    mid = first_monitor(service)
+    service.engine.check(mid)
+    world.sim.deploy(APP, "ann@example.com")
+    service.engine.check(mid)
+    world.sim.set_config(APP, {"FEATURE_X": "on"})
+    service.engine.check(mid)
+    world.sim.rollback(APP, 2)
+    service.engine.check(mid)
+    world.sim.set_maintenance(APP, True)
+    service.engine.check(mid)
+    service.engine.check(mid)
+    firsts = [t.split("\n")[0] for t in world.texts()]
+    assert firsts == [
+        "🚀 *New Deploy Detected* 🚀",
+        "⚙️ *Config Vars Changed* ⚙️",
+        "⏪ *Rollback Detected* ⏪",
+        "⚙️ *Config Vars Changed* ⚙️",  # a rollback restores v2's config: FEATURE_X goes
+        "🚧 *Maintenance Mode On* 🚧",
+    ]
+    assert "Deployed by: ann@example.com" in world.texts()[0]
+    assert "Added: FEATURE_X" in world.texts()[1] and "on" not in world.texts()[1].split("\n")[2]
+
+
+def test_addon_attachment_is_an_addon_and_config_change_never_a_deploy(world: World):
+    service = world.service()
+    mid = first_monitor(service)
+    service.engine.check(mid)
+    world.sim.add_addon(APP, "heroku-redis", "heroku-redis:mini", state="provisioning")
+    service.engine.check(mid)
+    firsts = sorted(t.split("\n")[0] for t in world.texts())
+    assert firsts == sorted(["⚙️ *Config Vars Changed* ⚙️", "🧩 *Add-on Added* 🧩"])
+    assert "heroku-redis (heroku-redis:mini)" in "".join(world.texts())
+
+
+def test_failing_heroku_alerts_trouble_once_then_recovery_once_and_never_a_false_crash(
+    world: World,
+):
+    service = world.service()
+    mid = first_monitor(service)
+    service.engine.check(mid)
+    world.sim.inject_fault(APP, status=500, count=1000)
+    for _ in range(5):
+        result = service.engine.check(mid)
+        assert result and not result.ok
+    world.sim.clear_faults()
+    service.engine.check(mid)
+    texts = world.texts()
+    assert [t.split("\n")[0] for t in texts] == [
+        "🔥 *Monitoring Trouble* 🔥",
+        "🩹 *Monitoring Recovered* 🩹",
+    ]
+    assert "500 unavailable" in texts[0]
+
+
+def test_unknown_app_and_bad_token_are_named_in_the_trouble_alert(world: World):
+    service = world.service()
+    mid = first_monitor(service)
+    world.sim.set_token("rotated")  # the monitor's token is no longer valid
+    for _ in range(3):
+        service.engine.check(mid)
+    (text,) = world.texts()
+    assert "401 invalid token" in text
+    view = service.store.monitor(mid)
+    assert view and view.last_error and view.last_error.startswith("401 invalid token")
+
+
+def test_slack_rate_limit_is_retried_and_the_alert_arrives_once(world: World):
+    service = world.service()
+    mid = first_monitor(service)
+    service.engine.check(mid)
+    world.slack.fail_next(1, status=429, retry_after=1)
+    world.sim.crash_dyno(APP, "web.1")
+    service.engine.check(mid)
+    assert world.texts() == [CRASH_TEXT]
+
+
+def test_alert_slack_could_not_take_stays_queued_and_is_sent_later(world: World):
+    service = world.service()
+    mid = first_monitor(service)
+    service.engine.check(mid)
+    world.slack.fail_next(3, status=500)  # more than the client's own retries
+    world.sim.crash_dyno(APP, "web.1")
+    service.engine.check(mid)
+    assert world.texts() == []
+    later = datetime.now(UTC) + timedelta(minutes=5)
+    service.engine.clock = lambda: later
+    assert service.engine.deliver() == 1
+    assert world.texts() == [CRASH_TEXT]
+
+
+def test_permanent_slack_error_is_kept_with_its_reason_and_not_retried(world: World):
+    world.slack.fail_next(1, error="channel_not_found")
+    service = world.service()
+    mid = first_monitor(service)
+    world.sim.crash_dyno(APP, "web.1")
+    service.engine.check(mid)  # the baseline reports the crashed dyno
+    assert service.store.count_alerts(FAILED) == 1
+    view = service.store.monitor(mid)
+    assert view and view.delivery_error and "channel_not_found" in view.delivery_error
+    calls = world.slack.calls["chat.postMessage"]
+    service.engine.clock = lambda: datetime.now(UTC) + timedelta(hours=1)
+    service.engine.deliver()
+    assert world.slack.calls["chat.postMessage"] == calls
+
+
+def test_restart_neither_repeats_an_alert_nor_misses_what_happened_while_down(world: World):
+    service = world.service()
+    mid = first_monitor(service)
+    service.engine.check(mid)
+    world.sim.crash_dyno(APP, "web.1")
+    service.engine.check(mid)
+    service.stop()
+    world.sim.stop_dyno(APP, "worker.1")  # while the service is down
+    restarted = world.service()
+    restarted.engine.check(mid)
+    restarted.engine.check(mid)
+    firsts = [t.split("\n")[0] for t in world.texts()]
+    assert firsts == ["🚨 *ALERT: Dyno Crash Detected* 🚨", "⚠️ *WARNING: Dynos Down* ⚠️"]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_two_processes_on_one_database_send_each_alert_once(
+    world: World, backend: str, request: pytest.FixtureRequest
+):
+    if backend == "postgres":
+        world.database_url = str(request.getfixturevalue("postgres_url"))
+    services = [world.service(), world.service()]
+    mid = first_monitor(services[0])
+    services[0].engine.check(mid)
+    world.sim.crash_dyno(APP, "web.1")
+    world.sim.deploy(APP)
+    world.sim.crash_dyno(APP, "web.2")
+    barrier = threading.Barrier(2)
+
+    def check(service: Runtime) -> None:
+        barrier.wait()
+        service.engine.check(mid)
+
+    threads = [threading.Thread(target=check, args=(s,)) for s in services]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    firsts = sorted(t.split("\n")[0] for t in world.texts())
+    assert firsts == sorted(["🚨 *ALERT: Dyno Crash Detected* 🚨", "🚀 *New Deploy Detected* 🚀"])
