@@ -14,7 +14,7 @@ from pathlib import Path
 
 from heroku_monitor import runtime
 from heroku_monitor.settings import DEFAULT_DATABASE_URL, Settings, SettingsError, from_env
-from heroku_monitor.simulator import Simulator, SimulatorServer
+from heroku_monitor.simulator import HEROKU_REFILL_PER_MINUTE, Simulator, SimulatorServer
 from heroku_monitor.web import create_app
 
 log = logging.getLogger("heroku_monitor")
@@ -26,7 +26,8 @@ DEMO_DATABASE = "instance/demo.db"
 def start_demo(settings: Settings) -> tuple[Settings, SimulatorServer]:
     """Start the simulator with one app and point the settings at it."""
     app_name = settings.monitored_app_name or DEMO_APP
-    sim = Simulator()
+    # Refill the rate limit as Heroku does, or a long demo would end in 429s.
+    sim = Simulator(rate_limit_refill_per_minute=HEROKU_REFILL_PER_MINUTE)
     sim.create_app(app_name)
     server = SimulatorServer(sim, port=settings.simulator_port)
     server.start()

@@ -141,3 +141,13 @@ def test_stale_snapshot_never_replaces_a_newer_one(sqlite_url: str):
     assert store.record_success(mid, older, diff_only(older), T0) == []
     view = store.monitor(mid)
     assert view and view.snapshot and view.snapshot.taken_at == CRASHED.taken_at
+
+
+def test_heroku_postgres_url_works_as_given(postgres_url: str):
+    from heroku_monitor.settings import from_env
+
+    given = postgres_url.replace("postgresql+psycopg://", "postgres://")
+    settings = from_env({"HEROKU_API_KEY": "k", "SLACK_BOT_TOKEN": "x", "DATABASE_URL": given})
+    store = Store(settings.database_url)
+    assert store.add_monitor("my-app", "#alerts", 5, T0) == 1
+    assert not store.is_sqlite

@@ -1,0 +1,151 @@
+"""`python app.py` as a user runs it: a real process against the simulator and a fake Slack."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from heroku_monitor.simulator import Simulator, SimulatorServer
+from tests.fakes import FakeSlack
+
+ROOT = Path(__file__).resolve().parent.parent
+APP_PY = str(ROOT / "app.py")
+CRASH_TEXT = "🚨 *ALERT: Dyno Crash Detected* 🚨\nApp: my-app\nCrashed dynos:\n• web.1 (web)"
+OUR_VARIABLES = (
+    "HEROKU_API_KEY",
+    "SLACK_BOT_TOKEN",
+    "MONITORED_APP_NAME",
+    "SLACK_CHANNEL",
+    "CHECK_INTERVAL_MINUTES",
+    "DATABASE_URL",
+    "HEROKU_API_URL",
+    "SLACK_API_URL",
+    "DYNO",
+)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in OUR_VARIABLES}
+    env.update(extra)
+    return env
+
+
+def wait_for_http(url: str, timeout: float = 20.0) -> requests.Response:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return requests.get(url, timeout=2)
+        except requests.ConnectionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+@pytest.fixture
+def processes() -> Iterator[list[subprocess.Popen[str]]]:
+    started: list[subprocess.Popen[str]] = []
+    yield started
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
+
+
+def start(processes: list, env: dict[str, str], *args: str, cwd: Path = ROOT) -> subprocess.Popen:
+    process = subprocess.Popen(
+        [sys.executable, APP_PY, *args],
+        env=env,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    processes.append(process)
+    return process
+
+
+def stop(process: subprocess.Popen[str]) -> str:
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=30)
+    return err
+
+
+def test_missing_tokens_stop_start_up_with_one_line_pointing_at_demo(tmp_path: Path):
+    done = subprocess.run(
+        [sys.executable, APP_PY],
+        env=clean_env(),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in done.stderr
+    assert "HEROKU_API_KEY and SLACK_BOT_TOKEN" in lines[0] and "--demo" in lines[0]
+
+
+def test_out_of_range_interval_stops_start_up_with_one_line(tmp_path: Path):
+    env = clean_env(HEROKU_API_KEY="k", SLACK_BOT_TOKEN="xoxb-1", CHECK_INTERVAL_MINUTES="90")
+    done = subprocess.run(
+        [sys.executable, APP_PY], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "CHECK_INTERVAL_MINUTES must be a whole number from 1 to 60" in done.stderr
+
+
+def test_python_app_py_posts_a_crashed_dyno_to_slack(tmp_path: Path, processes: list):
+    sim = Simulator(seed=3)
+    sim.create_app("my-app")
+    sim.crash_dyno("my-app", "web.1")  # the first check reports dynos crashed right now
+    port = free_port()
+    with SimulatorServer(sim) as heroku, FakeSlack() as slack:
+        env = clean_env(
+            HEROKU_API_KEY=sim.token,
+            SLACK_BOT_TOKEN=slack.token,
+            MONITORED_APP_NAME="my-app",
+            SLACK_CHANNEL="#alerts",
+            DATABASE_URL=f"sqlite:///{tmp_path}/monitor.db",
+            HEROKU_API_URL=heroku.url,
+            SLACK_API_URL=slack.url,
+            PORT=str(port),
+        )
+        process = start(processes, env)
+        (message,) = slack.wait_for_messages(1, timeout=30)
+        assert message["text"] == CRASH_TEXT
+        health = wait_for_http(f"http://127.0.0.1:{port}/healthz")
+        assert health.status_code == 200 and health.json()["scheduler"] == "running"
+        page = wait_for_http(f"http://127.0.0.1:{port}/")
+        assert "my-app" in page.text and "Dyno Crash Detected" in page.text
+        err = stop(process)
+    assert "Traceback" not in err
+
+
+def test_demo_mode_runs_against_the_simulator_without_slack(tmp_path: Path, processes: list):
+    port, sim_port = free_port(), free_port()
+    env = clean_env(PORT=str(port), SIMULATOR_PORT=str(sim_port))
+    process = start(processes, env, "--demo", cwd=tmp_path)
+    page = wait_for_http(f"http://127.0.0.1:{port}/")
+    assert page.status_code == 200 and "demo-app" in page.text
+    control = requests.post(
+        f"http://127.0.0.1:{sim_port}/_sim/apps/demo-app/dynos/web.1/crash", timeout=5
+    )
+    assert control.status_code == 200
+    err = stop(process)
+    assert "Traceback" not in err
+    assert f"http://127.0.0.1:{sim_port}/_sim/apps/demo-app/dynos/web.1/crash" in err
