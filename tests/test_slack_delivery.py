@@ -1,0 +1,88 @@
+"""Slack delivery against the fake Slack Web API: retries, and permanent vs passing errors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from heroku_monitor.slack import DeliveryError, SlackNotifier
+from tests.fakes import FakeSlack
+
+BLOCKS = [{"type": "section", "text": {"type": "mrkdwn", "text": "hi"}}]
+
+
+@pytest.fixture
+def slack() -> Iterator[FakeSlack]:
+    with FakeSlack() as fake:
+        yield fake
+
+
+def notifier(slack: FakeSlack, **kwargs: int) -> SlackNotifier:
+    return SlackNotifier(slack.token, slack.url, **kwargs)
+
+
+def test_message_is_posted_with_text_and_blocks(slack: FakeSlack):
+    ts = notifier(slack).post("#alerts", "hello", BLOCKS)
+    (message,) = slack.messages
+    assert ts == message["ts"] and message["text"] == "hello" and message["blocks"] == BLOCKS
+
+
+def test_rate_limit_is_retried_after_retry_after(slack: FakeSlack):
+    slack.fail_next(1, status=429, retry_after=1)
+    notifier(slack).post("#alerts", "hello", BLOCKS)
+    assert len(slack.messages) == 1 and slack.calls["chat.postMessage"] == 2
+
+
+def test_server_error_is_retried(slack: FakeSlack):
+    slack.fail_next(2, status=503)
+    notifier(slack).post("#alerts", "hello", BLOCKS)
+    assert len(slack.messages) == 1
+
+
+def test_lasting_server_error_is_a_passing_failure(slack: FakeSlack):
+    slack.fail_next(5, status=500)
+    with pytest.raises(DeliveryError) as raised:
+        notifier(slack, retries=1).post("#alerts", "hello", BLOCKS)
+    assert not raised.value.permanent
+
+
+def test_lasting_rate_limit_is_a_passing_failure_with_its_wait(slack: FakeSlack):
+    slack.fail_next(5, status=429, retry_after=7)
+    with pytest.raises(DeliveryError) as raised:
+        notifier(slack, retries=0).post("#alerts", "hello", BLOCKS)
+    assert not raised.value.permanent and raised.value.retry_after == 7
+
+
+def test_timeout_is_a_passing_failure(slack: FakeSlack):
+    slack.set_latency(2)
+    with pytest.raises(DeliveryError) as raised:
+        notifier(slack, timeout=1, retries=0).post("#alerts", "hello", BLOCKS)
+    assert not raised.value.permanent
+
+
+@pytest.mark.parametrize("error", ["channel_not_found", "not_in_channel", "invalid_auth"])
+def test_permanent_errors_are_flagged_permanent_with_a_hint(slack: FakeSlack, error: str):
+    slack.fail_next(1, error=error)
+    with pytest.raises(DeliveryError) as raised:
+        notifier(slack).post("#alerts", "hello", BLOCKS)
+    assert raised.value.permanent and str(raised.value).startswith(f"{error}: ")
+
+
+def test_unknown_channel_is_channel_not_found(slack: FakeSlack):
+    with pytest.raises(DeliveryError) as raised:
+        notifier(slack).post("#nowhere", "hello", BLOCKS)
+    assert raised.value.reason == "channel_not_found" and raised.value.permanent
+
+
+def test_revoked_token_is_permanent(slack: FakeSlack):
+    slack.revoke_token()
+    with pytest.raises(DeliveryError) as raised:
+        notifier(slack).post("#alerts", "hello", BLOCKS)
+    assert raised.value.permanent
+
+
+def test_unreachable_slack_is_a_passing_failure():
+    with pytest.raises(DeliveryError) as raised:
+        SlackNotifier("xoxb-x", "http://127.0.0.1:9/api/", retries=0).post("#a", "t", BLOCKS)
+    assert not raised.value.permanent
