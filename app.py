@@ -15,7 +15,7 @@ from pathlib import Path
 from heroku_monitor import runtime
 from heroku_monitor.settings import DEFAULT_DATABASE_URL, Settings, SettingsError, from_env
 from heroku_monitor.simulator import HEROKU_REFILL_PER_MINUTE, Simulator, SimulatorServer
-from heroku_monitor.web import create_app
+from heroku_monitor.web import create_app, slack_commands
 
 log = logging.getLogger("heroku_monitor")
 
@@ -86,6 +86,9 @@ def main(argv: list[str] | None = None) -> int:
     service.simulator = simulator
     web = create_app(service)
     service.start()
+    bolt = web.extensions.get("bolt")
+    if settings.slack_app_token and bolt is not None:
+        slack_commands.start_socket_mode(bolt, settings.slack_app_token)
     log.info("dashboard on http://localhost:%s", settings.port)
     try:
         web.run(host="0.0.0.0", port=settings.port, use_reloader=False, threaded=True)

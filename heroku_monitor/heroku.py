@@ -244,8 +244,13 @@ class HerokuClient:
 
     # -- endpoints ---------------------------------------------------------------------
 
-    def snapshot(self, app: str, *, now: datetime, digest_key: bytes) -> AppSnapshot:
-        """Read the app, its dynos, newest releases, add-ons and config var digests."""
+    def snapshot(
+        self, app: str, *, now: datetime, digest_key: bytes, include_config: bool = True
+    ) -> AppSnapshot:
+        """Read the app, its dynos, newest releases, add-ons and config var digests.
+
+        `include_config=False` skips the config vars (a status answer needs none of them).
+        """
         quoted = quote(app, safe="")
         base = f"/apps/{quoted}"
         info, _ = self.get(base, conditional=True)
@@ -254,11 +259,13 @@ class HerokuClient:
             f"{base}/releases", range_header=NEWEST_RELEASES.format(n=self.release_window)
         )
         addons = self.get_all(f"{base}/addons")
-        config, _ = self.get(
-            f"{base}/config-vars",
-            transform=lambda data: config_digests(_mapping(data), digest_key),
-            conditional=True,
-        )
+        config: dict[str, str] = {}
+        if include_config:
+            config, _ = self.get(
+                f"{base}/config-vars",
+                transform=lambda data: config_digests(_mapping(data), digest_key),
+                conditional=True,
+            )
         try:
             return AppSnapshot(
                 app=str(info["name"]),

@@ -13,6 +13,7 @@ from typing import Any
 
 from heroku_monitor import detect
 from heroku_monitor.detect import Event
+from heroku_monitor.snapshot import AppSnapshot
 
 HEROKU_DASHBOARD = "https://dashboard.heroku.com/apps/"
 
@@ -64,6 +65,11 @@ def header(kind: str, events: Sequence[Event] = ()) -> tuple[str, str]:
         on = bool(events and events[-1].maintenance)
         return ("🚧", "Maintenance Mode On") if on else ("✅", "Maintenance Mode Off")
     return HEADERS[kind]
+
+
+def dashboard_link(app: str) -> str:
+    """A Slack link to the app's page in the Heroku dashboard."""
+    return f"<{HEROKU_DASHBOARD}{app}|Open {app} in the Heroku dashboard>"
 
 
 def _who(email: str) -> str:
@@ -159,7 +165,7 @@ def render(app: str, kind: str, events: Sequence[Event], now: datetime) -> Messa
                 {
                     "type": "mrkdwn",
                     "text": f"<!date^{epoch}^{{date_short_pretty}} at {{time}}|{fallback}>"
-                    f" · <{HEROKU_DASHBOARD}{app}|Open {app} in the Heroku dashboard>",
+                    f" · {dashboard_link(app)}",
                 }
             ],
         }
@@ -179,3 +185,113 @@ def build(events: Iterable[Event], now: datetime) -> list[Message]:
             groups.items(), key=lambda item: (item[0][0], order[item[0][1]])
         )
     ]
+
+
+HEALTH_EMOJI = {"healthy": "🟢", "degraded": "🟠", "down": "🔴"}
+STATE_EMOJI = {"up": "🟢", "starting": "🟡", "idle": "💤", "crashed": "🔴", "down": "🔴"}
+
+
+def ago(then: datetime, now: datetime) -> str:
+    """`12 seconds ago`, `3 minutes ago`, `2 hours ago`."""
+    seconds = max(0, int((now - then).total_seconds()))
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            n = seconds // size
+            return f"{n} {unit}{'s' if n != 1 else ''} ago"
+    return f"{seconds} second{'s' if seconds != 1 else ''} ago"
+
+
+def status(
+    snapshot: AppSnapshot, checked_at: datetime, now: datetime
+) -> tuple[str, list[dict[str, Any]]]:
+    """The `/heroku-status app` answer: health, dynos, current release, add-ons,
+    maintenance and when it was checked, as text and blocks."""
+    app = snapshot.app
+    health = snapshot.health()
+    title = f"{HEALTH_EMOJI[health]} {app} is {health}"
+    dynos = [
+        f"{STATE_EMOJI.get(d.state, '•')} {d.name} ({d.type}): {d.state}"
+        for d in sorted(snapshot.dynos, key=lambda d: d.name)
+    ] or ["No dynos are running."]
+    release = snapshot.current_release
+    if release:
+        when = release.created_at.replace("T", " ").replace("Z", " UTC")
+        release_line = f"v{release.version} by {_who(release.user)}, {when}"
+        if release.description:
+            release_line += f": {escape(release.description)}"
+    else:
+        release_line = "none yet"
+    addons = [
+        f"{escape(a.service)} ({escape(a.plan)}): {a.state}"
+        for a in sorted(snapshot.addons, key=lambda a: a.name)
+    ] or ["none"]
+    maintenance = "on 🚧" if snapshot.maintenance else "off"
+    checked = f"Last checked {ago(checked_at, now)}"
+    lines = [
+        f"*{title}*",
+        "*Dynos:*",
+        *dynos,
+        f"*Current release:* {release_line}",
+        "*Add-ons:* " + "; ".join(addons),
+        f"*Maintenance mode:* {maintenance}",
+        checked,
+    ]
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": title}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": "*Dynos:*\n" + "\n".join(dynos)}},
+        {
+            "type": "section",
+            "fields": [
+                {"type": "mrkdwn", "text": f"*Current release:*\n{release_line}"},
+                {"type": "mrkdwn", "text": f"*Maintenance mode:*\n{maintenance}"},
+            ],
+        },
+        {"type": "section", "text": {"type": "mrkdwn", "text": "*Add-ons:*\n" + "\n".join(addons)}},
+        {
+            "type": "context",
+            "elements": [
+                {
+                    "type": "mrkdwn",
+                    "text": f"{checked} · {dashboard_link(app)}",
+                }
+            ],
+        },
+    ]
+    return "\n".join(lines), blocks
+
+
+def summary(
+    rows: Sequence[tuple[str, AppSnapshot | None, datetime | None]], now: datetime
+) -> tuple[str, list[dict[str, Any]]]:
+    """The `/heroku-status` answer without an app: one line per monitored app."""
+    if not rows:
+        text = (
+            "🌵 No app is monitored yet. Add one on the dashboard, or ask `/heroku-status my-app`."
+        )
+        return text, [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
+    lines = []
+    for app, snapshot, checked_at in rows:
+        if snapshot is None or checked_at is None:
+            lines.append(f"⏳ *{app}*: not checked yet")
+            continue
+        health = snapshot.health()
+        up = sum(1 for d in snapshot.dynos if d.state == "up")
+        release = snapshot.current_release
+        version = f", v{release.version}" if release else ""
+        maintenance = ", maintenance on 🚧" if snapshot.maintenance else ""
+        lines.append(
+            f"{HEALTH_EMOJI[health]} *{app}*: {health}, {up}/{len(snapshot.dynos)} dynos up"
+            f"{version}{maintenance} (checked {ago(checked_at, now)})"
+        )
+    text = "*🤠 Heroku status*\n" + "\n".join(lines)
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": "🤠 Heroku status"}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)}},
+        {
+            "type": "context",
+            "elements": [
+                {"type": "mrkdwn", "text": "Ask `/heroku-status app-name` for the details."}
+            ],
+        },
+    ]
+    return text, blocks

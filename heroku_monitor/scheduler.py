@@ -47,9 +47,11 @@ class Scheduler:
 
     def start(self) -> None:
         """Schedule every active monitor, each checked once right away, and start."""
+        self.aps.start()
         for monitor in self.engine.store.monitors():
             if not monitor.paused:
-                self._schedule(monitor.id, monitor.check_interval, run_now=True)
+                self._schedule(monitor.id, monitor.check_interval)
+                self.run_now(monitor.id)
         self.aps.add_job(
             self._deliver,
             "interval",
@@ -57,7 +59,6 @@ class Scheduler:
             id=DELIVERY_JOB,
             replace_existing=True,
         )
-        self.aps.start()
 
     def shutdown(self) -> None:
         """Stop scheduling and wait for running checks (each is bounded by its timeouts)."""
@@ -72,7 +73,8 @@ class Scheduler:
             with contextlib.suppress(JobLookupError):
                 self.aps.remove_job(_job_id(monitor_id))
             return
-        self._schedule(monitor.id, monitor.check_interval, run_now=True)
+        self._schedule(monitor.id, monitor.check_interval)
+        self.run_now(monitor.id)
 
     def run_now(self, monitor_id: int) -> None:
         """Check a monitor as soon as a worker is free, keeping its interval.
@@ -84,11 +86,12 @@ class Scheduler:
 
     def next_run(self, monitor_id: int) -> datetime | None:
         job = self.aps.get_job(_job_id(monitor_id))
-        return job.next_run_time if job else None
+        # A job added before the scheduler starts has no next run time yet.
+        return getattr(job, "next_run_time", None)
 
-    def _schedule(self, monitor_id: int, minutes: int, *, run_now: bool) -> None:
-        # APScheduler reads an explicit next_run_time=None as "paused": pass it only to run now.
-        extra = {"next_run_time": datetime.now(UTC)} if run_now else {}
+    def _schedule(self, monitor_id: int, minutes: int) -> None:
+        """(Re)place the monitor's interval job; its first run is one interval from now
+        (callers that want a check at once ask `run_now`, which is never skipped)."""
         self.aps.add_job(
             self._check,
             "interval",
@@ -96,7 +99,6 @@ class Scheduler:
             args=[monitor_id],
             id=_job_id(monitor_id),
             replace_existing=True,
-            **extra,
         )
 
     def _check(self, monitor_id: int) -> None:

@@ -72,6 +72,8 @@ class Monitor(Base):
     slack_channel: Mapped[str] = mapped_column(String(81))
     check_interval: Mapped[int] = mapped_column(Integer)
     paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Where the values came from: "environment" (seeded at first start) or "dashboard".
+    source: Mapped[str] = mapped_column(String(20), default="dashboard")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -144,6 +146,7 @@ class MonitorView:
     slack_channel: str
     check_interval: int
     paused: bool
+    source: str = "dashboard"
     last_check_at: datetime | None = None
     last_ok: bool | None = None
     last_error: str | None = None
@@ -232,7 +235,9 @@ class Store:
         with self.session() as s:
             if not self._insert_new(s, KeyValue, key="seeded", value=now.isoformat()):
                 return False
-            s.add(_new_monitor(app_name, channel or "#general", interval, now))
+            monitor = _new_monitor(app_name, channel or "#general", interval, now)
+            monitor.source = "environment"
+            s.add(monitor)
         return True
 
     def add_monitor(self, app_name: str, channel: str, interval: int, now: datetime) -> int:
@@ -263,6 +268,7 @@ class Store:
                 )
             monitor.app_name, monitor.slack_channel = app_name, channel
             monitor.check_interval, monitor.updated_at = interval, now
+            monitor.source = "dashboard"
         return True
 
     def set_paused(self, monitor_id: int, paused: bool, now: datetime) -> bool:
@@ -345,13 +351,16 @@ class Store:
             return self._enqueue(s, monitor_id, events, now)
 
     def _locked_state(self, s: Session, monitor_id: int, app_name: str) -> MonitorState | None:
+        """The monitor's state row, locked; None when the monitor is gone or now watches
+        another app (the check that is ending was started before an edit: it is stale)."""
+        monitor = s.get(Monitor, monitor_id)
+        if monitor is None or monitor.app_name != app_name:
+            return None
         s.execute(
             self._insert(MonitorState)
             .values(monitor_id=monitor_id, app_name=app_name, failures=0, trouble_episode=0)
             .on_conflict_do_nothing()
         )
-        if s.get(Monitor, monitor_id) is None:
-            return None
         return s.execute(
             select(MonitorState).where(MonitorState.monitor_id == monitor_id).with_for_update()
         ).scalar_one_or_none()
@@ -513,6 +522,7 @@ def _new_monitor(app_name: str, channel: str, interval: int, now: datetime) -> M
         slack_channel=channel,
         check_interval=interval,
         paused=False,
+        source="dashboard",
         created_at=now,
         updated_at=now,
     )
@@ -528,6 +538,7 @@ def _view(m: Monitor, st: MonitorState | None) -> MonitorView:
         slack_channel=m.slack_channel,
         check_interval=m.check_interval,
         paused=m.paused,
+        source=m.source,
         last_check_at=st.last_check_at if st else None,
         last_ok=st.last_ok if st else None,
         last_error=st.last_error if st else None,

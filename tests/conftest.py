@@ -7,6 +7,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from heroku_monitor.simulator import Simulator, SimulatorServer
+from tests.fakes import FakeSlack
+from tests.world import APP, World
+
 POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 
 
@@ -52,3 +56,12 @@ def database_url(request: pytest.FixtureRequest) -> str:
     """Each test using this runs on SQLite and on the real PostgreSQL server."""
     fixture = "sqlite_url" if request.param == "sqlite" else "postgres_url"
     return str(request.getfixturevalue(fixture))
+
+
+@pytest.fixture
+def world(sqlite_url: str) -> Iterator[World]:
+    """The simulator with one app, a fake Slack, and a throwaway SQLite database."""
+    sim = Simulator(seed=7)
+    sim.create_app(APP)
+    with SimulatorServer(sim) as heroku, FakeSlack() as slack:
+        yield World(sim, heroku, slack, sqlite_url)

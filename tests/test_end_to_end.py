@@ -7,60 +7,15 @@ no test waits for an interval.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from heroku_monitor import runtime
 from heroku_monitor.runtime import Runtime
-from heroku_monitor.settings import Settings
-from heroku_monitor.simulator import Simulator, SimulatorServer
 from heroku_monitor.store import FAILED
-from tests.fakes import FakeSlack
+from tests.world import APP, World, first_monitor
 
-APP = "my-app"
 CRASH_TEXT = "🚨 *ALERT: Dyno Crash Detected* 🚨\nApp: my-app\nCrashed dynos:\n• web.1 (web)"
-
-
-@dataclass
-class World:
-    sim: Simulator
-    heroku: SimulatorServer
-    slack: FakeSlack
-    database_url: str
-
-    def settings(self) -> Settings:
-        return Settings(
-            heroku_api_key=self.sim.token,
-            slack_bot_token=self.slack.token,
-            monitored_app_name=APP,
-            slack_channel="#alerts",
-            database_url=self.database_url,
-            heroku_api_url=self.heroku.url,
-            slack_api_url=self.slack.url,
-        )
-
-    def service(self) -> Runtime:
-        service = runtime.build(self.settings())
-        service.heroku.session.adapters["http://"].max_retries.backoff_factor = 0.01  # type: ignore[attr-defined]
-        return service
-
-    def texts(self) -> list[str]:
-        return [m["text"] for m in self.slack.messages]
-
-
-@pytest.fixture
-def world(sqlite_url: str) -> Iterator[World]:
-    sim = Simulator(seed=7)
-    sim.create_app(APP)
-    with SimulatorServer(sim) as heroku, FakeSlack() as slack:
-        yield World(sim, heroku, slack, sqlite_url)
-
-
-def first_monitor(service: Runtime) -> int:
-    return service.store.monitors()[0].id
 
 
 def test_crash_reaches_slack_with_the_exact_prd_text(world: World):

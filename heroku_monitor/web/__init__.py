@@ -2,40 +2,54 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from flask import Flask, jsonify, render_template
+from flask import Flask, render_template
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.exceptions import HTTPException
 
 from heroku_monitor.runtime import Runtime
+from heroku_monitor.status import StatusService
+from heroku_monitor.web import auth, dashboard, demo, health, slack_commands
 
 
 def create_app(runtime: Runtime) -> Flask:
+    settings = runtime.settings
     app = Flask(__name__)
-    app.config["SECRET_KEY"] = runtime.settings.secret_key or runtime.store.secret("secret_key")
+    app.config.update(
+        SECRET_KEY=settings.secret_key or runtime.store.secret("secret_key"),
+        # The token lives as long as the session: a dashboard left open still works.
+        WTF_CSRF_TIME_LIMIT=None,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.on_heroku,
+    )
     app.extensions["runtime"] = runtime
+    auth.init_app(app, settings)  # before CSRF: a stranger gets 401/403, not a form error
+    csrf = CSRFProtect(app)
+    dashboard.init_app(app, runtime)
+    health.init_app(app, runtime)
+    if runtime.simulator is not None:
+        demo.init_app(app, runtime)
+    status = StatusService(
+        runtime.store, runtime.heroku, runtime.engine.digest_key, runtime.engine.clock
+    )
+    app.extensions["bolt"] = slack_commands.init_app(app, settings, status)
+    # Slack signs its requests; it cannot send our CSRF token.
+    csrf.exempt("heroku_monitor.web.slack_commands.commands")
 
-    @app.get("/")
-    def index() -> str:
-        return render_template(
-            "index.html",
-            monitors=runtime.store.monitors(),
-            alerts=runtime.store.alerts(limit=20),
-            demo=runtime.settings.demo,
+    @app.errorhandler(CSRFError)
+    def csrf_refused(error: CSRFError) -> tuple[str, int]:
+        message = (
+            "This form expired or did not come from this dashboard. "
+            "Go back, reload the page and try again."
         )
+        return render_template("message.html", title="Form refused", message=message), 400
 
-    @app.get("/healthz")
-    def healthz() -> tuple[Any, int]:
-        health = runtime.engine.health
-        running = runtime.scheduler.running
-        healthy = running and health.last_ok is not False
-        body = {
-            "status": "ok" if healthy else "unhealthy",
-            "scheduler": "running" if running else "stopped",
-            "last_check_at": health.last_check_at.isoformat() if health.last_check_at else None,
-            "last_check_ok": health.last_ok,
-            "last_error": health.last_error,
-            "heroku_rate_limit_remaining": runtime.heroku.rate_limit_remaining,
-        }
-        return jsonify(body), 200 if healthy else 503
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> tuple[str, int]:
+        message = error.description or ""
+        if error.code == 404:
+            message = "Nothing here: that page or monitor does not exist."
+        title = f"{error.code} {error.name}"
+        return render_template("message.html", title=title, message=message), error.code or 500
 
     return app

@@ -1,0 +1,85 @@
+"""Demo mode's buttons: cause events on the simulated app, then check it at once.
+
+The buttons change the simulator, never the monitor: detection stays in the engine.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+
+from flask import Blueprint, Flask, abort, flash, redirect, url_for
+from werkzeug.wrappers import Response
+
+from heroku_monitor.runtime import Runtime
+from heroku_monitor.simulator import Simulator
+from heroku_monitor.web.forms import ActionForm
+
+
+def _crash(sim: Simulator, app: str) -> str:
+    sim.crash_dyno(app, "web.1")
+    return f"Crashed web.1 of {app}."
+
+
+def _stop(sim: Simulator, app: str) -> str:
+    sim.stop_dyno(app, "worker.1")
+    return f"Stopped worker.1 of {app}."
+
+
+def _start(sim: Simulator, app: str) -> str:
+    for dyno in sim.dynos_json(app):
+        sim.start_dyno(app, dyno["name"])
+    return f"Started every dyno of {app}."
+
+
+def _deploy(sim: Simulator, app: str) -> str:
+    return f"Deployed v{sim.deploy(app, DEMO_USER)} of {app}."
+
+
+def _rollback(sim: Simulator, app: str) -> str:
+    versions = sorted(
+        int(r["version"]) for r in sim.releases_json(app) if r["status"] == "succeeded"
+    )
+    target = versions[-2] if len(versions) > 1 else versions[-1]
+    sim.rollback(app, target, DEMO_USER)
+    return f"Rolled {app} back to v{target}."
+
+
+def _config(sim: Simulator, app: str) -> str:
+    sim.set_config(app, {"DEMO_FLAG": secrets.token_hex(4)}, DEMO_USER)
+    return f"Changed the config var DEMO_FLAG of {app}."
+
+
+DEMO_USER = "you@example.com"
+ACTIONS: dict[str, Callable[[Simulator, str], str]] = {
+    "crash": _crash,
+    "stop": _stop,
+    "start": _start,
+    "deploy": _deploy,
+    "rollback": _rollback,
+    "config": _config,
+}
+
+
+def init_app(app: Flask, runtime: Runtime) -> None:
+    bp = Blueprint("demo", __name__)
+
+    @bp.post("/demo/<action>")
+    def act(action: str) -> Response:
+        if runtime.simulator is None or action not in ACTIONS:
+            abort(404)
+        if not ActionForm().validate_on_submit():
+            abort(400, "The form expired; reload the page and try again.")
+        sim = runtime.simulator.sim
+        monitors = [m for m in runtime.store.monitors() if m.app_name in sim.app_names()]
+        if not monitors:
+            flash("No monitor watches a simulated app: set App Name to demo-app.", "error")
+            return redirect(url_for("dashboard.index"), code=303)
+        said = ACTIONS[action](sim, monitors[0].app_name)
+        for monitor in monitors:
+            if monitor.app_name == monitors[0].app_name:
+                runtime.scheduler.run_now(monitor.id)
+        flash(f"{said} Checking now: the alert follows in a moment.", "ok")
+        return redirect(url_for("dashboard.index"), code=303)
+
+    app.register_blueprint(bp)

@@ -1,0 +1,62 @@
+"""The dashboard's forms (Flask-WTF: fields, validation and the CSRF token).
+
+The rules themselves live in `validation`, shared with the environment's checks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from flask_wtf import FlaskForm
+from wtforms import Field, HiddenField, StringField, ValidationError
+from wtforms.validators import InputRequired
+
+from heroku_monitor import validation
+
+
+def _rule(check: Callable[[str], str | None]) -> Callable[[FlaskForm, Field], None]:
+    def validator(form: FlaskForm, field: Field) -> None:
+        field.data = (field.data or "").strip()
+        problem = check(field.data)
+        if problem:
+            raise ValidationError(problem)
+
+    return validator
+
+
+def _interval(value: str) -> str | None:
+    return validation.parse_interval(value)[1]
+
+
+class MonitorForm(FlaskForm):
+    """The PRD's form: App Name, Slack Channel, Check Interval (and which monitor)."""
+
+    monitor_id = HiddenField()
+    app_name = StringField(
+        "App Name",
+        validators=[
+            InputRequired("Enter the Heroku app's name."),
+            _rule(validation.app_name_error),
+        ],
+    )
+    slack_channel = StringField(
+        "Slack Channel",
+        validators=[
+            InputRequired("Enter a channel, like #alerts."),
+            _rule(validation.channel_error),
+        ],
+    )
+    check_interval = StringField(
+        "Check Interval (minutes)",
+        validators=[InputRequired("Enter a number of minutes from 1 to 60."), _rule(_interval)],
+    )
+
+    @property
+    def interval(self) -> int:
+        minutes, _ = validation.parse_interval(self.check_interval.data or "")
+        assert minutes is not None, "only read after validation"
+        return minutes
+
+
+class ActionForm(FlaskForm):
+    """A button that changes something: only its CSRF token."""

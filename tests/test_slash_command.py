@@ -1,0 +1,155 @@
+"""`/heroku-status` end to end through the Flask app, with requests signed as Slack signs
+them, against the simulator and a fake Slack (for response_url)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+import pytest
+from flask.testing import FlaskClient
+
+from heroku_monitor.runtime import Runtime
+from heroku_monitor.web import create_app
+from tests.world import APP, World, first_monitor
+
+SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+
+
+@dataclass
+class Slash:
+    world: World
+    service: Runtime
+    client: FlaskClient
+
+    def send(self, text: str = "", *, secret: str = SECRET, age: float = 0, signed: bool = True):
+        body = urlencode(
+            {
+                "token": "deprecated-verification-token",
+                "team_id": "T0FAKE0001",
+                "team_domain": "fake",
+                "channel_id": "C0FAKE0001",
+                "channel_name": "alerts",
+                "user_id": "U0FAKEUSR1",
+                "user_name": "ann",
+                "command": "/heroku-status",
+                "text": text,
+                "api_app_id": "A0FAKEAPP1",
+                "response_url": self.world.slack.response_url("status"),
+                "trigger_id": "1.2.3",
+            }
+        )
+        timestamp = str(int(time.time() - age))
+        basestring = f"v0:{timestamp}:{body}".encode()
+        signature = "v0=" + hmac.new(secret.encode(), basestring, hashlib.sha256).hexdigest()
+        headers = {"Content-Type": "application/x-www-form-urlencoded"}
+        if signed:
+            headers |= {"X-Slack-Request-Timestamp": timestamp, "X-Slack-Signature": signature}
+        return self.client.post("/slack/commands", data=body, headers=headers)
+
+
+@pytest.fixture
+def slash(world: World) -> Iterator[Slash]:
+    service = world.service(slack_signing_secret=SECRET)
+    yield Slash(world, service, create_app(service).test_client())
+    service.stop()
+
+
+def test_status_of_a_monitored_app_comes_at_once_from_the_last_check(slash: Slash):
+    slash.world.sim.crash_dyno(APP, "web.1")
+    slash.world.sim.set_maintenance(APP, True)
+    slash.service.engine.check(first_monitor(slash.service))
+    response = slash.send(APP)
+    answer = response.json
+    assert response.status_code == 200 and answer["response_type"] == "ephemeral"
+    text = answer["text"]
+    assert text.startswith(f"*🟠 {APP} is degraded*")
+    for expected in (
+        "web.1 (web): crashed",
+        "web.2 (web): up",
+        "worker.1 (worker): up",
+        "*Current release:* v3 by dev@example.com",
+        "heroku-postgresql",
+        "*Maintenance mode:* on",
+        "Last checked",
+    ):
+        assert expected in text
+    assert answer["blocks"][0]["type"] == "header"
+
+
+def test_no_text_summarises_every_monitored_app(slash: Slash):
+    slash.service.engine.check(first_monitor(slash.service))
+    answer = slash.send("").json
+    assert answer["response_type"] == "ephemeral"
+    assert f"🟢 *{APP}*: healthy, 3/3 dynos up, v3" in answer["text"]
+
+
+def test_an_app_that_is_not_monitored_is_read_live_and_answered_through_response_url(slash: Slash):
+    slash.world.sim.create_app("other-app")
+    answer = slash.send("other-app").json
+    assert "Riding out to check *other-app*" in answer["text"]
+    (later,) = slash.world.slack.wait_for_response_posts(1)
+    assert later["response_type"] == "ephemeral" and "other-app is healthy" in later["text"]
+    assert slash.world.sim.requests_by_path.get("/apps/other-app/config-vars", 0) == 0
+
+
+def test_slow_heroku_is_still_answered_within_slacks_three_seconds(slash: Slash):
+    slash.service.engine.check(first_monitor(slash.service))
+    slash.world.sim.create_app("other-app")
+    slash.world.sim.set_latency(2.0)
+    for text in (APP, "other-app", ""):
+        started = time.monotonic()
+        assert slash.send(text).status_code == 200
+        assert time.monotonic() - started < 3.0
+    (later,) = slash.world.slack.wait_for_response_posts(1, timeout=20)
+    assert "other-app is healthy" in later["text"]
+
+
+def test_unknown_app_gets_a_short_helpful_answer(slash: Slash):
+    slash.send("no-such-app")
+    (later,) = slash.world.slack.wait_for_response_posts(1)
+    assert "can't find an app called *no-such-app*" in later["text"]
+
+
+def test_rejected_heroku_token_gets_a_helpful_answer(slash: Slash):
+    slash.world.sim.set_token("rotated")
+    slash.send("other-app")
+    (later,) = slash.world.slack.wait_for_response_posts(1)
+    assert "HEROKU_API_KEY" in later["text"]
+
+
+@pytest.mark.parametrize("text", ["two words", "Not_An_App!", "help"])
+def test_odd_text_gets_the_usage(slash: Slash, text: str):
+    answer = slash.send(text).json
+    assert "Usage: `/heroku-status`" in answer["text"]
+
+
+def test_bad_signature_is_401_and_nothing_happens(slash: Slash):
+    slash.world.sim.reset_counters()
+    response = slash.send(APP, secret="not-the-secret")
+    assert response.status_code == 401
+    assert slash.world.sim.request_count == 0 and slash.world.slack.response_posts == []
+
+
+def test_missing_signature_is_401(slash: Slash):
+    assert slash.send(APP, signed=False).status_code == 401
+
+
+def test_stale_timestamp_is_401(slash: Slash):
+    assert slash.send(APP, age=6 * 60).status_code == 401
+
+
+def test_without_a_signing_secret_the_endpoint_says_how_to_turn_it_on(world: World):
+    service = world.service()
+    response = create_app(service).test_client().post("/slack/commands", data="command=x")
+    assert response.status_code == 503
+    assert "SLACK_SIGNING_SECRET" in response.get_data(as_text=True)
+
+
+def test_building_the_app_and_answering_calls_no_slack_api(slash: Slash):
+    slash.send("")
+    assert sum(slash.world.slack.calls.values()) == 0  # no auth.test, nothing

@@ -1,0 +1,47 @@
+"""A small world for tests: the simulator and a fake Slack on 127.0.0.1, and settings
+that point the service at them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from heroku_monitor import runtime
+from heroku_monitor.runtime import Runtime
+from heroku_monitor.settings import Settings
+from heroku_monitor.simulator import Simulator, SimulatorServer
+from tests.fakes import FakeSlack
+
+APP = "my-app"
+
+
+@dataclass
+class World:
+    sim: Simulator
+    heroku: SimulatorServer
+    slack: FakeSlack
+    database_url: str
+
+    def settings(self, **changes: Any) -> Settings:
+        settings = Settings(
+            heroku_api_key=self.sim.token,
+            slack_bot_token=self.slack.token,
+            monitored_app_name=APP,
+            slack_channel="#alerts",
+            database_url=self.database_url,
+            heroku_api_url=self.heroku.url,
+            slack_api_url=self.slack.url,
+        )
+        return replace(settings, **changes)
+
+    def service(self, **changes: Any) -> Runtime:
+        service = runtime.build(self.settings(**changes))
+        service.heroku.session.adapters["http://"].max_retries.backoff_factor = 0.01  # type: ignore[attr-defined]
+        return service
+
+    def texts(self) -> list[str]:
+        return [m["text"] for m in self.slack.messages]
+
+
+def first_monitor(service: Runtime) -> int:
+    return service.store.monitors()[0].id
