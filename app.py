@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from heroku_monitor import runtime
+from heroku_monitor.heroku import HerokuClient, HerokuError
 from heroku_monitor.settings import DEFAULT_DATABASE_URL, Settings, SettingsError, from_env
 from heroku_monitor.simulator import HEROKU_REFILL_PER_MINUTE, Simulator, SimulatorServer
 from heroku_monitor.web import create_app, slack_commands
@@ -20,6 +21,8 @@ from heroku_monitor.web import create_app, slack_commands
 log = logging.getLogger("heroku_monitor")
 
 DEMO_APP = "demo-app"
+# The app webhook entities that can change what a check sees.
+WEBHOOK_ENTITIES = ["api:release", "dyno", "api:addon", "api:formation", "api:app"]
 DEMO_DATABASE = "instance/demo.db"
 
 
@@ -57,9 +60,42 @@ def start_demo(settings: Settings) -> tuple[Settings, SimulatorServer]:
     return demo, server
 
 
+def register_webhook(settings: Settings, app_name: str, url: str) -> int:
+    """Subscribe `url` to the app's webhook events, signed with HEROKU_WEBHOOK_SECRET."""
+    if not settings.heroku_webhook_secret:
+        print(
+            "heroku-monitor: set HEROKU_WEBHOOK_SECRET first (any long random string, e.g. "
+            "`openssl rand -hex 32`); the same value must be set where the monitor runs.",
+            file=sys.stderr,
+        )
+        return 2
+    client = HerokuClient(settings.heroku_api_url, settings.heroku_api_key)
+    try:
+        hook = client.create_webhook(
+            app_name, url=url, secret=settings.heroku_webhook_secret, include=WEBHOOK_ENTITIES
+        )
+    except HerokuError as exc:
+        print(
+            f"heroku-monitor: could not register the webhook on {app_name}: {exc}", file=sys.stderr
+        )
+        return 1
+    print(
+        f"Registered webhook {hook.get('id')} on {app_name}: {', '.join(WEBHOOK_ENTITIES)} -> {url}"
+    )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Watch Heroku apps and alert Slack.")
     parser.add_argument("--demo", action="store_true", help="use the built-in Heroku simulator")
+    commands = parser.add_subparsers(dest="command")
+    register = commands.add_parser(
+        "register-webhook", help="create the Heroku app webhook that makes alerts real-time"
+    )
+    register.add_argument("app", help="the monitored Heroku app")
+    register.add_argument(
+        "--url", required=True, help="public URL of POST /webhooks/heroku on this service"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -67,10 +103,14 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     try:
-        settings = from_env(os.environ, demo=args.demo)
+        settings = from_env(
+            os.environ, demo=args.demo, require_slack=args.command != "register-webhook"
+        )
     except SettingsError as exc:
         print(f"heroku-monitor: {exc}", file=sys.stderr)
         return 2
+    if args.command == "register-webhook":
+        return register_webhook(settings, args.app, args.url)
     simulator = None
     if settings.demo:
         try:

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 from heroku_monitor import detect
 from heroku_monitor.detect import Event
-from heroku_monitor.heroku import HerokuClient, HerokuError
+from heroku_monitor.heroku import HerokuClient, HerokuError, RateLimited
 from heroku_monitor.slack import DeliveryError, LogNotifier, Notifier
 from heroku_monitor.snapshot import AppSnapshot
 from heroku_monitor.store import Store
@@ -22,6 +22,8 @@ from heroku_monitor.store import Store
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+
+THROTTLE_FIRST, THROTTLE_MAX = 120, 960  # seconds: doubled on each 429 in a row
 
 
 def utcnow() -> datetime:
@@ -64,6 +66,10 @@ class Engine:
         self.clock = clock
         self.health = Health()
         self._deliver_lock = threading.Lock()
+        # After Heroku answers 429, every check waits until this time (then tries again):
+        # a rate limit slows monitoring down, it never fails checks into alerts.
+        self.throttled_until: datetime | None = None
+        self._throttle_seconds = THROTTLE_FIRST
 
     def check(self, monitor_id: int) -> CheckResult | None:
         """Check one monitor now and deliver what it found; None if there is no such monitor."""
@@ -71,8 +77,15 @@ class Engine:
         if monitor is None:
             return None
         app, now = monitor.app_name, self.clock()
+        if self.throttled_until is not None and now < self.throttled_until:
+            return CheckResult(monitor_id, app, False, now, [], self.throttle_note())
         try:
             snapshot = self.heroku.snapshot(app, now=now, digest_key=self.digest_key)
+        except RateLimited:
+            self.throttled_until = now + timedelta(seconds=self._throttle_seconds)
+            self._throttle_seconds = min(self._throttle_seconds * 2, THROTTLE_MAX)
+            log.warning("Heroku's rate limit is reached: %s", self.throttle_note())
+            return CheckResult(monitor_id, app, False, now, [], self.throttle_note())
         except HerokuError as exc:
             reason = str(exc)
             log.warning("check of %s failed: %s", app, reason)
@@ -88,11 +101,19 @@ class Engine:
 
             events = self.store.record_success(monitor_id, snapshot, events_for, now)
             result = CheckResult(monitor_id, app, True, now, events)
+            self.throttled_until, self._throttle_seconds = None, THROTTLE_FIRST
         self.health = Health(now, result.ok, result.error)
         if events:
             log.info("%s: %s", app, ", ".join(e.kind for e in events))
         self.deliver()
         return result
+
+    def throttle_note(self) -> str:
+        """One sentence on the rate-limit pause, for logs and the dashboard."""
+        if self.throttled_until is None:
+            return ""
+        until = self.throttled_until.strftime("%H:%M:%S UTC")
+        return f"Heroku's rate limit was reached: checks wait until {until}."
 
     def deliver(self) -> int:
         """Send every due alert of the outbox; returns how many were delivered.

@@ -62,5 +62,7 @@ def build(settings: Settings, *, clock: Clock = utcnow) -> Runtime:
         notifier = LogNotifier()
     digest_key = store.secret("config_digest_key").encode()
     engine = Engine(store, heroku, notifier, digest_key=digest_key, clock=clock)
-    scheduler = Scheduler(engine, max_workers=settings.max_concurrent_checks)
+    scheduler = Scheduler(
+        engine, max_workers=settings.max_concurrent_checks, rate_share=settings.rate_share
+    )
     return Runtime(settings, store, heroku, notifier, engine, scheduler)

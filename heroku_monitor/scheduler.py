@@ -15,6 +15,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from heroku_monitor import budget
 from heroku_monitor.engine import Engine
 
 log = logging.getLogger(__name__)
@@ -27,9 +28,18 @@ def _job_id(monitor_id: int) -> str:
 
 
 class Scheduler:
-    def __init__(self, engine: Engine, *, max_workers: int = 4, deliver_every: int = 15) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        max_workers: int = 4,
+        deliver_every: int = 15,
+        rate_share: float = 0.5,
+    ) -> None:
         self.engine = engine
         self.deliver_every = deliver_every
+        self.rate_share = rate_share
+        self.budget = budget.plan([], share=rate_share)
         self._lock = threading.Lock()
         self._running: set[int] = set()
         self._again: set[int] = set()
@@ -48,9 +58,9 @@ class Scheduler:
     def start(self) -> None:
         """Schedule every active monitor, each checked once right away, and start."""
         self.aps.start()
+        self._replan(force=True)
         for monitor in self.engine.store.monitors():
             if not monitor.paused:
-                self._schedule(monitor.id, monitor.check_interval)
                 self.run_now(monitor.id)
         self.aps.add_job(
             self._deliver,
@@ -67,14 +77,38 @@ class Scheduler:
 
     def sync(self, monitor_id: int) -> None:
         """Apply a monitor's saved settings at once: reschedule it and check it now,
-        or drop its job when it is paused or gone."""
+        or drop its job when it is paused or gone. The rate budget is planned again."""
         monitor = self.engine.store.monitor(monitor_id)
         if monitor is None or monitor.paused:
             with contextlib.suppress(JobLookupError):
                 self.aps.remove_job(_job_id(monitor_id))
-            return
-        self._schedule(monitor.id, monitor.check_interval)
-        self.run_now(monitor.id)
+        if not self._replan() and monitor is not None and not monitor.paused:
+            self._schedule(monitor.id, monitor.check_interval)
+        if monitor is not None and not monitor.paused:
+            self.run_now(monitor.id)
+
+    def _replan(self, *, force: bool = False) -> bool:
+        """Plan polling within the rate budget; when the stretch changed (or `force`),
+        reschedule every active monitor and return True."""
+        active = [m for m in self.engine.store.monitors() if not m.paused]
+        planned = budget.plan([m.check_interval for m in active], share=self.rate_share)
+        changed = planned.stretch != self.budget.stretch
+        self.budget = planned
+        if planned.stretched and changed:
+            log.warning(
+                "polling %d apps as configured would take %.0f Heroku requests an hour, over "
+                "the %.0f allowed (%.0f%% of 4,500): intervals are stretched %.1f times",
+                len(active),
+                planned.demand_per_hour,
+                planned.allowed_per_hour,
+                self.rate_share * 100,
+                planned.stretch,
+            )
+        if not (changed or force):
+            return False
+        for monitor in active:
+            self._schedule(monitor.id, monitor.check_interval)
+        return True
 
     def run_now(self, monitor_id: int) -> None:
         """Check a monitor as soon as a worker is free, keeping its interval.
@@ -90,16 +124,20 @@ class Scheduler:
         return getattr(job, "next_run_time", None)
 
     def _schedule(self, monitor_id: int, minutes: int) -> None:
-        """(Re)place the monitor's interval job; its first run is one interval from now
-        (callers that want a check at once ask `run_now`, which is never skipped)."""
+        """(Re)place the monitor's interval job at its interval within the rate budget; its
+        first run is one interval from now (`run_now` asks for a check at once)."""
         self.aps.add_job(
             self._check,
             "interval",
-            minutes=minutes,
+            seconds=self.budget.seconds(minutes),
             args=[monitor_id],
             id=_job_id(monitor_id),
             replace_existing=True,
         )
+
+    def interval_seconds(self, minutes: int) -> int:
+        """How often a monitor configured at `minutes` is actually polled."""
+        return self.budget.seconds(minutes)
 
     def _check(self, monitor_id: int) -> None:
         """Run the check; a request that arrives while it runs makes it run once more,

@@ -41,6 +41,9 @@ class Settings:
     release_window: int = 10
     # Demo mode: the port of the built-in Heroku simulator (its control API is there too).
     simulator_port: int = 5001
+    # The share of Heroku's 4,500 requests/hour (per account, shared with every other tool
+    # using the token) that polling may spend.
+    rate_share: float = 0.5
     # Where each seed value came from, for the dashboard: name -> "environment" | "default".
     sources: dict[str, str] = field(default_factory=dict)
 
@@ -72,15 +75,19 @@ def _int(
     return value
 
 
-def from_env(env: Mapping[str, str], *, demo: bool = False) -> Settings:
-    """Settings from `env`; raises SettingsError naming every problem at once."""
+def from_env(env: Mapping[str, str], *, demo: bool = False, require_slack: bool = True) -> Settings:
+    """Settings from `env`; raises SettingsError naming every problem at once.
+
+    `require_slack=False` is for commands that never post to Slack (register-webhook).
+    """
     errors: list[str] = []
 
     def get(name: str) -> str | None:
         value = env.get(name, "").strip()
         return value or None
 
-    missing = [name for name in ("HEROKU_API_KEY", "SLACK_BOT_TOKEN") if not get(name)]
+    required = ("HEROKU_API_KEY", "SLACK_BOT_TOKEN") if require_slack else ("HEROKU_API_KEY",)
+    missing = [name for name in required if not get(name)]
     if missing and not demo:
         errors.append(
             f"Missing {' and '.join(missing)}: set {'them' if len(missing) > 1 else 'it'} "
@@ -98,6 +105,7 @@ def from_env(env: Mapping[str, str], *, demo: bool = False) -> Settings:
     port = _int(env, "PORT", 5000, 1, 65535, errors)
     concurrency = _int(env, "CHECK_CONCURRENCY", 4, 1, 64, errors)
     simulator_port = _int(env, "SIMULATOR_PORT", 5001, 0, 65535, errors)
+    share_percent = _int(env, "HEROKU_RATE_SHARE_PERCENT", 50, 5, 100, errors)
 
     slack_api_url = get("SLACK_API_URL") or "https://slack.com/api/"
     if not slack_api_url.endswith("/"):
@@ -129,5 +137,6 @@ def from_env(env: Mapping[str, str], *, demo: bool = False) -> Settings:
         demo=demo,
         max_concurrent_checks=concurrency,
         simulator_port=simulator_port,
+        rate_share=share_percent / 100,
         sources=sources,
     )

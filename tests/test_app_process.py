@@ -30,6 +30,10 @@ OUR_VARIABLES = (
     "HEROKU_API_URL",
     "SLACK_API_URL",
     "DYNO",
+    "HEROKU_WEBHOOK_SECRET",
+    "SLACK_SIGNING_SECRET",
+    "SLACK_APP_TOKEN",
+    "DASHBOARD_PASSWORD",
 )
 
 
@@ -149,3 +153,57 @@ def test_demo_mode_runs_against_the_simulator_without_slack(tmp_path: Path, proc
     err = stop(process)
     assert "Traceback" not in err
     assert f"http://127.0.0.1:{sim_port}/_sim/apps/demo-app/dynos/web.1/crash" in err
+
+
+def test_register_webhook_creates_the_app_webhook_through_the_platform_api(tmp_path: Path):
+    sim = Simulator(seed=4)
+    sim.create_app("my-app")
+    with SimulatorServer(sim) as heroku:
+        env = clean_env(
+            HEROKU_API_KEY=sim.token, HEROKU_API_URL=heroku.url, HEROKU_WEBHOOK_SECRET="s3cret"
+        )
+        url = "https://monitor.example.com/webhooks/heroku"
+        done = subprocess.run(
+            [sys.executable, APP_PY, "register-webhook", "my-app", "--url", url],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        assert "Registered webhook" in done.stdout
+        (hook,) = sim.webhooks("my-app")
+        assert hook["url"] == url and hook["secret"] == "s3cret" and hook["level"] == "sync"
+        assert set(hook["include"]) == {
+            "api:release",
+            "dyno",
+            "api:addon",
+            "api:formation",
+            "api:app",
+        }
+
+        again = subprocess.run(
+            [sys.executable, APP_PY, "register-webhook", "no-such-app", "--url", url],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert again.returncode == 1 and "Traceback" not in again.stderr
+        assert "could not register the webhook on no-such-app: 404" in again.stderr
+
+
+def test_register_webhook_without_a_secret_says_what_to_set(tmp_path: Path):
+    env = clean_env(HEROKU_API_KEY="k")
+    done = subprocess.run(
+        [sys.executable, APP_PY, "register-webhook", "my-app", "--url", "https://x.example/w"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2 and "HEROKU_WEBHOOK_SECRET" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1

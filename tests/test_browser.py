@@ -6,17 +6,13 @@ look at. Without /usr/bin/chromium these tests skip, saying so.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from werkzeug.serving import make_server
 
-from heroku_monitor.runtime import Runtime
-from heroku_monitor.web import create_app
-from tests.web import wait_until
+from tests.web import LiveSite, wait_until
 from tests.world import APP, World
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -48,25 +44,6 @@ def browser() -> Iterator[Any]:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield browser
         browser.close()
-
-
-class LiveSite:
-    """The Flask app served on 127.0.0.1 from a thread, with the scheduler running."""
-
-    def __init__(self, service: Runtime) -> None:
-        self.service = service
-        self.server = make_server("127.0.0.1", 0, create_app(service), threaded=True)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self) -> LiveSite:
-        self.thread.start()
-        self.service.scheduler.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.service.stop()
 
 
 @pytest.fixture

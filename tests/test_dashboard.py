@@ -13,6 +13,7 @@ from flask.testing import FlaskClient
 
 from heroku_monitor.runtime import Runtime
 from heroku_monitor.web import create_app
+from tests.builders import T0
 from tests.web import csrf_token, wait_until
 from tests.world import APP, World
 
@@ -253,3 +254,32 @@ def test_demo_buttons_cause_an_event_and_its_alert_arrives(world: World):
 
 def test_demo_routes_do_not_exist_outside_demo_mode(site: Site):
     assert site.post("/demo/crash").status_code == 404
+
+
+def test_many_monitors_are_stretched_within_the_rate_budget_and_the_dashboard_says_so(
+    site: Site,
+):
+    store, scheduler = site.service.store, site.service.scheduler
+    for i in range(99):
+        store.add_monitor(f"app-{i:03d}", "#alerts", 1, site.service.engine.clock())
+    first = store.monitors()[0].id
+    store.update_monitor(first, app_name=APP, channel="#alerts", interval=1, now=T0)
+    scheduler.sync(first)
+    assert scheduler.budget.stretched
+    assert scheduler.budget.planned_per_hour <= 4500 * 0.5 + 1e-6
+    job = scheduler.aps.get_job(f"check-{first}")
+    assert job is not None and job.trigger.interval.total_seconds() == 800
+    page = site.client.get("/").get_data(as_text=True)
+    assert "intervals are stretched 13.3 times" in page and "polled every 13 min 20 s" in page
+
+
+def test_a_rate_limited_heroku_pauses_checks_without_alerting(site: Site, world: World):
+    monitor_id = only_monitor(site).id
+    site.service.engine.check(monitor_id)
+    world.sim.inject_fault(APP, status=429, count=1000)
+    for _ in range(4):
+        result = site.service.engine.check(monitor_id)
+        assert result is not None and not result.ok
+    assert world.slack.messages == [] and site.service.store.count_alerts() == 0
+    assert site.service.store.monitor(monitor_id).failures == 0  # type: ignore[union-attr]
+    assert "rate limit was reached" in site.client.get("/").get_data(as_text=True)

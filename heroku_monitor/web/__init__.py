@@ -8,7 +8,7 @@ from werkzeug.exceptions import HTTPException
 
 from heroku_monitor.runtime import Runtime
 from heroku_monitor.status import StatusService
-from heroku_monitor.web import auth, dashboard, demo, health, slack_commands
+from heroku_monitor.web import auth, dashboard, demo, health, slack_commands, webhooks
 
 
 def create_app(runtime: Runtime) -> Flask:
@@ -27,14 +27,16 @@ def create_app(runtime: Runtime) -> Flask:
     csrf = CSRFProtect(app)
     dashboard.init_app(app, runtime)
     health.init_app(app, runtime)
+    webhooks.init_app(app, runtime)
     if runtime.simulator is not None:
         demo.init_app(app, runtime)
     status = StatusService(
         runtime.store, runtime.heroku, runtime.engine.digest_key, runtime.engine.clock
     )
     app.extensions["bolt"] = slack_commands.init_app(app, settings, status)
-    # Slack signs its requests; it cannot send our CSRF token.
+    # Slack and Heroku sign their requests; they cannot send our CSRF token.
     csrf.exempt("heroku_monitor.web.slack_commands.commands")
+    csrf.exempt("heroku_monitor.web.webhooks.heroku")
 
     @app.errorhandler(CSRFError)
     def csrf_refused(error: CSRFError) -> tuple[str, int]:

@@ -45,6 +45,11 @@ def _fmt(moment: datetime | None, now: datetime) -> str:
     )
 
 
+def _every(seconds: int) -> str:
+    minutes, rest = divmod(seconds, 60)
+    return f"{minutes} min {rest} s" if rest else f"{minutes} min"
+
+
 def init_app(app: Flask, runtime: Runtime) -> None:
     bp = Blueprint("dashboard", __name__)
     store, scheduler, settings = runtime.store, runtime.scheduler, runtime.settings
@@ -98,6 +103,12 @@ def init_app(app: Flask, runtime: Runtime) -> None:
             read_only=read_only(settings),
             scheduler_running=scheduler.running,
             rate_limit=runtime.heroku.rate_limit_remaining,
+            budget=scheduler.budget,
+            rate_share=settings.rate_share,
+            polled_every=lambda minutes: _every(scheduler.interval_seconds(minutes)),
+            throttle=runtime.engine.throttle_note()
+            if runtime.engine.throttled_until and runtime.engine.throttled_until > now
+            else "",
             demo=runtime.simulator is not None,
         )
         return html, status
