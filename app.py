@@ -7,13 +7,18 @@ python app.py --demo    # the built-in Heroku simulator; Slack optional
 from __future__ import annotations
 
 import argparse
+import atexit
 import logging
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
+
+from flask import Flask
 
 from heroku_monitor import runtime
 from heroku_monitor.heroku import HerokuClient, HerokuError
+from heroku_monitor.runtime import Runtime
 from heroku_monitor.settings import DEFAULT_DATABASE_URL, Settings, SettingsError, from_env
 from heroku_monitor.simulator import HEROKU_REFILL_PER_MINUTE, Simulator, SimulatorServer
 from heroku_monitor.web import create_app, slack_commands
@@ -122,13 +127,7 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
             return 2
-    service = runtime.build(settings)
-    service.simulator = simulator
-    web = create_app(service)
-    service.start()
-    bolt = web.extensions.get("bolt")
-    if settings.slack_app_token and bolt is not None:
-        slack_commands.start_socket_mode(bolt, settings.slack_app_token)
+    service, web = start(settings, simulator)
     log.info("dashboard on http://localhost:%s", settings.port)
     try:
         web.run(host="0.0.0.0", port=settings.port, use_reloader=False, threaded=True)
@@ -142,6 +141,40 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         service.stop()
     return 0
+
+
+def start(settings: Settings, simulator: SimulatorServer | None = None) -> tuple[Runtime, Flask]:
+    """Build the service and its web app, and start the scheduler (and Socket Mode)."""
+    service = runtime.build(settings)
+    service.simulator = simulator
+    web = create_app(service)
+    service.start()
+    bolt = web.extensions.get("bolt")
+    if settings.slack_app_token and bolt is not None:
+        slack_commands.start_socket_mode(bolt, settings.slack_app_token)
+    return service, web
+
+
+def serve_in_process(env: Mapping[str, str]) -> Flask:
+    """For a WSGI server: the started service's web app; a bad environment exits with
+    one line, as `python app.py` does."""
+    configure_logging()
+    try:
+        settings = from_env(env)
+    except SettingsError as exc:
+        print(f"heroku-monitor: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    service, web = start(settings)
+    atexit.register(service.stop)
+    return web
+
+
+def configure_logging() -> None:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
 
 if __name__ == "__main__":

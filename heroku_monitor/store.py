@@ -30,6 +30,7 @@ from sqlalchemy import (
     event,
     func,
     select,
+    text,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -42,6 +43,7 @@ from heroku_monitor.detect import Event
 from heroku_monitor.snapshot import AppSnapshot
 
 PENDING, SENT, LOGGED, FAILED = "pending", "sent", "logged", "failed"
+SCHEMA_LOCK = 0x4D6F6E69  # any constant: the advisory lock that serialises creating the schema
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -183,7 +185,12 @@ class Store:
         else:
             self.engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
         self._session = sessionmaker(self.engine, expire_on_commit=False)
-        Base.metadata.create_all(self.engine)
+        with self.engine.begin() as conn:
+            if not self.is_sqlite:
+                # Processes starting together would race to create the same tables; the
+                # lock makes them take turns (SQLite's BEGIN IMMEDIATE already does).
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK})
+            Base.metadata.create_all(conn)
 
     def close(self) -> None:
         self.engine.dispose()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import uuid
 from collections.abc import Iterator
 
@@ -65,3 +66,13 @@ def world(sqlite_url: str) -> Iterator[World]:
     sim.create_app(APP)
     with SimulatorServer(sim) as heroku, FakeSlack() as slack:
         yield World(sim, heroku, slack, sqlite_url)
+
+
+@pytest.fixture
+def processes() -> Iterator[list[subprocess.Popen[str]]]:
+    started: list[subprocess.Popen[str]] = []
+    yield started
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import yaml
@@ -18,3 +20,84 @@ def test_slack_manifest_declares_the_command_the_app_answers_and_the_scopes_it_n
     assert command["url"].endswith("/slack/commands")
     assert {"chat:write", "commands"} <= set(manifest["oauth_config"]["scopes"]["bot"])
     assert manifest["display_information"]["name"] == "Heroku Monitor"
+
+
+# The keys Heroku's app.json schema documents (https://devcenter.heroku.com/articles/app-json-schema).
+APP_JSON_KEYS = {
+    "name",
+    "description",
+    "keywords",
+    "website",
+    "repository",
+    "logo",
+    "success_url",
+    "scripts",
+    "env",
+    "formation",
+    "image",
+    "addons",
+    "buildpacks",
+    "environments",
+    "stack",
+}
+ENV_KEYS = {"description", "value", "required", "generator"}
+DYNO_SIZES = {
+    "eco",
+    "basic",
+    "standard-1x",
+    "standard-2x",
+    "performance-m",
+    "performance-l",
+    "private-s",
+    "private-m",
+    "private-l",
+    "shield-s",
+    "shield-m",
+    "shield-l",
+}
+# Set by Heroku itself (the add-on, the router) or only by tests: not for the button.
+PLATFORM_VARIABLES = {"DATABASE_URL", "PORT", "HEROKU_API_URL", "SLACK_API_URL"}
+
+
+def app_json() -> dict:
+    return json.loads((ROOT / "app.json").read_text())
+
+
+def test_app_json_follows_herokus_documented_schema():
+    manifest = app_json()
+    assert set(manifest) <= APP_JSON_KEYS
+    for name, spec in manifest["env"].items():
+        assert re.fullmatch(r"[A-Z][A-Z0-9_]*", name)
+        assert isinstance(spec, dict) and set(spec) <= ENV_KEYS, name
+        assert spec["description"], f"{name} needs a description"
+        assert spec.get("generator", "secret") == "secret"
+        assert isinstance(spec.get("required", False), bool)
+        assert isinstance(spec.get("value", ""), str)
+    for process, formation in manifest["formation"].items():
+        assert re.fullmatch(r"[a-zA-Z0-9_-]+", process)
+        assert isinstance(formation["quantity"], int) and formation["size"] in DYNO_SIZES
+    for addon in manifest["addons"]:
+        assert isinstance(addon, str) or (
+            "plan" in addon and set(addon) <= {"plan", "as", "options"}
+        )
+    assert all(set(b) == {"url"} for b in manifest["buildpacks"])
+
+
+def test_app_json_asks_for_every_variable_the_service_reads():
+    env = app_json()["env"]
+    readme = (ROOT / "README.md").read_text()
+    documented = set(re.findall(r"^\| `([A-Z_]+)` \|", readme, flags=re.M))
+    assert documented - PLATFORM_VARIABLES - {"CHECK_CONCURRENCY", "SIMULATOR_PORT"} <= set(env)
+    assert env["HEROKU_API_KEY"]["required"] and env["SLACK_BOT_TOKEN"]["required"]
+    assert env["SECRET_KEY"]["generator"] == "secret"
+    assert any(
+        (a if isinstance(a, str) else a["plan"]).startswith("heroku-postgresql")
+        for a in app_json()["addons"]
+    )
+
+
+def test_the_web_process_runs_gunicorn_on_the_wsgi_app_without_preload():
+    procfile = (ROOT / "Procfile").read_text()
+    assert procfile.startswith("web: gunicorn wsgi:app") and "--preload" not in procfile
+    assert "gunicorn" in (ROOT / "requirements.txt").read_text()
+    assert (ROOT / ".python-version").read_text().strip().startswith("3.")

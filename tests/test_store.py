@@ -151,3 +151,16 @@ def test_heroku_postgres_url_works_as_given(postgres_url: str):
     store = Store(settings.database_url)
     assert store.add_monitor("my-app", "#alerts", 5, T0) == 1
     assert not store.is_sqlite
+
+
+def test_processes_starting_together_on_a_new_postgres_database_all_come_up(postgres_url: str):
+    import subprocess
+    import sys
+
+    code = f"from heroku_monitor.store import Store; Store({postgres_url!r}).secret('x')"
+    started = [
+        subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True)
+        for _ in range(4)
+    ]
+    errors = [p.communicate(timeout=60)[1] for p in started]
+    assert [p.returncode for p in started] == [0, 0, 0, 0], errors

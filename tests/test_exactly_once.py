@@ -1,0 +1,120 @@
+"""Each alert goes out once: two service processes on one database (PostgreSQL and a
+SQLite file), gunicorn with several workers, and a restart while things happen."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from heroku_monitor.simulator import Simulator, SimulatorServer
+from tests.fakes import FakeSlack
+from tests.processes import ROOT, clean_env, free_port, start, stop
+from tests.web import wait_until
+
+CRASH = "🚨 *ALERT: Dyno Crash Detected* 🚨"
+DOWN = "⚠️ *WARNING: Dynos Down* ⚠️"
+
+
+@pytest.fixture
+def heroku_and_slack() -> Iterator[tuple[Simulator, SimulatorServer, FakeSlack]]:
+    sim = Simulator(seed=5)
+    sim.create_app("my-app")
+    with SimulatorServer(sim) as heroku, FakeSlack() as slack:
+        yield sim, heroku, slack
+
+
+def env_for(heroku: SimulatorServer, sim: Simulator, slack: FakeSlack, database_url: str):
+    return clean_env(
+        HEROKU_API_KEY=sim.token,
+        SLACK_BOT_TOKEN=slack.token,
+        MONITORED_APP_NAME="my-app",
+        SLACK_CHANNEL="#alerts",
+        DATABASE_URL=database_url,
+        HEROKU_API_URL=heroku.url,
+        SLACK_API_URL=slack.url,
+    )
+
+
+def checks_done(sim: Simulator) -> int:
+    """How many checks have read the app's dynos so far."""
+    return sim.requests_by_path.get("/apps/my-app/dynos", 0)
+
+
+def firsts(slack: FakeSlack) -> list[str]:
+    return [m["text"].split("\n")[0] for m in slack.messages]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_two_processes_on_one_database_send_each_alert_once(
+    heroku_and_slack, processes, tmp_path: Path, backend: str, request: pytest.FixtureRequest
+):
+    sim, heroku, slack = heroku_and_slack
+    database_url = (
+        f"sqlite:///{tmp_path}/shared.db"
+        if backend == "sqlite"
+        else str(request.getfixturevalue("postgres_url")).replace(
+            "postgresql+psycopg://", "postgres://"
+        )
+    )
+    sim.crash_dyno("my-app", "web.1")  # both first checks see it: one alert between them
+    env = env_for(heroku, sim, slack, database_url)
+    for _ in range(2):
+        start(processes, {**env, "PORT": str(free_port())})
+    wait_until(lambda: checks_done(sim) >= 2, timeout=30)
+    slack.wait_for_messages(1, timeout=30)
+    for process in processes:
+        assert "Traceback" not in stop(process)
+    assert firsts(slack) == [CRASH]
+
+
+def test_gunicorn_with_several_workers_sends_each_alert_once(
+    heroku_and_slack, processes, tmp_path: Path
+):
+    sim, heroku, slack = heroku_and_slack
+    sim.crash_dyno("my-app", "web.1")
+    env = env_for(heroku, sim, slack, f"sqlite:///{tmp_path}/gunicorn.db")
+    gunicorn = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "gunicorn"),
+            "wsgi:app",
+            "--workers",
+            "3",
+            "--bind",
+            f"127.0.0.1:{free_port()}",
+        ],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    processes.append(gunicorn)
+    wait_until(lambda: checks_done(sim) >= 3, timeout=30)
+    slack.wait_for_messages(1, timeout=30)
+    err = stop(gunicorn)
+    assert "Traceback" not in err
+    assert firsts(slack) == [CRASH]
+
+
+def test_a_restart_neither_repeats_an_alert_nor_misses_what_happened_meanwhile(
+    heroku_and_slack, processes, tmp_path: Path
+):
+    sim, heroku, slack = heroku_and_slack
+    sim.crash_dyno("my-app", "web.1")
+    env = {
+        **env_for(heroku, sim, slack, f"sqlite:///{tmp_path}/restart.db"),
+        "PORT": str(free_port()),
+    }
+    first = start(processes, env)
+    slack.wait_for_messages(1, timeout=30)
+    stop(first)
+    sim.stop_dyno("my-app", "worker.1")  # while the service is down
+    before = checks_done(sim)
+    start(processes, env)
+    slack.wait_for_messages(2, timeout=30)
+    wait_until(lambda: checks_done(sim) > before, timeout=30)
+    assert firsts(slack) == [CRASH, DOWN]
