@@ -119,7 +119,8 @@ class Engine:
         """Send every due alert of the outbox; returns how many were delivered.
 
         One delivery run at a time per process keeps a channel's alerts in order; a
-        second process claims different rows.
+        second process claims different rows. A passing failure (429, 5xx, timeout) ends
+        the run: what is left waits for its retry time or the next run, never a busy loop.
         """
         delivered = 0
         with self._deliver_lock:
@@ -128,7 +129,7 @@ class Engine:
                 batch = self.store.claim_due(now)
                 if not batch:
                     return delivered
-                for item in batch:
+                for index, item in enumerate(batch):
                     try:
                         ts = self.notifier.post(item.channel, item.text, item.blocks)
                     except DeliveryError as exc:
@@ -137,13 +138,18 @@ class Engine:
                                 "alert %s to %s not delivered: %s", item.id, item.channel, exc
                             )
                             self.store.mark_failed(item.id, str(exc))
-                        else:
-                            wait = exc.retry_after or min(15 * 2**item.attempts, 900)
-                            log.warning(
-                                "alert %s to %s will be retried: %s", item.id, item.channel, exc
-                            )
-                            self.store.mark_retry(item.id, str(exc), now + timedelta(seconds=wait))
-                        continue
+                            continue
+                        wait = exc.retry_after or min(15 * 2**item.attempts, 900)
+                        log.warning(
+                            "alert %s to %s will be retried in %.0f s: %s",
+                            item.id,
+                            item.channel,
+                            wait,
+                            exc,
+                        )
+                        self.store.mark_retry(item.id, str(exc), now + timedelta(seconds=wait))
+                        self.store.release([i.id for i in batch[index + 1 :]])
+                        return delivered
                     logged = isinstance(self.notifier, LogNotifier)
                     self.store.mark_sent(item.id, ts, self.clock(), logged=logged)
                     delivered += 1

@@ -475,6 +475,12 @@ class Store:
                 )
             )
 
+    def release(self, alert_ids: Sequence[int]) -> None:
+        """Give claimed alerts back to the outbox unsent (their run ended early)."""
+        if alert_ids:
+            with self.session() as s:
+                s.execute(update(Alert).where(Alert.id.in_(alert_ids)).values(claimed_until=None))
+
     def mark_failed(self, alert_id: int, error: str) -> None:
         """A permanent failure: kept with its reason, shown on the dashboard, not retried."""
         with self.session() as s:

@@ -1,0 +1,154 @@
+"""Faults, proven: Heroku and Slack failing in every documented way never produce a false
+dyno or deploy alert, never lose one, raise one monitoring-trouble alert with its cause
+after three failed checks and one when it recovers, and the dashboard says what is wrong."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from heroku_monitor.runtime import Runtime
+from heroku_monitor.simulator import Simulator
+from heroku_monitor.web import create_app
+from tests.world import APP, World, first_monitor
+
+TROUBLE = "🔥 *Monitoring Trouble* 🔥"
+RECOVERED = "🩹 *Monitoring Recovered* 🩹"
+CRASH = "🚨 *ALERT: Dyno Crash Detected* 🚨"
+DEPLOY = "🚀 *New Deploy Detected* 🚀"
+
+
+def firsts(world: World) -> list[str]:
+    return [t.split("\n")[0] for t in world.texts()]
+
+
+def slow(sim: Simulator) -> None:
+    sim.set_latency(1.0)  # the test's client gives up after 0.3 s
+
+
+HEROKU_FAULTS: dict[str, tuple[Callable[[Simulator], None], str]] = {
+    "500": (lambda sim: sim.inject_fault(APP, status=500, count=10_000), "500 unavailable"),
+    "503": (lambda sim: sim.inject_fault(APP, status=503, count=10_000), "503 unavailable"),
+    "timeout": (slow, "did not answer"),
+    "malformed": (lambda sim: sim.inject_malformed(APP, count=10_000), "malformed JSON"),
+    "401": (lambda sim: sim.set_token("rotated"), "401 invalid token"),
+    "404": (lambda sim: sim.inject_fault(APP, status=404, count=10_000), "404 not found"),
+}
+
+
+def heal(sim: Simulator) -> None:
+    sim.clear_faults()
+    sim.set_latency(0)
+    sim.set_token(sim_token := "sim-token")
+    assert sim.token == sim_token
+
+
+@pytest.mark.parametrize("fault", list(HEROKU_FAULTS))
+def test_heroku_fault_gives_one_trouble_alert_with_its_cause_and_loses_nothing(
+    world: World, fault: str
+):
+    service = world.service()
+    service.heroku.timeout = (1.0, 0.3)
+    mid = first_monitor(service)
+    service.engine.check(mid)
+    world.sim.deploy(APP, "ann@example.com")  # these happen while Heroku is failing us
+    world.sim.crash_dyno(APP, "web.1")
+    inject, cause = HEROKU_FAULTS[fault]
+    inject(world.sim)
+    for _ in range(5):
+        result = service.engine.check(mid)
+        assert result is not None and not result.ok
+    assert firsts(world) == [TROUBLE]  # no false crash or deploy from a failing API
+    assert cause in world.texts()[0]
+    page = create_app(service).test_client().get("/").get_data(as_text=True)
+    assert cause in page
+    heal(world.sim)
+    service.engine.check(mid)
+    assert firsts(world) == [TROUBLE, CRASH, DEPLOY, RECOVERED]
+    service.engine.check(mid)
+    assert len(world.texts()) == 4
+
+
+def test_two_failed_checks_in_a_row_are_noise_not_trouble(world: World):
+    service = world.service()
+    mid = first_monitor(service)
+    service.engine.check(mid)
+    world.sim.inject_fault(APP, status=500, count=10_000)
+    service.engine.check(mid)
+    service.engine.check(mid)
+    world.sim.clear_faults()
+    service.engine.check(mid)
+    world.sim.inject_fault(APP, status=500, count=10_000)
+    service.engine.check(mid)
+    service.engine.check(mid)
+    assert world.texts() == []  # the counter restarted after the success
+
+
+def later(service: Runtime, minutes: int) -> None:
+    moment = datetime.now(UTC) + timedelta(minutes=minutes)
+    service.engine.clock = lambda: moment
+
+
+@pytest.mark.parametrize(
+    ("fault", "retried"),
+    [("429", True), ("500", True), ("503", True), ("timeout", True)],
+)
+def test_slack_faults_keep_the_alert_until_it_is_delivered(world: World, fault: str, retried: bool):
+    service = world.service()
+    service.notifier.client.timeout = 1  # type: ignore[attr-defined]
+    mid = first_monitor(service)
+    service.engine.check(mid)
+    if fault == "429":
+        world.slack.fail_next(10, status=429, retry_after=1)
+    elif fault == "timeout":
+        world.slack.set_latency(1.5)
+    else:
+        world.slack.fail_next(10, status=int(fault))
+    world.sim.crash_dyno(APP, "web.1")
+    service.engine.check(mid)
+    pending = service.store.alerts(status="pending")
+    assert len(pending) == 1 and pending[0].last_error
+    page = create_app(service).test_client().get("/").get_data(as_text=True)
+    assert "waiting to send" in page
+    world.slack.reset()
+    later(service, 30)
+    assert service.engine.deliver() == 1
+    assert CRASH in firsts(world)
+    assert service.store.alerts(status="pending") == []
+
+
+@pytest.mark.parametrize("error", ["channel_not_found", "not_in_channel", "invalid_auth"])
+def test_permanent_slack_error_is_shown_on_the_dashboard_and_not_retried(world: World, error: str):
+    service = world.service()
+    mid = first_monitor(service)
+    service.engine.check(mid)
+    world.slack.fail_next(1, error=error)
+    world.sim.crash_dyno(APP, "web.1")
+    service.engine.check(mid)
+    page = create_app(service).test_client().get("/").get_data(as_text=True)
+    assert error in page and "not delivered" in page
+    calls = world.slack.calls["chat.postMessage"]
+    later(service, 60)
+    service.engine.deliver()
+    assert world.slack.calls["chat.postMessage"] == calls
+
+
+def test_a_slack_rate_limit_ends_the_delivery_run_instead_of_hammering(world: World):
+    service = world.service()
+    service.notifier.client.retry_handlers = []  # type: ignore[attr-defined]
+    mid = first_monitor(service)
+    service.engine.check(mid)
+    world.slack.fail_next(1, status=429, retry_after=30)
+    world.sim.deploy(APP)
+    world.sim.crash_dyno(APP, "web.1")
+    world.sim.stop_dyno(APP, "worker.1")
+    service.engine.check(mid)  # three messages: crash, down, deploy
+    assert world.slack.calls["chat.postMessage"] == 1
+    left = service.store.claim_due(datetime.now(UTC))
+    assert len(left) == 2  # released, not held by a dead claim
+    service.store.release([item.id for item in left])
+    later(service, 1)
+    assert service.engine.deliver() == 3
+    assert firsts(world) == [CRASH, "⚠️ *WARNING: Dynos Down* ⚠️", DEPLOY]
