@@ -10,6 +10,7 @@ import argparse
 import atexit
 import logging
 import os
+import secrets
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -47,7 +48,18 @@ def start_demo(settings: Settings) -> tuple[Settings, SimulatorServer]:
     interval = settings.check_interval_minutes
     if settings.sources.get("check_interval") == "default":
         interval = 1
+    # The simulated app delivers signed webhooks to this demo, as a real app would after
+    # `register-webhook`: alerts arrive within a second of a change.
+    secret = settings.heroku_webhook_secret or secrets.token_hex(32)
+    sim.create_webhook(
+        app_name,
+        include=WEBHOOK_ENTITIES,
+        level="sync",
+        url=f"http://127.0.0.1:{settings.port}/webhooks/heroku",
+        secret=secret,
+    )
     demo = settings.with_overrides(
+        heroku_webhook_secret=secret,
         heroku_api_url=server.url,
         heroku_api_key=sim.token,
         monitored_app_name=app_name,

@@ -1,123 +1,299 @@
-"""Benchmark against the simulator and the fake Slack (not a test: it prints numbers).
+"""Benchmark: this service against a PRD-literal baseline (bench/baseline.py), both run
+against the Heroku simulator and the fake Slack on 127.0.0.1. Not a test: it prints a table.
 
-    make bench            # or: .venv/bin/python bench/bench.py [--apps 100] [--latency 0.1]
+    make bench        # or: .venv/bin/python bench/bench.py [--apps 100]
 
-Prints Heroku requests and bytes per check (first and steady state), wall time to check
-1, 10 and 100 apps with 100 ms of API latency, the time from a dyno crash to the Slack
-post, and peak memory.
+Measured: Heroku requests and bytes per check and per hour (1 and N apps at a 1-minute
+interval, against the 4,500 requests/hour limit), wall time for one round of checks with
+100 ms of API latency, time from a dyno crash to the Slack post (webhook and polling),
+/heroku-status latency p50/p99 with Heroku at 0 ms and 2 s, and peak memory.
 """
 
 from __future__ import annotations
 
 import argparse
-import resource
+import hashlib
+import hmac
+import statistics
 import sys
 import tempfile
 import time
 import tracemalloc
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
+from urllib.parse import urlencode
+
+from slack_sdk import WebClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from heroku_monitor import runtime
+from bench.baseline import BaselineMonitor
+from heroku_monitor import budget, runtime
 from heroku_monitor.runtime import Runtime
 from heroku_monitor.settings import Settings
 from heroku_monitor.simulator import Simulator, SimulatorServer
+from heroku_monitor.web import create_app
 from tests.fakes import FakeSlack
+from tests.web import LiveSite, wait_until
+
+SIGNING_SECRET = "bench-signing-secret"
+WEBHOOK_SECRET = "bench-webhook-secret"
+RELEASES = 300  # a long-lived app: the baseline pages through every one, every minute
+LIMIT = budget.HEROKU_REQUESTS_PER_HOUR
+
+Row = tuple[str, str, str]
 
 
-def build(sim: Simulator, heroku: SimulatorServer, slack: FakeSlack, workdir: str) -> Runtime:
+def build(heroku: SimulatorServer, sim: Simulator, slack: FakeSlack, workdir: str) -> Runtime:
     settings = Settings(
         heroku_api_key=sim.token,
         slack_bot_token=slack.token,
         database_url=f"sqlite:///{workdir}/bench.db",
         heroku_api_url=heroku.url,
         slack_api_url=slack.url,
+        slack_signing_secret=SIGNING_SECRET,
+        heroku_webhook_secret=WEBHOOK_SECRET,
     )
     return runtime.build(settings)
 
 
-def per_check(sim: Simulator, service: Runtime, mid: int) -> tuple[int, int]:
+def cost(sim: Simulator, action: Callable[[], object]) -> tuple[int, int]:
+    """Heroku requests and bytes that `action` costs."""
     sim.reset_counters()
-    service.engine.check(mid)
+    action()
     stats = sim.stats()
     return int(stats["requests"]), int(stats["bytes"])
 
 
-def check_many(service: Runtime, ids: list[int], workers: int) -> float:
-    """Wall time for one round of checks of `ids` on the scheduler's bounded pool size."""
+def next_second() -> None:
+    """Heroku's timestamps count whole seconds: two crashes of one dyno within the same
+    second would be one event. Real dynos take longer than that to restart."""
+    time.sleep(1 - time.time() % 1 + 0.01)
+
+
+def map_all(action: Callable[[str], object], items: list[str]) -> None:
+    for item in items:
+        action(item)
+
+
+def timed(action: Callable[[], object]) -> float:
     start = time.perf_counter()
-    with ThreadPoolExecutor(workers) as pool:
-        list(pool.map(service.engine.check, ids))
+    action()
     return time.perf_counter() - start
 
 
-def crash_to_post(sim: Simulator, slack: FakeSlack, service: Runtime, mid: int, app: str) -> float:
-    """Seconds from a crash to the Slack post when a check is triggered at once (what a
-    webhook or "check now" does); polling adds up to one interval on top."""
-    service.scheduler.start()
-    try:
-        before = len(slack.messages)
-        start = time.perf_counter()
-        sim.crash_dyno(app, "web.1")
-        service.scheduler.run_now(mid)
-        slack.wait_for_messages(before + 1, timeout=10)
-        return time.perf_counter() - start
-    finally:
-        service.scheduler.shutdown()
+def percentiles(samples: list[float]) -> str:
+    ordered = sorted(samples)
+    p50 = statistics.median(ordered)
+    p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
+    return f"{p50 * 1000:.0f} / {p99 * 1000:.0f} ms (n={len(ordered)})"
+
+
+def signed_command(text: str, response_url: str) -> tuple[str, dict[str, str]]:
+    body = urlencode(
+        {
+            "command": "/heroku-status",
+            "text": text,
+            "response_url": response_url,
+            "team_id": "T1",
+            "user_id": "U1",
+            "channel_id": "C1",
+            "trigger_id": "1",
+        }
+    )
+    ts = str(int(time.time()))
+    mac = hmac.new(SIGNING_SECRET.encode(), f"v0:{ts}:{body}".encode(), hashlib.sha256)
+    return body, {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "X-Slack-Request-Timestamp": ts,
+        "X-Slack-Signature": "v0=" + mac.hexdigest(),
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--apps", type=int, default=100)
-    parser.add_argument("--latency", type=float, default=0.1)
     parser.add_argument("--workers", type=int, default=4)
     args = parser.parse_args()
-    tracemalloc.start()
+    rows: list[Row] = []
     sim = Simulator(seed=1)
     names = [f"bench-app-{i:03d}" for i in range(args.apps)]
     for name in names:
-        sim.create_app(name)
-    rows: list[tuple[str, str]] = []
-    with SimulatorServer(sim) as heroku, FakeSlack() as slack:
-        with tempfile.TemporaryDirectory() as workdir:
-            service = build(sim, heroku, slack, workdir)
-            mid = service.store.add_monitor(names[0], "#alerts", 5, service.engine.clock())
-            requests_first, bytes_first = per_check(sim, service, mid)
-            requests_steady, bytes_steady = per_check(sim, service, mid)
-            rows.append(
-                ("Heroku requests / bytes, first check", f"{requests_first} / {bytes_first}")
-            )
-            rows.append(
-                ("Heroku requests / bytes, steady check", f"{requests_steady} / {bytes_steady}")
-            )
-            seconds = crash_to_post(sim, slack, service, mid, names[0])
-            rows.append(
-                ("crash -> Slack post (check triggered at once)", f"{seconds * 1000:.0f} ms")
-            )
-            service.stop()
+        sim.create_app(name, releases=RELEASES)
+    first = names[0]
+    with (
+        SimulatorServer(sim) as heroku,
+        FakeSlack() as slack,
+        tempfile.TemporaryDirectory() as workdir,
+    ):
+        service = build(heroku, sim, slack, workdir)
+        now = service.engine.clock()
+        ids = [service.store.add_monitor(n, "#alerts", 1, now) for n in names]
+        base = BaselineMonitor(
+            heroku.url, sim.token, WebClient(slack.token, base_url=slack.url), "#alerts"
+        )
 
-        with tempfile.TemporaryDirectory() as workdir:
-            service = build(sim, heroku, slack, workdir)
-            ids = [
-                service.store.add_monitor(n, "#alerts", 5, service.engine.clock()) for n in names
-            ]
-            sim.set_latency(args.latency)
-            for count in sorted({1, 10, args.apps}):
-                seconds = check_many(service, ids[:count], args.workers)
-                latency_ms = args.latency * 1000
-                label = f"check {count} apps, {latency_ms:.0f} ms latency, {args.workers} workers"
-                rows.append((label, f"{seconds:.2f} s"))
+        # -- cost of one check -----------------------------------------------------------
+        ours_first = cost(sim, partial(service.engine.check, ids[0]))
+        ours_steady = cost(sim, partial(service.engine.check, ids[0]))
+        base_first = cost(sim, partial(base.check, first))
+        base_steady = cost(sim, partial(base.check, first))
+        rows.append(
+            (
+                "Heroku requests / KB, first check",
+                f"{ours_first[0]} / {ours_first[1] / 1e3:.1f}",
+                f"{base_first[0]} / {base_first[1] / 1e3:.1f}",
+            )
+        )
+        rows.append(
+            (
+                "Heroku requests / KB, each later check",
+                f"{ours_steady[0]} / {ours_steady[1] / 1e3:.1f}",
+                f"{base_steady[0]} / {base_steady[1] / 1e3:.1f}",
+            )
+        )
+
+        # -- per hour at a 1-minute interval, against the limit ---------------------------
+        for count in (1, args.apps):
+            plan = budget.plan([1] * count, share=service.settings.rate_share)
+            ours_requests = plan.planned_per_hour
+            ours_bytes = ours_steady[1] * ours_requests / ours_steady[0]
+            base_requests = base_steady[0] * 60 * count
+            base_bytes = base_steady[1] * 60 * count
+            rows.append(
+                (
+                    f"requests/hour, {count} app(s) every minute (limit {LIMIT:,})",
+                    f"{ours_requests:,.0f} ({ours_requests / LIMIT:.0%})"
+                    + (f", polled every {plan.seconds(1)} s" if plan.stretched else ""),
+                    f"{base_requests:,.0f} ({base_requests / LIMIT:.0%})",
+                )
+            )
+            rows.append(
+                (
+                    f"MB/hour, {count} app(s) every minute",
+                    f"{ours_bytes / 1e6:.1f}",
+                    f"{base_bytes / 1e6:.1f}",
+                )
+            )
+
+        # -- one round of checks with 100 ms of latency -----------------------------------
+        sim.set_latency(0.1)
+        ours_round = timed(
+            lambda: list(ThreadPoolExecutor(args.workers).map(service.engine.check, ids))
+        )
+        sample = names[:10]
+        base_round = timed(partial(map_all, base.check, sample)) * len(names) / len(sample)
+        rows.append(
+            (
+                f"one round of {args.apps} checks, 100 ms latency",
+                f"{ours_round:.1f} s ({args.workers} workers)",
+                f"{base_round:.1f} s (sequential; 10 measured, scaled)",
+            )
+        )
+        sim.set_latency(0)
+
+        # -- crash to Slack post ----------------------------------------------------------
+        before = len(slack.messages)
+        sim.crash_dyno(first, "web.1")
+        ours_poll = timed(partial(service.engine.check, ids[0]))
+        slack.wait_for_messages(before + 1)
+        sim.start_dyno(first, "web.1")
+        service.engine.check(ids[0])
+        base.check(first)
+        next_second()
+        before = len(slack.messages)
+        sim.crash_dyno(first, "web.1")
+        base_poll = timed(partial(base.check, first))
+        slack.wait_for_messages(before + 1)
+        sim.start_dyno(first, "web.1")
+        base.check(first)
+        rows.append(
+            (
+                "crash -> Slack, polling (1-min interval)",
+                f"wait for the poll (avg 30 s) + {ours_poll * 1000:.0f} ms",
+                f"wait for the poll (avg 30 s) + {base_poll * 1000:.0f} ms",
+            )
+        )
+
+        service.stop()
+        for monitor_id in ids[1:]:
+            service.store.delete_monitor(monitor_id)
+        live_service = build(heroku, sim, slack, workdir)
+        with LiveSite(live_service) as live:
+            wait_until(lambda: live_service.engine.health.last_ok is True, timeout=30)
+            sim.create_webhook(
+                first,
+                include=["dyno", "api:release"],
+                level="sync",
+                url=live.url + "webhooks/heroku",
+                secret=WEBHOOK_SECRET,
+            )
+            samples = []
+            for _ in range(5):
+                next_second()
+                before = len(slack.messages)
+                start = time.perf_counter()
+                sim.crash_dyno(first, "web.1")
+                slack.wait_for_messages(before + 1, timeout=10)
+                samples.append(time.perf_counter() - start)
+                next_second()
+                sim.start_dyno(first, "web.1")
+                slack.wait_for_messages(before + 2, timeout=10)  # the recovery
+            rows.append(("crash -> Slack, webhook", percentiles(samples), "no webhooks"))
+
+            # -- /heroku-status latency ------------------------------------------------------
+            client = create_app(live_service).test_client()
+            for latency in (0.0, 2.0):
+                sim.set_latency(latency)
+                samples = []
+                for _ in range(100 if latency == 0 else 20):
+                    body, headers = signed_command(first, slack.response_url("bench"))
+                    samples.append(
+                        timed(partial(client.post, "/slack/commands", data=body, headers=headers))
+                    )
+                base_samples = [
+                    timed(partial(base.status, first)) for _ in range(20 if latency == 0 else 2)
+                ]
+                rows.append(
+                    (
+                        f"/heroku-status p50 / p99, Heroku at {latency * 1000:.0f} ms",
+                        percentiles(samples),
+                        percentiles(base_samples),
+                    )
+                )
             sim.set_latency(0)
-            service.stop()
-    _, peak = tracemalloc.get_traced_memory()
-    rows.append(("peak Python heap (tracemalloc)", f"{peak / 1e6:.1f} MB"))
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    rows.append(("peak RSS (includes simulator and fake Slack)", f"{rss:.0f} MB"))
-    width = max(len(label) for label, _ in rows)
-    for label, value in rows:
-        print(f"{label.ljust(width)}  {value}")
+
+        # -- memory --------------------------------------------------------------------------
+        tracemalloc.start()
+        memory_service = build(heroku, sim, slack, workdir)
+        for name in names[1:]:
+            memory_service.store.add_monitor(name, "#alerts", 1, now)
+        monitors = [m.id for m in memory_service.store.monitors()]
+        list(ThreadPoolExecutor(args.workers).map(memory_service.engine.check, monitors))
+        ours_peak = tracemalloc.get_traced_memory()[1]
+        memory_service.stop()
+        tracemalloc.reset_peak()
+        fresh = BaselineMonitor(
+            heroku.url, sim.token, WebClient(slack.token, base_url=slack.url), "#alerts"
+        )
+        for name in names:
+            fresh.check(name)
+        base_peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        rows.append(
+            (
+                f"peak Python heap, a round of {args.apps} apps",
+                f"{ours_peak / 1e6:.1f} MB",
+                f"{base_peak / 1e6:.1f} MB",
+            )
+        )
+
+    header: Row = ("measure", "heroku-monitor", "PRD-literal baseline")
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(3)]
+    for row in [header, tuple("-" * w for w in widths), *rows]:
+        print(" | ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)))
 
 
 if __name__ == "__main__":

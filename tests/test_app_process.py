@@ -11,6 +11,7 @@ import requests
 from heroku_monitor.simulator import Simulator, SimulatorServer
 from tests.fakes import FakeSlack
 from tests.processes import APP_PY, clean_env, free_port, start, stop, wait_for_http
+from tests.web import wait_until
 
 CRASH_TEXT = "🚨 *ALERT: Dyno Crash Detected* 🚨\nApp: my-app\nCrashed dynos:\n• web.1 (web)"
 
@@ -76,6 +77,14 @@ def test_demo_mode_runs_against_the_simulator_without_slack(tmp_path: Path, proc
         f"http://127.0.0.1:{sim_port}/_sim/apps/demo-app/dynos/web.1/crash", timeout=5
     )
     assert control.status_code == 200
+    # The simulated app sends a signed webhook: the alert is on the dashboard in seconds.
+    wait_until(
+        lambda: (
+            "ALERT: Dyno Crash Detected"
+            in requests.get(f"http://127.0.0.1:{port}/", timeout=5).text
+        ),
+        timeout=10,
+    )
     err = stop(process)
     assert "Traceback" not in err
     assert f"http://127.0.0.1:{sim_port}/_sim/apps/demo-app/dynos/web.1/crash" in err

@@ -121,3 +121,53 @@ def test_without_a_secret_webhooks_are_off_and_say_how_to_turn_them_on(world: Wo
 )
 def test_the_app_is_found_in_every_kind_of_delivery(name: str):
     assert app_name_of(example(name)) == APP
+
+
+def test_a_crash_reaches_slack_in_under_two_seconds_through_a_real_webhook(world: World):
+    from tests.web import LiveSite
+
+    service = world.service(heroku_webhook_secret=SECRET)
+    with LiveSite(service) as live:
+        wait_until(lambda: service.engine.health.last_ok is True and quiet(service))
+        world.sim.create_webhook(
+            APP,
+            include=["dyno", "api:release"],
+            level="sync",
+            url=f"{live.url}webhooks/heroku",
+            secret=SECRET,
+        )
+        started = time.monotonic()
+        world.sim.crash_dyno(APP, "web.1")
+        (message,) = world.slack.wait_for_messages(1, timeout=5)
+        elapsed = time.monotonic() - started
+    assert message["text"].startswith("🚨 *ALERT: Dyno Crash Detected* 🚨")
+    assert elapsed < 2.0, f"{elapsed:.2f} s"
+
+
+def test_duplicate_deliveries_of_every_change_still_make_one_alert_each(sqlite_url: str):
+    from heroku_monitor.simulator import Simulator, SimulatorServer
+    from tests.fakes import FakeSlack
+    from tests.web import LiveSite
+
+    sim = Simulator(seed=9, duplicate_deliveries=True)
+    sim.create_app(APP)
+    with SimulatorServer(sim) as heroku, FakeSlack() as slack:
+        world = World(sim, heroku, slack, sqlite_url)
+        service = world.service(heroku_webhook_secret=SECRET)
+        with LiveSite(service) as live:
+            wait_until(lambda: service.engine.health.last_ok is True and quiet(service))
+            sim.create_webhook(
+                APP,
+                include=["dyno", "api:release", "api:addon", "api:app"],
+                level="sync",
+                url=f"{live.url}webhooks/heroku",
+                secret=SECRET,
+            )
+            sim.deploy(APP, "ann@example.com")
+            slack.wait_for_messages(1)
+            sim.set_maintenance(APP, True)
+            slack.wait_for_messages(2)
+            sim.wait_for_deliveries(len(sim.deliveries), timeout=5)
+            wait_until(lambda: sim.pending_deliveries == 0 and quiet(service))
+        firsts = [m["text"].split("\n")[0] for m in slack.messages]
+    assert firsts == ["🚀 *New Deploy Detected* 🚀", "🚧 *Maintenance Mode On* 🚧"]

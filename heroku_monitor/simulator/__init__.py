@@ -5,6 +5,9 @@ sim.create_app("demo-app")
 with SimulatorServer(sim) as server:
     ...  # point the monitor at server.url with token sim.token
     sim.crash_dyno("demo-app", "web.1")
+
+App webhooks created on the simulator (`POST /apps/{app}/webhooks`) receive signed
+deliveries of the simulated changes; see `webhooks.py`.
 """
 
 from heroku_monitor.simulator.model import (
@@ -29,13 +32,20 @@ from heroku_monitor.simulator.server import (
     paginate,
     parse_range,
 )
+from heroku_monitor.simulator.webhooks import (
+    HEROKU_SYNC_RETRY_DELAYS,
+    SIGNATURE_HEADER,
+    webhook_signature,
+)
 
 __all__ = [
     "ADDON_STATES",
     "DEFAULT_TOKEN",
     "DYNO_STATES",
     "HEROKU_REFILL_PER_MINUTE",
+    "HEROKU_SYNC_RETRY_DELAYS",
     "RELEASE_STATUSES",
+    "SIGNATURE_HEADER",
     "ApiError",
     "ConflictError",
     "Fault",
@@ -49,4 +59,5 @@ __all__ = [
     "build_api",
     "paginate",
     "parse_range",
+    "webhook_signature",
 ]

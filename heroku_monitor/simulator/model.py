@@ -19,6 +19,18 @@ Heroku behaviour copied on purpose (https://devcenter.heroku.com/articles/releas
   (https://devcenter.heroku.com/articles/platform-api-reference#rate-limits), the
   simulator only when asked (`rate_limit_refill_per_minute=HEROKU_REFILL_PER_MINUTE`).
 
+App webhooks: every change is also an event, delivered to each subscription of the app
+whose `include` names its entity (see `webhooks.py` for headers, signature and retries):
+- dyno state changes, restarts (also by a release) -> `dyno` update; dynos added / removed
+  by `scale` -> `dyno` create / destroy. `data` is the dyno as `GET .../dynos` renders it;
+- every new release -> `api:release` create; `finish_release` -> `api:release` update with
+  previous_data `{"status": "pending"}`;
+- add-on added / state changed / removed -> `api:addon` create / update / destroy;
+- `scale` changing a quantity -> `api:formation` update, previous_data `{"quantity": old}`;
+- maintenance switched -> `api:app` update, previous_data `{"maintenance": old}`.
+A change that changes nothing (crashing a crashed dyno) sends nothing. The simulator has
+no one-off dynos, so it never sends `api:dyno` (Heroku's event for one-off dynos).
+
 Config var values never leave this module except through `config_vars()`, the model of
 `GET /apps/{app}/config-vars`; nothing here logs.
 """
@@ -35,6 +47,14 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
+
+from heroku_monitor.simulator.webhooks import (
+    DEFAULT_TIMEOUT,
+    EVENT_VERSION,
+    HEROKU_SYNC_RETRY_DELAYS,
+    Dispatcher,
+    Notification,
+)
 
 Json = dict[str, Any]
 Clock = Callable[[], datetime]
@@ -255,6 +275,13 @@ class Simulator:
     which real Heroku does not do. `accept_error="observed"` answers a missing API version
     the way api.heroku.com has been seen to (400 `missing_version`) instead of the
     documented 406 `not_acceptable`.
+
+    Webhook delivery: `webhook_retry_delays` are the waits before each retry of a failed
+    `sync` delivery (default: Heroku's schedule, `HEROKU_SYNC_RETRY_DELAYS`; tests pass
+    e.g. `(0.05, 0.1)`); `duplicate_deliveries=True` sends every delivered notification a
+    second time, as Heroku (at least once) may; `webhook_timeout` bounds each POST.
+    Deliveries come from one background thread, started by the first notification; call
+    `close()` (or stop the `SimulatorServer`) to stop it.
     """
 
     def __init__(
@@ -267,6 +294,9 @@ class Simulator:
         rate_limit_refill_per_minute: float = 0.0,
         restart_dynos_on_release: bool = True,
         accept_error: Literal["documented", "observed"] = "documented",
+        webhook_retry_delays: Sequence[float] | None = None,
+        duplicate_deliveries: bool = False,
+        webhook_timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
         self._lock = threading.RLock()
         self._clock: Clock = clock or _utc_now
@@ -288,6 +318,14 @@ class Simulator:
         self._requests_by_path: dict[str, int] = {}
         self._bytes_by_path: dict[str, int] = {}
         self._requests_by_status: dict[int, int] = {}
+        self._dispatcher = Dispatcher(
+            retry_delays=HEROKU_SYNC_RETRY_DELAYS
+            if webhook_retry_delays is None
+            else webhook_retry_delays,
+            duplicate=duplicate_deliveries,
+            timeout=webhook_timeout,
+            stamp=lambda: self._now().isoformat(),
+        )
 
     # -- small helpers (call with the lock held) -------------------------------------------
 
@@ -409,36 +447,103 @@ class Simulator:
             config=dict(app.config),
             output_stream_url=None,
         )
+        if status != "succeeded":  # a release phase is running or ran: it has output
+            release.output_stream_url = f"https://release-output.heroku.com/streams/{release.id}"
         app.releases.append(release)
-        if status == "succeeded":
-            self._make_current(app, release)
+        restarted = self._make_current(app, release) if status == "succeeded" else []
+        self._emit(app, "api:release", "create", lambda: self._release_json(app, release), user)
+        self._emit_dyno_updates(app, restarted)
         return release
 
-    def _make_current(self, app: _App, release: _Release) -> None:
-        """Release `release`: it becomes current and, as on Heroku, the dynos restart."""
+    def _make_current(self, app: _App, release: _Release) -> list[tuple[_Dyno, str]]:
+        """Release `release`: it becomes current and, as on Heroku, the dynos restart.
+
+        Returns the restarted dynos with their state before, for the caller to announce.
+        """
         newest = max((r for r in app.releases if r.status == "succeeded"), key=lambda r: r.version)
         if newest is not release:
-            return  # an older release finishing late does not replace a newer one
+            return []  # an older release finishing late does not replace a newer one
         app.current_release_id = release.id
         now = self._stamp()
         app.released_at = now
         app.updated_at = now
+        restarted: list[tuple[_Dyno, str]] = []
         if self.restart_dynos_on_release:
             for dyno in app.dynos:
+                restarted.append((dyno, dyno.state))
                 dyno.id = self._uuid()
                 dyno.state = "up"
                 dyno.created_at = now
                 dyno.updated_at = now
                 dyno.release_id = release.id
                 dyno.release_version = release.version
+        return restarted
 
-    def _add_dynos(self, app: _App, process_type: str, quantity: int) -> None:
+    # -- webhook events (call with the lock held) -------------------------------------------
+
+    def _emit(
+        self,
+        app: _App,
+        entity: str,
+        action: str,
+        render: Callable[[], Json],
+        actor: str | None = None,
+        previous: Json | None = None,
+    ) -> None:
+        """Queue event `entity`/`action` for every subscription of `app` that includes it.
+
+        `render` gives `data` (called only when someone subscribes); `actor` is the email of
+        who caused it (default: the app's owner). Nothing is sent from here: the dispatcher
+        thread POSTs once the lock is released.
+        """
+        hooks = [h for h in app.webhooks if entity in h.include]
+        if not hooks:
+            return
+        email = actor or app.owner_email
+        now = self._stamp()
+        event: Json = {
+            "action": action,
+            "actor": {"email": email, "id": self._user_id(email)},
+            "created_at": now,
+            "id": str(uuid.uuid4()),
+            "data": render(),
+            "previous_data": dict(previous or {}),
+            "published_at": None,
+            "resource": entity.removeprefix("api:"),
+            "sequence": None,
+            "updated_at": now,
+            "version": EVENT_VERSION,
+        }
+        self._dispatcher.submit(
+            Notification(
+                delivery_id=str(uuid.uuid4()),
+                webhook_id=hook.id,
+                url=hook.url,
+                level=hook.level,
+                secret=hook.secret,
+                authorization=hook.authorization,
+                entity=entity,
+                event=copy.deepcopy(event),
+            )
+            for hook in hooks
+        )
+
+    def _emit_dyno(self, app: _App, dyno: _Dyno, action: str, old_state: str | None) -> None:
+        previous = {"state": old_state} if old_state not in (None, dyno.state) else {}
+        self._emit(app, "dyno", action, lambda: self._dyno_json(app, dyno), previous=previous)
+
+    def _emit_dyno_updates(self, app: _App, changed: Iterable[tuple[_Dyno, str]]) -> None:
+        for dyno, old_state in changed:
+            self._emit_dyno(app, dyno, "update", old_state)
+
+    def _add_dynos(self, app: _App, process_type: str, quantity: int) -> list[_Dyno]:
         current = self._current(app)
+        added: list[_Dyno] = []
         now = self._stamp()
         existing = [d for d in app.dynos if d.type == process_type]
         numbers = [int(d.name.rsplit(".", 1)[1]) for d in existing]
         for number in range(max(numbers, default=0) + 1, max(numbers, default=0) + 1 + quantity):
-            app.dynos.append(
+            added.append(
                 _Dyno(
                     id=self._uuid(),
                     name=f"{process_type}.{number}",
@@ -451,6 +556,8 @@ class Simulator:
                     release_version=current.version if current else 0,
                 )
             )
+        app.dynos.extend(added)
+        return added
 
     # -- apps --------------------------------------------------------------------------------
 
@@ -545,8 +652,17 @@ class Simulator:
         """Switch maintenance mode; bumps the app's `updated_at`. Raises UnknownAppError."""
         with self._lock:
             target = self._app(app)
+            before = target.maintenance
             target.maintenance = bool(on)
             target.updated_at = self._stamp()
+            if target.maintenance != before:
+                self._emit(
+                    target,
+                    "api:app",
+                    "update",
+                    lambda: self._app_json(target),
+                    previous={"maintenance": before},
+                )
 
     # -- dynos and formation ---------------------------------------------------------------
 
@@ -558,9 +674,13 @@ class Simulator:
         if state not in DYNO_STATES:
             raise InvalidParamsError(f"Dyno state must be one of {', '.join(DYNO_STATES)}.")
         with self._lock:
-            dyno = self._dyno(self._app(app), name)
+            target = self._app(app)
+            dyno = self._dyno(target, name)
+            before = dyno.state
             dyno.state = state
             dyno.updated_at = self._stamp()
+            if state != before:
+                self._emit_dyno(target, dyno, "update", before)
 
     def crash_dyno(self, app: str, name: str) -> None:
         """Dyno `name` is now `crashed`. Raises UnknownAppError, UnknownResourceError."""
@@ -581,12 +701,15 @@ class Simulator:
         Raises UnknownAppError, UnknownResourceError.
         """
         with self._lock:
-            dyno = self._dyno(self._app(app), name)
+            target = self._app(app)
+            dyno = self._dyno(target, name)
+            before = dyno.state
             now = self._stamp()
             dyno.id = self._uuid()
             dyno.state = "starting"
             dyno.created_at = now
             dyno.updated_at = now
+            self._emit_dyno(target, dyno, "update", before)
 
     def scale(self, app: str, process_type: str, quantity: int) -> None:
         """Scale `process_type` to `quantity` dynos. Removed dynos vanish; none goes `down`.
@@ -610,13 +733,29 @@ class Simulator:
                 )
                 target.formation[process_type] = formation
             existing = [d for d in target.dynos if d.type == process_type]
+            added: list[_Dyno] = []
+            removed: list[_Dyno] = []
             if quantity > len(existing):
-                self._add_dynos(target, process_type, quantity - len(existing))
+                added = self._add_dynos(target, process_type, quantity - len(existing))
             else:
                 keep = sorted(existing, key=lambda d: int(d.name.rsplit(".", 1)[1]))[:quantity]
+                removed = [d for d in existing if d not in keep]
                 target.dynos = [d for d in target.dynos if d.type != process_type or d in keep]
+            before = formation.quantity
             formation.quantity = quantity
             formation.updated_at = now
+            if quantity != before:
+                self._emit(
+                    target,
+                    "api:formation",
+                    "update",
+                    lambda: self._formation_json(target, formation),
+                    previous={"quantity": before},
+                )
+            for dyno in added:
+                self._emit_dyno(target, dyno, "create", None)
+            for dyno in removed:
+                self._emit_dyno(target, dyno, "destroy", None)
 
     # -- releases ----------------------------------------------------------------------------
 
@@ -631,11 +770,6 @@ class Simulator:
             target = self._app(app)
             release = self._new_release(
                 target, f"Deploy {self._hex(7)}", user, self._uuid(), status=status
-            )
-            release.output_stream_url = (
-                f"https://release-output.heroku.com/streams/{release.id}"
-                if status != "succeeded"
-                else None
             )
             return release.version
 
@@ -654,8 +788,16 @@ class Simulator:
                 raise InvalidParamsError(f"v{version} is {release.status}, not pending.")
             release.status = status
             release.updated_at = self._stamp()
-            if status == "succeeded":
-                self._make_current(target, release)
+            restarted = self._make_current(target, release) if status == "succeeded" else []
+            self._emit(
+                target,
+                "api:release",
+                "update",
+                lambda: self._release_json(target, release),
+                release.user_email,
+                previous={"status": "pending"},
+            )
+            self._emit_dyno_updates(target, restarted)
 
     def rollback(self, app: str, to_version: int, user: str = DEFAULT_USER) -> int:
         """New "Rollback to v{N}" release with v{N}'s slug and config vars; returns its version.
@@ -734,6 +876,7 @@ class Simulator:
             addon = self._new_addon(target, service, plan, state)
             target.addons.append(addon)
             target.config[addon.config_var] = self._config_value(service, target.name)
+            self._emit(target, "api:addon", "create", lambda: self._addon_json(target, addon), user)
             current = self._current(target)
             description = f"Attach {addon.attachment} (@ref:{addon.name})"
             self._new_release(target, description, user, current.slug_id if current else None)
@@ -756,6 +899,15 @@ class Simulator:
             found = self._addon(target, addon)
             previous, found.state = found.state, state
             found.updated_at = self._stamp()
+            if state != previous:
+                self._emit(
+                    target,
+                    "api:addon",
+                    "update",
+                    lambda: self._addon_json(target, found),
+                    user,
+                    previous={"state": previous},
+                )
             if previous == "provisioning" and state == "provisioned":
                 target.config[found.config_var] = self._config_value(found.service, target.name)
                 current = self._current(target)
@@ -776,6 +928,11 @@ class Simulator:
             found = self._addon(target, addon)
             target.addons.remove(found)
             target.config.pop(found.config_var, None)
+            found.state = "deprovisioned"
+            found.updated_at = self._stamp()
+            self._emit(
+                target, "api:addon", "destroy", lambda: self._addon_json(target, found), user
+            )
             current = self._current(target)
             description = f"Detach {found.attachment} (@ref:{found.name})"
             self._new_release(target, description, user, current.slug_id if current else None)
@@ -830,6 +987,7 @@ class Simulator:
             if hook is None:
                 raise UnknownResourceError("webhook", webhook_id)
             target.webhooks.remove(hook)
+            self._dispatcher.discard(hook.id)
             return self._webhook_json(target, hook)
 
     def webhooks(self, app: str) -> list[Json]:
@@ -849,6 +1007,45 @@ class Simulator:
                 }
                 for w in target.webhooks
             ]
+
+    # -- webhook deliveries ------------------------------------------------------------------
+
+    @property
+    def deliveries(self) -> list[Json]:
+        """Every delivery attempt so far, oldest first: `delivery_id`, `event_id`,
+        `webhook_id`, `entity`, `resource`, `action`, `level`, `url`, `attempt` (1, 2...),
+        `status` (HTTP code, or None), `error` (None, or why no answer came), `ok` (2xx),
+        `duplicate` (the extra copy `duplicate_deliveries` sends) and `at`."""
+        return self._dispatcher.records()
+
+    def wait_for_deliveries(self, count: int, timeout: float = 5.0, **match: Any) -> list[Json]:
+        """Block until `count` delivery attempts matching `match` (e.g. `entity="dyno"`,
+        `ok=True`) were made; returns them. Raises AssertionError listing every attempt
+        made so far when `timeout` seconds pass first."""
+        return self._dispatcher.wait_for(count, timeout, match)
+
+    def pause_deliveries(self) -> None:
+        """Hold every webhook delivery (they keep queueing) until `resume_deliveries()`."""
+        self._dispatcher.pause()
+
+    def resume_deliveries(self) -> None:
+        """Send what `pause_deliveries()` held, in order."""
+        self._dispatcher.resume()
+
+    @property
+    def pending_deliveries(self) -> int:
+        """Notifications queued, waiting for a retry, or paused."""
+        return self._dispatcher.pending
+
+    @property
+    def delivering(self) -> bool:
+        """True while the webhook delivery thread runs."""
+        return self._dispatcher.running
+
+    def close(self) -> None:
+        """Stop the webhook delivery thread, dropping undelivered notifications. The model
+        stays usable; a later notification starts a new thread. Idempotent."""
+        self._dispatcher.close()
 
     # -- rendering (the Platform API's JSON shapes) ----------------------------------------
 

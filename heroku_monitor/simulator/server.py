@@ -517,6 +517,8 @@ def _control_routes(api: Flask, sim: Simulator) -> None:
     POST   /_sim/rate-limit                             {"remaining"}
     GET    /_sim/stats
     POST   /_sim/stats/reset
+    GET    /_sim/deliveries              webhook delivery attempts ({"deliveries", "pending"})
+    POST   /_sim/deliveries/pause|resume
     """
 
     def done(**extra: Any) -> Response:
@@ -692,6 +694,21 @@ def _control_routes(api: Flask, sim: Simulator) -> None:
         sim.reset_counters()
         return done()
 
+    @api.get("/_sim/deliveries")
+    def sim_deliveries() -> Response:
+        # Records name the URL, never the secret or the Authorization value.
+        return _json_response({"deliveries": sim.deliveries, "pending": sim.pending_deliveries})
+
+    @api.post("/_sim/deliveries/<action>")
+    def sim_deliveries_control(action: str) -> Response:
+        if action == "pause":
+            sim.pause_deliveries()
+        elif action == "resume":
+            sim.resume_deliveries()
+        else:
+            raise ApiError(404, f"Unknown deliveries action {action!r}; use pause or resume.")
+        return done(pending=sim.pending_deliveries)
+
 
 class _QuietHandler(WSGIRequestHandler):
     """No access log: tests and the demo stay readable (errors are still reported)."""
@@ -739,12 +756,14 @@ class SimulatorServer:
         return self
 
     def stop(self) -> None:
-        """Stop serving and close the socket; waits up to 5 s for the thread."""
+        """Stop serving and close the socket (waits up to 5 s for the thread), and stop the
+        simulator's webhook delivery thread (`Simulator.close()`)."""
         if self._thread is not None:
             self._server.shutdown()
             self._thread.join(timeout=5)
             self._thread = None
         self._server.server_close()
+        self.sim.close()
 
     def __enter__(self) -> SimulatorServer:
         return self.start()
