@@ -21,6 +21,7 @@ from heroku_monitor.engine import Engine
 log = logging.getLogger(__name__)
 
 DELIVERY_JOB = "deliver-outbox"
+PRUNE_JOB = "prune-alert-log"
 
 
 def _job_id(monitor_id: int) -> str:
@@ -69,6 +70,7 @@ class Scheduler:
             id=DELIVERY_JOB,
             replace_existing=True,
         )
+        self.aps.add_job(self._prune, "interval", hours=24, id=PRUNE_JOB, replace_existing=True)
 
     def shutdown(self) -> None:
         """Stop scheduling and wait for running checks (each is bounded by its timeouts)."""
@@ -157,6 +159,14 @@ class Scheduler:
                     self._running.discard(monitor_id)
                     return
                 self._again.discard(monitor_id)
+
+    def _prune(self) -> None:
+        try:
+            gone = self.engine.store.prune(self.engine.clock())
+            if gone:
+                log.info("pruned %d alerts older than 90 days from the log", gone)
+        except Exception:
+            log.exception("pruning the alert log crashed")
 
     def _deliver(self) -> None:
         try:

@@ -496,6 +496,27 @@ class Store:
                     .values(delivery_error=f"{alert.channel}: {error}")
                 )
 
+    def prune(self, now: datetime, *, keep_days: int = 90) -> int:
+        """Forget delivered or failed alerts (and their event keys) older than `keep_days`;
+        returns how many alerts went. Pending alerts are never pruned.
+
+        An old event key can go: the snapshot has long moved past the change it names, so
+        no check can find that change again.
+        """
+        cutoff = now - timedelta(days=keep_days)
+        with self.session() as s:
+            old = select(Alert.id).where(Alert.created_at < cutoff, Alert.status != PENDING)
+            s.execute(delete(AlertEvent).where(AlertEvent.alert_id.in_(old)))
+            s.execute(
+                delete(AlertEvent).where(
+                    AlertEvent.alert_id.is_(None), AlertEvent.created_at < cutoff
+                )
+            )
+            gone = s.execute(
+                delete(Alert).where(Alert.created_at < cutoff, Alert.status != PENDING)
+            )
+            return _rowcount(gone)
+
     def alerts(self, *, limit: int = 50, status: str | None = None) -> list[Alert]:
         with self.session() as s:
             query = select(Alert).order_by(Alert.id.desc()).limit(limit)

@@ -164,3 +164,17 @@ def test_processes_starting_together_on_a_new_postgres_database_all_come_up(post
     ]
     errors = [p.communicate(timeout=60)[1] for p in started]
     assert [p.returncode for p in started] == [0, 0, 0, 0], errors
+
+
+def test_old_delivered_alerts_are_pruned_but_pending_ones_never(database_url: str):
+    store = Store(database_url)
+    mid = make_monitor(store)
+    store.record_success(mid, snap(), diff_only(snap()), T0)
+    store.record_success(mid, CRASHED, diff_only(CRASHED), T0)
+    down = snap(dynos=(dyno("web.1", "crashed"), dyno("worker.1", "down")), minutes=10)
+    store.record_success(mid, down, diff_only(down), T0)
+    first, _ = store.claim_due(T0)
+    store.mark_sent(first.id, "1.2", T0)
+    assert store.prune(T0 + timedelta(days=91)) == 1
+    assert [a.status for a in store.alerts()] == [PENDING]
+    assert store.prune(T0 + timedelta(days=400)) == 0
