@@ -17,7 +17,7 @@ from heroku_monitor.detect import Event
 from heroku_monitor.heroku import HerokuClient, HerokuError, RateLimited
 from heroku_monitor.slack import DeliveryError, LogNotifier, Notifier
 from heroku_monitor.snapshot import AppSnapshot
-from heroku_monitor.store import Store
+from heroku_monitor.store import OutboxItem, Store
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +66,7 @@ class Engine:
         self.clock = clock
         self.health = Health()
         self._deliver_lock = threading.Lock()
+        self._more = threading.Event()  # set when alerts were queued during a run
         # After Heroku answers 429, every check waits until this time (then tries again):
         # a rate limit slows monitoring down, it never fails checks into alerts.
         self.throttled_until: datetime | None = None
@@ -116,40 +117,43 @@ class Engine:
         return f"Heroku's rate limit was reached: checks wait until {until}."
 
     def deliver(self) -> int:
-        """Send every due alert of the outbox; returns how many were delivered.
+        """Send every due alert of the outbox, oldest first; returns how many went out.
 
-        One delivery run at a time per process keeps a channel's alerts in order; a
-        second process claims different rows. A passing failure (429, 5xx, timeout) ends
-        the run: what is left waits for its retry time or the next run, never a busy loop.
+        One delivery run at a time per process (it keeps a channel's alerts in order); a
+        caller that finds a run going leaves its alerts to it instead of waiting, so a
+        slow Slack never holds up checks. A passing failure (429, 5xx, timeout) ends the
+        run: what is left waits for its retry time or the next run, never a busy loop.
         """
+        self._more.set()
+        if not self._deliver_lock.acquire(blocking=False):
+            return 0
         delivered = 0
-        with self._deliver_lock:
-            while True:
-                now = self.clock()
-                batch = self.store.claim_due(now)
-                if not batch:
-                    return delivered
-                for index, item in enumerate(batch):
-                    try:
-                        ts = self.notifier.post(item.channel, item.text, item.blocks)
-                    except DeliveryError as exc:
-                        if exc.permanent:
-                            log.error(
-                                "alert %s to %s not delivered: %s", item.id, item.channel, exc
-                            )
-                            self.store.mark_failed(item.id, str(exc))
-                            continue
-                        wait = exc.retry_after or min(15 * 2**item.attempts, 900)
-                        log.warning(
-                            "alert %s to %s will be retried in %.0f s: %s",
-                            item.id,
-                            item.channel,
-                            wait,
-                            exc,
-                        )
-                        self.store.mark_retry(item.id, str(exc), now + timedelta(seconds=wait))
-                        self.store.release([i.id for i in batch[index + 1 :]])
+        try:
+            while self._more.is_set():
+                self._more.clear()
+                while (item := self.store.claim_next(self.clock())) is not None:
+                    if not self._send(item):
                         return delivered
-                    logged = isinstance(self.notifier, LogNotifier)
-                    self.store.mark_sent(item.id, ts, self.clock(), logged=logged)
                     delivered += 1
+            return delivered
+        finally:
+            self._deliver_lock.release()
+
+    def _send(self, item: OutboxItem) -> bool:
+        """Post one claimed alert; False when the run should stop (a passing failure)."""
+        try:
+            ts = self.notifier.post(item.channel, item.text, item.blocks)
+        except DeliveryError as exc:
+            if exc.permanent:
+                log.error("alert %s to %s not delivered: %s", item.id, item.channel, exc)
+                self.store.mark_failed(item, str(exc))
+                return True
+            wait = exc.retry_after or min(15 * 2**item.attempts, 900)
+            log.warning(
+                "alert %s to %s will be retried in %.0f s: %s", item.id, item.channel, wait, exc
+            )
+            self.store.mark_retry(item, str(exc), self.clock() + timedelta(seconds=wait))
+            return False
+        logged = isinstance(self.notifier, LogNotifier)
+        self.store.mark_sent(item, ts, self.clock(), logged=logged)
+        return True

@@ -34,6 +34,8 @@ class Runtime:
     simulator: SimulatorServer | None = None
 
     def start(self) -> None:
+        # A restart is often the fix (a new token, an invited bot): try undelivered alerts again.
+        self.store.requeue_failed(self.engine.clock())
         self.scheduler.start()
 
     def stop(self) -> None:

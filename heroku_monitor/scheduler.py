@@ -120,6 +120,10 @@ class Scheduler:
         """
         self.aps.add_job(self._check, "date", args=[monitor_id])
 
+    def deliver_soon(self) -> None:
+        """Run the outbox now, on a worker."""
+        self.aps.add_job(self._deliver, "date")
+
     def next_run(self, monitor_id: int) -> datetime | None:
         job = self.aps.get_job(_job_id(monitor_id))
         # A job added before the scheduler starts has no next run time yet.

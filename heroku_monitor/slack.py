@@ -1,8 +1,8 @@
 """Delivering messages to Slack: the only module that posts to the Slack Web API.
 
-slack_sdk's WebClient retries 429 (honouring Retry-After), 5xx and connection errors a
-few times itself; what still fails raises DeliveryError, whose `permanent` flag tells the
-outbox whether trying again could help.
+slack_sdk's WebClient retries 5xx and connection errors a few times itself; a 429 and
+whatever still fails raise DeliveryError, whose `permanent` flag tells the outbox whether
+trying again could help and whose `retry_after` says when (Slack's Retry-After).
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
-    RateLimitErrorRetryHandler,
     ServerErrorRetryHandler,
 )
 
@@ -82,9 +81,10 @@ class SlackNotifier:
             token=token,
             base_url=base_url,
             timeout=timeout,
+            # No rate-limit handler: it would sleep out Retry-After while holding the
+            # alert's claim. A 429 goes back to the outbox with its Retry-After instead.
             retry_handlers=[
                 ConnectionErrorRetryHandler(max_retry_count=retries),
-                RateLimitErrorRetryHandler(max_retry_count=retries),
                 ServerErrorRetryHandler(max_retry_count=retries),
             ],
         )

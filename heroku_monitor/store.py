@@ -25,10 +25,12 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    and_,
     create_engine,
     delete,
     event,
     func,
+    not_,
     select,
     text,
     update,
@@ -117,6 +119,7 @@ class Alert(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    claim_token: Mapped[str | None] = mapped_column(String(16), default=None)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     last_error: Mapped[str | None] = mapped_column(Text, default=None)
     slack_ts: Mapped[str | None] = mapped_column(String(40), default=None)
@@ -164,6 +167,7 @@ class OutboxItem:
     text: str
     blocks: list[dict[str, Any]]
     attempts: int
+    token: str = ""
 
 
 # Computes the events of a successful check from (previous snapshot or None,
@@ -408,93 +412,115 @@ class Store:
 
     # -- outbox ------------------------------------------------------------------------
 
-    def claim_due(self, now: datetime, *, limit: int = 20, lease: float = 60.0) -> list[OutboxItem]:
-        """Claim up to `limit` due alerts for `lease` seconds, oldest first.
+    def claim_next(self, now: datetime, *, lease: float = 120.0) -> OutboxItem | None:
+        """Claim the oldest due alert for `lease` seconds, or None when none is due.
 
-        A claim is a conditional UPDATE that only one process can win per row.
+        A claim is a conditional UPDATE that only one process can win. One alert is
+        claimed right before it is posted, and the lease outlasts the longest post (10 s
+        timeout, two retries), so no other process takes it while it is being sent.
         """
         with self.session() as s:
-            candidates = (
-                s.execute(
-                    select(Alert)
-                    .where(Alert.status == PENDING, Alert.next_attempt_at <= now)
-                    .where((Alert.claimed_until.is_(None)) | (Alert.claimed_until < now))
-                    .order_by(Alert.id)
-                    .limit(limit)
-                )
-                .scalars()
-                .all()
-            )
-            claimed = []
+            candidates = s.execute(
+                select(Alert)
+                .where(Alert.status == PENDING, Alert.next_attempt_at <= now)
+                .where((Alert.claimed_until.is_(None)) | (Alert.claimed_until < now))
+                .order_by(Alert.id)
+                .limit(5)
+            ).scalars()
             for alert in candidates:
+                token = secrets.token_hex(8)
                 won = s.execute(
                     update(Alert)
                     .where(Alert.id == alert.id, Alert.status == PENDING)
                     .where((Alert.claimed_until.is_(None)) | (Alert.claimed_until < now))
-                    .values(claimed_until=now + timedelta(seconds=lease))
+                    .values(claimed_until=now + timedelta(seconds=lease), claim_token=token)
                     .execution_options(synchronize_session=False)
                 )
                 if _rowcount(won) == 1:
-                    claimed.append(
-                        OutboxItem(
-                            alert.id,
-                            alert.channel,
-                            alert.text,
-                            json.loads(alert.blocks),
-                            alert.attempts,
-                        )
+                    blocks = json.loads(alert.blocks)
+                    return OutboxItem(
+                        alert.id, alert.channel, alert.text, blocks, alert.attempts, token
                     )
-            return claimed
+            return None
 
-    def mark_sent(self, alert_id: int, ts: str, now: datetime, *, logged: bool = False) -> None:
+    def mark_sent(self, item: OutboxItem, ts: str, now: datetime, *, logged: bool = False) -> None:
+        """Record a delivery; failed alerts to the same channel are queued again, since
+        the channel (or the token) works now."""
         with self.session() as s:
-            alert = s.get(Alert, alert_id)
-            if alert is None:
-                return
-            alert.status = LOGGED if logged else SENT
-            alert.slack_ts, alert.sent_at, alert.claimed_until = ts or None, now, None
-            alert.attempts += 1
-            alert.last_error = None
-            if alert.monitor_id is not None:
+            result = s.execute(
+                update(Alert)
+                .where(Alert.id == item.id, Alert.claim_token == item.token)
+                .values(
+                    status=LOGGED if logged else SENT,
+                    slack_ts=ts or None,
+                    sent_at=now,
+                    claimed_until=None,
+                    claim_token=None,
+                    attempts=Alert.attempts + 1,
+                    last_error=None,
+                )
+            )
+            if not _rowcount(result):
+                return  # our claim had lapsed; whoever holds it now settles the row
+            alert = s.get(Alert, item.id)
+            if alert is not None and alert.monitor_id is not None:
                 s.execute(
                     update(MonitorState)
                     .where(MonitorState.monitor_id == alert.monitor_id)
                     .values(delivery_error=None)
                 )
+            s.execute(
+                update(Alert)
+                .where(Alert.status == FAILED, Alert.channel == item.channel, _fixable())
+                .values(status=PENDING, next_attempt_at=now, last_error=None)
+            )
 
-    def mark_retry(self, alert_id: int, error: str, next_attempt_at: datetime) -> None:
+    def mark_retry(self, item: OutboxItem, error: str, next_attempt_at: datetime) -> None:
         with self.session() as s:
             s.execute(
                 update(Alert)
-                .where(Alert.id == alert_id)
+                .where(Alert.id == item.id, Alert.claim_token == item.token)
                 .values(
                     attempts=Alert.attempts + 1,
                     last_error=error,
                     next_attempt_at=next_attempt_at,
                     claimed_until=None,
+                    claim_token=None,
                 )
             )
 
-    def release(self, alert_ids: Sequence[int]) -> None:
-        """Give claimed alerts back to the outbox unsent (their run ended early)."""
-        if alert_ids:
-            with self.session() as s:
-                s.execute(update(Alert).where(Alert.id.in_(alert_ids)).values(claimed_until=None))
-
-    def mark_failed(self, alert_id: int, error: str) -> None:
-        """A permanent failure: kept with its reason, shown on the dashboard, not retried."""
+    def mark_failed(self, item: OutboxItem, error: str) -> None:
+        """A permanent failure: kept with its reason, shown on the dashboard, and queued
+        again once the channel or the token works (see `mark_sent`, `requeue_failed`)."""
         with self.session() as s:
-            alert = s.get(Alert, alert_id)
-            if alert is None:
-                return
-            alert.status, alert.last_error, alert.claimed_until = FAILED, error, None
-            alert.attempts += 1
-            if alert.monitor_id is not None:
+            result = s.execute(
+                update(Alert)
+                .where(Alert.id == item.id, Alert.claim_token == item.token)
+                .values(
+                    status=FAILED,
+                    last_error=error,
+                    claimed_until=None,
+                    claim_token=None,
+                    attempts=Alert.attempts + 1,
+                )
+            )
+            alert = s.get(Alert, item.id) if _rowcount(result) else None
+            if alert is not None and alert.monitor_id is not None:
                 s.execute(
                     update(MonitorState)
                     .where(MonitorState.monitor_id == alert.monitor_id)
                     .values(delivery_error=f"{alert.channel}: {error}")
                 )
+
+    def requeue_failed(self, now: datetime) -> int:
+        """Queue every undelivered alert again (after a restart or a person's "retry")."""
+        with self.session() as s:
+            result = s.execute(
+                update(Alert)
+                .where(Alert.status == FAILED, _fixable())
+                .values(status=PENDING, next_attempt_at=now, last_error=None)
+            )
+            return _rowcount(result)
 
     def prune(self, now: datetime, *, keep_days: int = 90) -> int:
         """Forget delivered or failed alerts (and their event keys) older than `keep_days`;
@@ -543,6 +569,15 @@ class Store:
         if row is None or row[0] is None:
             return None
         return AppSnapshot.from_json(row[0]), row[1]
+
+
+# Slack refusals about the message itself: sending it again can never work.
+CONTENT_ERRORS = ("invalid_blocks", "invalid_arguments", "msg_too_long", "no_text")
+
+
+def _fixable() -> Any:
+    """Failed alerts whose cause a person can fix (channel, invite, token, scopes)."""
+    return and_(*(not_(Alert.last_error.startswith(error)) for error in CONTENT_ERRORS))
 
 
 def _rowcount(result: Any) -> int:

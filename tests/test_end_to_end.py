@@ -113,6 +113,11 @@ def test_slack_rate_limit_is_retried_and_the_alert_arrives_once(world: World):
     world.slack.fail_next(1, status=429, retry_after=1)
     world.sim.crash_dyno(APP, "web.1")
     service.engine.check(mid)
+    assert world.texts() == []  # waits out Retry-After in the outbox
+    later = datetime.now(UTC) + timedelta(seconds=2)
+    service.engine.clock = lambda: later
+    assert service.engine.deliver() == 1
+    service.engine.deliver()
     assert world.texts() == [CRASH_TEXT]
 
 

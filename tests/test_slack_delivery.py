@@ -28,10 +28,12 @@ def test_message_is_posted_with_text_and_blocks(slack: FakeSlack):
     assert ts == message["ts"] and message["text"] == "hello" and message["blocks"] == BLOCKS
 
 
-def test_rate_limit_is_retried_after_retry_after(slack: FakeSlack):
-    slack.fail_next(1, status=429, retry_after=1)
-    notifier(slack).post("#alerts", "hello", BLOCKS)
-    assert len(slack.messages) == 1 and slack.calls["chat.postMessage"] == 2
+def test_rate_limit_goes_back_to_the_outbox_with_its_retry_after(slack: FakeSlack):
+    slack.fail_next(1, status=429, retry_after=12)
+    with pytest.raises(DeliveryError) as raised:
+        notifier(slack).post("#alerts", "hello", BLOCKS)
+    assert not raised.value.permanent and raised.value.retry_after == 12
+    assert slack.calls["chat.postMessage"] == 1  # no sleeping out Retry-After in a post
 
 
 def test_server_error_is_retried(slack: FakeSlack):
@@ -45,13 +47,6 @@ def test_lasting_server_error_is_a_passing_failure(slack: FakeSlack):
     with pytest.raises(DeliveryError) as raised:
         notifier(slack, retries=1).post("#alerts", "hello", BLOCKS)
     assert not raised.value.permanent
-
-
-def test_lasting_rate_limit_is_a_passing_failure_with_its_wait(slack: FakeSlack):
-    slack.fail_next(5, status=429, retry_after=7)
-    with pytest.raises(DeliveryError) as raised:
-        notifier(slack, retries=0).post("#alerts", "hello", BLOCKS)
-    assert not raised.value.permanent and raised.value.retry_after == 7
 
 
 def test_timeout_is_a_passing_failure(slack: FakeSlack):

@@ -90,10 +90,17 @@ def test_outbox_item_is_claimed_by_one_process_only(database_url: str):
     first.record_success(mid, snap(), diff_only(snap()), T0)
     first.record_success(mid, CRASHED, diff_only(CRASHED), T0)
     now = T0 + timedelta(seconds=1)
-    assert len(first.claim_due(now)) == 1
-    assert second.claim_due(now) == []
+    claimed = first.claim_next(now)
+    assert claimed is not None
+    assert second.claim_next(now) is None
     # A claim that is never settled (the process died) expires and can be taken again.
-    assert len(second.claim_due(now + timedelta(seconds=61))) == 1
+    again = second.claim_next(now + timedelta(seconds=121))
+    assert again is not None and again.id == claimed.id
+    # The lapsed claim can no longer settle the row: only the new holder can.
+    first.mark_sent(claimed, "1.1", now)
+    assert first.count_alerts(PENDING) == 1
+    second.mark_sent(again, "1.2", now)
+    assert first.count_alerts(PENDING) == 0
 
 
 def test_trouble_is_queued_once_after_three_failures_and_recovery_once(database_url: str):
@@ -123,14 +130,15 @@ def test_permanent_failure_is_kept_and_queued_again_when_the_channel_changes(sql
     mid = make_monitor(store)
     store.record_success(mid, snap(), diff_only(snap()), T0)
     store.record_success(mid, CRASHED, diff_only(CRASHED), T0)
-    (item,) = store.claim_due(T0)
-    store.mark_failed(item.id, "channel_not_found")
+    item = store.claim_next(T0)
+    assert item is not None
+    store.mark_failed(item, "channel_not_found")
     assert store.count_alerts(FAILED) == 1
     view = store.monitor(mid)
     assert view and view.delivery_error == "#alerts: channel_not_found"
     store.update_monitor(mid, app_name="my-app", channel="#ops", interval=5, now=T0)
-    (again,) = store.claim_due(T0)
-    assert again.channel == "#ops"
+    again = store.claim_next(T0)
+    assert again is not None and again.channel == "#ops"
 
 
 def test_stale_snapshot_never_replaces_a_newer_one(sqlite_url: str):
@@ -173,8 +181,37 @@ def test_old_delivered_alerts_are_pruned_but_pending_ones_never(database_url: st
     store.record_success(mid, CRASHED, diff_only(CRASHED), T0)
     down = snap(dynos=(dyno("web.1", "crashed"), dyno("worker.1", "down")), minutes=10)
     store.record_success(mid, down, diff_only(down), T0)
-    first, _ = store.claim_due(T0)
-    store.mark_sent(first.id, "1.2", T0)
+    first = store.claim_next(T0)
+    assert first is not None
+    store.mark_sent(first, "1.2", T0)
     assert store.prune(T0 + timedelta(days=91)) == 1
     assert [a.status for a in store.alerts()] == [PENDING]
     assert store.prune(T0 + timedelta(days=400)) == 0
+
+
+def test_a_channel_that_works_again_gets_its_undelivered_alerts(sqlite_url: str):
+    store = Store(sqlite_url)
+    mid = make_monitor(store)
+    store.record_success(mid, snap(), diff_only(snap()), T0)
+    store.record_success(mid, CRASHED, diff_only(CRASHED), T0)
+    failed = store.claim_next(T0)
+    assert failed is not None
+    store.mark_failed(failed, "not_in_channel: invite the bot")
+    down = snap(dynos=(dyno("web.1", "crashed"), dyno("worker.1", "down")), minutes=10)
+    store.record_success(mid, down, diff_only(down), T0)
+    works = store.claim_next(T0)
+    assert works is not None and works.id != failed.id
+    store.mark_sent(works, "1.1", T0)  # someone invited the bot
+    again = store.claim_next(T0)
+    assert again is not None and again.id == failed.id
+
+
+def test_a_message_slack_refused_for_its_content_is_never_queued_again(sqlite_url: str):
+    store = Store(sqlite_url)
+    mid = make_monitor(store)
+    store.record_success(mid, snap(), diff_only(snap()), T0)
+    store.record_success(mid, CRASHED, diff_only(CRASHED), T0)
+    item = store.claim_next(T0)
+    assert item is not None
+    store.mark_failed(item, "invalid_blocks")
+    assert store.requeue_failed(T0) == 0 and store.claim_next(T0) is None

@@ -96,6 +96,7 @@ def init_app(app: Flask, runtime: Runtime) -> None:
             failed_slot=failed_slot,
             action=ActionForm(),
             alerts=store.alerts(limit=25),
+            undelivered=store.count_alerts("failed"),
             now=now,
             fmt=lambda moment: _fmt(moment, now),
             ago=lambda moment: messages.ago(moment, now) if moment else "never",
@@ -198,6 +199,15 @@ def init_app(app: Flask, runtime: Runtime) -> None:
         monitor = acted_on(monitor_id)
         scheduler.run_now(monitor_id)
         flash(f"Checking {monitor.app_name} now.", "ok")
+        return redirect(url_for("dashboard.index"), code=303)
+
+    @bp.post("/alerts/retry")
+    def retry_alerts() -> Response:
+        if not ActionForm().validate_on_submit():
+            abort(400, "The form expired; reload the page and try again.")
+        count = store.requeue_failed(runtime.engine.clock())
+        scheduler.deliver_soon()
+        flash(f"Sending {count} undelivered alert{'s' if count != 1 else ''} again.", "ok")
         return redirect(url_for("dashboard.index"), code=303)
 
     app.register_blueprint(bp)
