@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from apscheduler.triggers.date import DateTrigger
 from flask.testing import FlaskClient
 
 from heroku_monitor.runtime import Runtime
@@ -36,11 +37,9 @@ def example(name: str, app: str = APP) -> dict[str, Any]:
 
 
 def quiet(service: Runtime) -> bool:
-    """No check running and none waiting to run."""
-    jobs = [
-        j for j in service.scheduler.aps.get_jobs() if not j.id.startswith(("check-", "deliver"))
-    ]
-    return not jobs and not service.scheduler._running
+    """No check running and none waiting to run (one-off jobs are `run_now`'s)."""
+    one_off = [j for j in service.scheduler.aps.get_jobs() if isinstance(j.trigger, DateTrigger)]
+    return not one_off and not service.scheduler._running
 
 
 class Hook:
