@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from heroku_monitor.snapshot import Addon, AppSnapshot, Dyno, Release
 
@@ -78,6 +78,12 @@ class Event:
     failures: int = 0
 
 
+def observe(previous: AppSnapshot | None, current: AppSnapshot) -> tuple[list[Event], AppSnapshot]:
+    """The events since `previous`, and `current` as it should be kept (see `carry`)."""
+    kept = carry(previous, current)
+    return diff(previous, kept), kept
+
+
 def diff(previous: AppSnapshot | None, current: AppSnapshot) -> list[Event]:
     """Events between two snapshots; `previous` None means this check is the baseline.
 
@@ -103,6 +109,25 @@ def diff(previous: AppSnapshot | None, current: AppSnapshot) -> list[Event]:
     return events
 
 
+def carry(previous: AppSnapshot | None, current: AppSnapshot) -> AppSnapshot:
+    """`current` with each dyno's `unrecovered` mark carried over from `previous`.
+
+    Heroku brings a crashed dyno back through `starting` (and an eco dyno may be `idle`),
+    so a check can see crashed, then starting, then up: the mark makes that last `up` a
+    recovery even though the check before it saw `starting`.
+    """
+    before = {d.name: d for d in previous.dynos} if previous else {}
+    dynos = []
+    for dyno in current.dynos:
+        was = before.get(dyno.name)
+        down_before = was is not None and (was.state in ("crashed", "down") or was.unrecovered)
+        unrecovered = dyno.state in ("crashed", "down") or (
+            dyno.state in ("starting", "idle") and down_before
+        )
+        dynos.append(replace(dyno, unrecovered=unrecovered))
+    return replace(current, dynos=tuple(dynos))
+
+
 def _dyno_events(previous: AppSnapshot | None, current: AppSnapshot) -> list[Event]:
     before = {d.name: d for d in previous.dynos} if previous else {}
     events: list[Event] = []
@@ -114,7 +139,11 @@ def _dyno_events(previous: AppSnapshot | None, current: AppSnapshot) -> list[Eve
             kind = DYNO_CRASHED
         elif dyno.state == "down" and was_state != "down":
             kind = DYNOS_DOWN
-        elif dyno.state == "up" and was_state in ("crashed", "down"):
+        elif (
+            dyno.state == "up"
+            and was is not None
+            and (was.state in ("crashed", "down") or was.unrecovered)
+        ):
             kind = DYNOS_RECOVERED
         # `starting` and `idle` (a sleeping eco dyno) are not down, and a dyno that is
         # gone was scaled away or cycled: neither is worth an alert.
@@ -186,13 +215,18 @@ def _fingerprint(config: dict[str, str]) -> str:
 
 
 def _config_events(previous: AppSnapshot, current: AppSnapshot) -> list[Event]:
+    if previous.config_key_id != current.config_key_id:
+        return []  # digests made with another key (SECRET_KEY changed): a new baseline
     old, new = previous.config, current.config
     added = tuple(sorted(set(new) - set(old)))
     removed = tuple(sorted(set(old) - set(new)))
     changed = tuple(sorted(n for n in set(old) & set(new) if old[n] != new[n]))
     if not (added or removed or changed):
         return []
-    key = f"{current.app}:{CONFIG_CHANGED}:{_fingerprint(old)}>{_fingerprint(new)}"
+    # The previous check's time makes a change made again later (a flag turned back on) a
+    # new event, while two diffs of the same pair of snapshots still share the key.
+    since = previous.taken_at.isoformat()
+    key = f"{current.app}:{CONFIG_CHANGED}:{_fingerprint(old)}>{_fingerprint(new)}:{since}"
     return [Event(CONFIG_CHANGED, current.app, key, added=added, removed=removed, changed=changed)]
 
 
@@ -207,7 +241,8 @@ def _addon_events(previous: AppSnapshot, current: AppSnapshot) -> list[Event]:
             key = f"{app}:{ADDON_ADDED}:{addon.id}"
             events.append(Event(ADDON_ADDED, app, key, addon=addon))
         elif (was.state, was.plan) != (addon.state, addon.plan):
-            key = f"{app}:{ADDON_CHANGED}:{addon.id}:{addon.state}:{addon.plan}"
+            since = previous.taken_at.isoformat()
+            key = f"{app}:{ADDON_CHANGED}:{addon.id}:{addon.state}:{addon.plan}:{since}"
             events.append(Event(ADDON_CHANGED, app, key, addon=addon, previous_addon=was))
     for addon in sorted(previous.addons, key=lambda a: a.name):
         if addon.id not in now:

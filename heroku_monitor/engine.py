@@ -96,9 +96,9 @@ class Engine:
 
             def events_for(
                 previous: AppSnapshot | None, failures: int, episode: int
-            ) -> list[Event]:
-                found = detect.diff(previous, snapshot)
-                return found + detect.check_succeeded(app, failures, episode)
+            ) -> tuple[list[Event], AppSnapshot]:
+                found, kept = detect.observe(previous, snapshot)
+                return found + detect.check_succeeded(app, failures, episode), kept
 
             events = self.store.record_success(monitor_id, snapshot, events_for, now)
             result = CheckResult(monitor_id, app, True, now, events)

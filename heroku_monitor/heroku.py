@@ -100,6 +100,11 @@ def config_digests(config: dict[str, Any], key: bytes) -> dict[str, str]:
     }
 
 
+def key_id(key: bytes) -> str:
+    """A short name for a digest key, kept with the digests it made."""
+    return hashlib.sha256(b"key-id\0" + key).hexdigest()[:12]
+
+
 class HerokuClient:
     """A thread-safe client for the endpoints the monitor reads."""
 
@@ -279,6 +284,7 @@ class HerokuClient:
                 ),
                 addons=tuple(_addon(a) for a in addons),
                 config=dict(config),
+                config_key_id=key_id(digest_key) if include_config else "",
             )
         except (KeyError, TypeError, AttributeError, ValueError) as exc:
             raise Unavailable(f"Heroku's answer for {app!r} is missing fields ({exc}).") from exc

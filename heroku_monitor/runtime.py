@@ -6,6 +6,7 @@ Building starts nothing; `start()` starts the scheduler.
 
 from __future__ import annotations
 
+import hmac
 import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -45,6 +46,15 @@ class Runtime:
         self.store.close()
 
 
+def config_digest_key(settings: Settings, store: Store) -> bytes:
+    """The key config var values are digested with. Derived from SECRET_KEY when it is
+    set, so that the database holding the digests does not hold their key too (a dump
+    alone then allows no guessing of short values); else one kept in the database."""
+    if settings.secret_key:
+        return hmac.new(settings.secret_key.encode(), b"config-var-digests", "sha256").digest()
+    return store.secret("config_digest_key").encode()
+
+
 def build(settings: Settings, *, clock: Clock = utcnow) -> Runtime:
     """Everything the service needs, built from `settings`, with nothing started."""
     store = Store(settings.database_url)
@@ -62,7 +72,7 @@ def build(settings: Settings, *, clock: Clock = utcnow) -> Runtime:
         notifier = SlackNotifier(settings.slack_bot_token, settings.slack_api_url)
     else:
         notifier = LogNotifier()
-    digest_key = store.secret("config_digest_key").encode()
+    digest_key = config_digest_key(settings, store)
     engine = Engine(store, heroku, notifier, digest_key=digest_key, clock=clock)
     scheduler = Scheduler(
         engine, max_workers=settings.max_concurrent_checks, rate_share=settings.rate_share

@@ -23,6 +23,9 @@ class Dyno:
     state: str
     updated_at: str = ""
     size: str = ""
+    # Set by `detect.carry`, not by Heroku: the dyno was crashed or down and has not been
+    # seen `up` since (Heroku restarts it through `starting`), so `up` is a recovery.
+    unrecovered: bool = False
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,9 @@ class AppSnapshot:
     releases: tuple[Release, ...] = ()
     addons: tuple[Addon, ...] = ()
     config: dict[str, str] = field(default_factory=dict)
+    # Which digest key made `config` (a short hash of it): digests made with another key
+    # cannot be compared.
+    config_key_id: str = ""
 
     @property
     def current_release(self) -> Release | None:
@@ -92,4 +98,5 @@ class AppSnapshot:
             releases=tuple(Release(**r) for r in data.get("releases", ())),
             addons=tuple(Addon(**a) for a in data.get("addons", ())),
             config=dict(data.get("config", {})),
+            config_key_id=data.get("config_key_id", ""),
         )

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import secrets
+import sqlite3
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -170,9 +172,9 @@ class OutboxItem:
     token: str = ""
 
 
-# Computes the events of a successful check from (previous snapshot or None,
-# failures before this check, trouble episode). Called inside the transaction.
-EventsFor = Callable[[AppSnapshot | None, int, int], list[Event]]
+# Computes a successful check's events, and the snapshot to keep, from (previous snapshot
+# or None, failures before this check, trouble episode). Called inside the transaction.
+EventsFor = Callable[[AppSnapshot | None, int, int], tuple[list[Event], AppSnapshot]]
 
 
 class Store:
@@ -324,7 +326,8 @@ class Store:
     def record_success(
         self, monitor_id: int, snapshot: AppSnapshot, events_for: EventsFor, now: datetime
     ) -> list[Event]:
-        """Save `snapshot` and record the events `events_for` finds; returns the new ones.
+        """Save `snapshot` (as `events_for` keeps it) and record the events it finds;
+        returns the new ones.
 
         The state row is locked for the transaction, so two processes checking the same
         monitor at once diff one after the other, never both against the same snapshot.
@@ -338,11 +341,11 @@ class Store:
                 previous = AppSnapshot.from_json(state.snapshot)
                 if previous.taken_at > snapshot.taken_at:
                     return []  # a newer check already landed; this one is stale
-            events = events_for(previous, state.failures, state.trouble_episode)
+            events, kept = events_for(previous, state.failures, state.trouble_episode)
             if state.failures >= detect.TROUBLE_AFTER:
                 state.trouble_episode += 1
             state.app_name = snapshot.app
-            state.snapshot = snapshot.to_json()
+            state.snapshot = kept.to_json()
             state.taken_at = snapshot.taken_at
             state.last_check_at, state.last_ok, state.last_error = now, True, None
             state.failures = 0
@@ -627,9 +630,27 @@ def _sqlite_immediate_transactions(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # let SQLAlchemy's BEGIN below stand
-        dbapi_connection.execute("PRAGMA journal_mode=WAL")
         dbapi_connection.execute("PRAGMA foreign_keys=ON")
+        _use_wal(dbapi_connection)
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Connection) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _use_wal(dbapi_connection: Any) -> None:
+    """Put the database in WAL mode (readers never block the writer). The mode stays in
+    the file, so only its first user switches it; the switch needs the database to itself
+    and answers "locked" at once, without the busy timeout, when another process is in it.
+    """
+    for _ in range(100):
+        mode = dbapi_connection.execute("PRAGMA journal_mode").fetchone()[0]
+        if str(mode).lower() == "wal":
+            return
+        try:
+            dbapi_connection.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc):
+                raise
+            time.sleep(0.05)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from heroku_monitor.heroku import config_digests
+from heroku_monitor.heroku import config_digests, key_id
 from heroku_monitor.snapshot import Addon, AppSnapshot, Dyno, Release
 
 T0 = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -63,4 +63,5 @@ def snap(
         releases=tuple(sorted(releases, key=lambda r: r.version, reverse=True)),
         addons=addons,
         config=config_digests(values, KEY),
+        config_key_id=key_id(KEY),
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from heroku_monitor import detect
@@ -186,3 +188,61 @@ def test_a_new_crash_of_the_same_dyno_has_a_new_key():
     first = diff(snap(), snap(dynos=(dyno("web.1", "crashed", "t1"), dyno("worker.1"))))
     second = diff(snap(), snap(dynos=(dyno("web.1", "crashed", "t2"), dyno("worker.1"))))
     assert first[0].key != second[0].key
+
+
+def observe_all(*snapshots):
+    """Run checks over `snapshots` in turn, keeping what each check keeps."""
+    previous, seen = None, []
+    for current in snapshots:
+        events, previous = detect.observe(previous, current)
+        seen.append(kinds(events))
+    return seen
+
+
+def test_a_crashed_dyno_that_comes_back_through_starting_is_reported_recovered():
+    seen = observe_all(
+        snap(),
+        snap(dynos=(dyno("web.1", "crashed", "t1"), dyno("worker.1")), minutes=1),
+        snap(dynos=(dyno("web.1", "starting", "t2"), dyno("worker.1")), minutes=2),
+        snap(dynos=(dyno("web.1", "up", "t3"), dyno("worker.1")), minutes=3),
+        snap(dynos=(dyno("web.1", "up", "t3"), dyno("worker.1")), minutes=4),
+    )
+    assert seen == [[], [detect.DYNO_CRASHED], [], [detect.DYNOS_RECOVERED], []]
+
+
+def test_a_dyno_cycling_through_starting_without_a_crash_is_not_a_recovery():
+    seen = observe_all(
+        snap(),
+        snap(dynos=(dyno("web.1", "starting", "t2"), dyno("worker.1")), minutes=1),
+        snap(dynos=(dyno("web.1", "up", "t3"), dyno("worker.1")), minutes=2),
+    )
+    assert seen == [[], [], []]
+
+
+def test_a_dyno_that_crashes_again_after_starting_is_a_new_crash():
+    seen = observe_all(
+        snap(),
+        snap(dynos=(dyno("web.1", "crashed", "t1"), dyno("worker.1")), minutes=1),
+        snap(dynos=(dyno("web.1", "starting", "t2"), dyno("worker.1")), minutes=2),
+        snap(dynos=(dyno("web.1", "crashed", "t3"), dyno("worker.1")), minutes=3),
+    )
+    assert seen == [[], [detect.DYNO_CRASHED], [], [detect.DYNO_CRASHED]]
+
+
+def test_a_config_change_made_again_later_is_alerted_again():
+    on, off = {"FLAG": "on"}, {"FLAG": "off"}
+    flips = [snap(config=on if i % 2 == 0 else off, minutes=i) for i in range(5)]
+    keys = [
+        e.key for previous, current in itertools.pairwise(flips) for e in diff(previous, current)
+    ]
+    assert len(keys) == 4 and len(set(keys)) == 4
+
+
+def test_digests_made_with_another_key_are_a_config_baseline_not_a_change():
+    from dataclasses import replace
+
+    old = snap(config={"A": "1"})
+    rekeyed = replace(
+        snap(config={"A": "1"}, minutes=5), config={"A": "other"}, config_key_id="new"
+    )
+    assert diff(old, rekeyed) == []

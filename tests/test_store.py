@@ -17,8 +17,11 @@ CRASHED = snap(dynos=(dyno("web.1", "crashed"), dyno("worker.1")), minutes=5)
 def diff_only(current: AppSnapshot) -> EventsFor:
     """What the engine computes inside the store's transaction for a successful check."""
 
-    def events_for(previous: AppSnapshot | None, failures: int, episode: int) -> list[detect.Event]:
-        return diff(previous, current) + detect.check_succeeded(current.app, failures, episode)
+    def events_for(
+        previous: AppSnapshot | None, failures: int, episode: int
+    ) -> tuple[list[detect.Event], AppSnapshot]:
+        found, kept = detect.observe(previous, current)
+        return found + detect.check_succeeded(current.app, failures, episode), kept
 
     return events_for
 
