@@ -139,7 +139,11 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
             return 2
-    service, web = start(settings, simulator)
+    try:
+        service, web = start(settings, simulator)
+    except SettingsError as exc:
+        print(f"heroku-monitor: {exc}", file=sys.stderr)
+        return 2
     log.info("dashboard on http://localhost:%s", settings.port)
     try:
         web.run(host="0.0.0.0", port=settings.port, use_reloader=False, threaded=True)
@@ -156,14 +160,17 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def start(settings: Settings, simulator: SimulatorServer | None = None) -> tuple[Runtime, Flask]:
-    """Build the service and its web app, and start the scheduler (and Socket Mode)."""
+    """Build the service and its web app, and start Socket Mode and the scheduler.
+
+    Raises SettingsError, one sentence, for what a user can fix (database, Slack app token).
+    """
     service = runtime.build(settings)
     service.simulator = simulator
     web = create_app(service)
-    service.start()
     bolt = web.extensions.get("bolt")
     if settings.slack_app_token and bolt is not None:
         slack_commands.start_socket_mode(bolt, settings.slack_app_token)
+    service.start()
     return service, web
 
 
@@ -172,11 +179,10 @@ def serve_in_process(env: Mapping[str, str]) -> Flask:
     one line, as `python app.py` does."""
     configure_logging()
     try:
-        settings = from_env(env)
+        service, web = start(from_env(env))
     except SettingsError as exc:
         print(f"heroku-monitor: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
-    service, web = start(settings)
     atexit.register(service.stop)
     return web
 

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 HEROKU_REQUESTS_PER_HOUR = 4500
 # A check reads the app, its dynos, its newest releases, its add-ons and its config vars.
 REQUESTS_PER_CHECK = 5
+# Below this many requests left on the token, checks pause: they are the team's too.
+RESERVE = HEROKU_REQUESTS_PER_HOUR // 20
 
 
 @dataclass(frozen=True)

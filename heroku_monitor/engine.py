@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from heroku_monitor import detect
+from heroku_monitor import budget, detect
 from heroku_monitor.detect import Event
 from heroku_monitor.heroku import HerokuClient, HerokuError, RateLimited
 from heroku_monitor.slack import DeliveryError, LogNotifier, Notifier
@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 
 THROTTLE_FIRST, THROTTLE_MAX = 120, 960  # seconds: doubled on each 429 in a row
+RESERVE_PAUSE = 60  # seconds: Heroku refills about 75 requests a minute
 
 
 def utcnow() -> datetime:
@@ -70,12 +71,14 @@ class Engine:
         # After Heroku answers 429, every check waits until this time (then tries again):
         # a rate limit slows monitoring down, it never fails checks into alerts.
         self.throttled_until: datetime | None = None
+        self.throttle_reason = ""
         self._throttle_seconds = THROTTLE_FIRST
 
-    def check(self, monitor_id: int) -> CheckResult | None:
-        """Check one monitor now and deliver what it found; None if there is no such monitor."""
+    def check(self, monitor_id: int, *, force: bool = False) -> CheckResult | None:
+        """Check one monitor now and deliver what it found; None if there is no such
+        monitor, or it is paused and not `force`d (another process may have paused it)."""
         monitor = self.store.monitor(monitor_id)
-        if monitor is None:
+        if monitor is None or (monitor.paused and not force):
             return None
         app, now = monitor.app_name, self.clock()
         if self.throttled_until is not None and now < self.throttled_until:
@@ -85,7 +88,8 @@ class Engine:
         except RateLimited:
             self.throttled_until = now + timedelta(seconds=self._throttle_seconds)
             self._throttle_seconds = min(self._throttle_seconds * 2, THROTTLE_MAX)
-            log.warning("Heroku's rate limit is reached: %s", self.throttle_note())
+            self.throttle_reason = "Heroku's rate limit was reached"
+            log.warning("%s", self.throttle_note())
             return CheckResult(monitor_id, app, False, now, [], self.throttle_note())
         except HerokuError as exc:
             reason = str(exc)
@@ -103,18 +107,30 @@ class Engine:
             events = self.store.record_success(monitor_id, snapshot, events_for, now)
             result = CheckResult(monitor_id, app, True, now, events)
             self.throttled_until, self._throttle_seconds = None, THROTTLE_FIRST
+            self._mind_rate_limit(now)
         self.health = Health(now, result.ok, result.error)
         if events:
             log.info("%s: %s", app, ", ".join(e.kind for e in events))
         self.deliver()
         return result
 
+    def _mind_rate_limit(self, now: datetime) -> None:
+        """Pause checks for a minute when the token's requests are nearly used up: the
+        token is shared with the team's other tools, which need some left too."""
+        remaining = self.heroku.rate_limit_remaining
+        if remaining is not None and remaining < budget.RESERVE:
+            self.throttled_until = now + timedelta(seconds=RESERVE_PAUSE)
+            self.throttle_reason = (
+                f"Heroku's rate limit is nearly used up ({remaining} requests left)"
+            )
+            log.warning("%s", self.throttle_note())
+
     def throttle_note(self) -> str:
         """One sentence on the rate-limit pause, for logs and the dashboard."""
         if self.throttled_until is None:
             return ""
         until = self.throttled_until.strftime("%H:%M:%S UTC")
-        return f"Heroku's rate limit was reached: checks wait until {until}."
+        return f"{self.throttle_reason}: checks wait until {until}."
 
     def deliver(self) -> int:
         """Send every due alert of the outbox, oldest first; returns how many went out.

@@ -202,10 +202,11 @@ def ago(then: datetime, now: datetime) -> str:
 
 
 def status(
-    snapshot: AppSnapshot, checked_at: datetime, now: datetime
+    snapshot: AppSnapshot, now: datetime, *, problem: str | None = None
 ) -> tuple[str, list[dict[str, Any]]]:
     """The `/heroku-status app` answer: health, dynos, current release, add-ons,
-    maintenance and when it was checked, as text and blocks."""
+    maintenance and when it was seen so, as text and blocks. `problem`: why the latest
+    check failed, when it did (the rest is then older news, and says so)."""
     app = snapshot.app
     health = snapshot.health()
     title = f"{HEALTH_EMOJI[health]} {app} is {health}"
@@ -226,7 +227,10 @@ def status(
         for a in sorted(snapshot.addons, key=lambda a: a.name)
     ] or ["none"]
     maintenance = "on 🚧" if snapshot.maintenance else "off"
-    checked = f"Last checked {ago(checked_at, now)}"
+    seen = ago(snapshot.taken_at, now)
+    checked = f"Last checked {seen}"
+    if problem:
+        checked = f"⚠️ The latest check failed ({escape(problem)}); this is from {seen}"
     lines = [
         f"*{title}*",
         "*Dynos:*",
@@ -261,7 +265,7 @@ def status(
 
 
 def summary(
-    rows: Sequence[tuple[str, AppSnapshot | None, datetime | None]], now: datetime
+    rows: Sequence[tuple[str, AppSnapshot | None, bool]], now: datetime
 ) -> tuple[str, list[dict[str, Any]]]:
     """The `/heroku-status` answer without an app: one line per monitored app."""
     if not rows:
@@ -270,8 +274,8 @@ def summary(
         )
         return text, [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
     lines = []
-    for app, snapshot, checked_at in rows:
-        if snapshot is None or checked_at is None:
+    for app, snapshot, failing in rows:
+        if snapshot is None:
             lines.append(f"⏳ *{app}*: not checked yet")
             continue
         health = snapshot.health()
@@ -281,7 +285,8 @@ def summary(
         maintenance = ", maintenance on 🚧" if snapshot.maintenance else ""
         lines.append(
             f"{HEALTH_EMOJI[health]} *{app}*: {health}, {up}/{len(snapshot.dynos)} dynos up"
-            f"{version}{maintenance} (checked {ago(checked_at, now)})"
+            f"{version}{maintenance} (checked {ago(snapshot.taken_at, now)})"
+            + (", ⚠️ latest check failed" if failing else "")
         )
     text = "*🤠 Heroku status*\n" + "\n".join(lines)
     blocks: list[dict[str, Any]] = [

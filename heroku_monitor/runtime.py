@@ -11,10 +11,13 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
+
 from heroku_monitor.engine import Clock, Engine, utcnow
 from heroku_monitor.heroku import HerokuClient
 from heroku_monitor.scheduler import Scheduler
-from heroku_monitor.settings import Settings
+from heroku_monitor.settings import Settings, SettingsError
 from heroku_monitor.slack import LogNotifier, Notifier, SlackNotifier
 from heroku_monitor.store import Store
 
@@ -46,6 +49,25 @@ class Runtime:
         self.store.close()
 
 
+def open_store(url: str) -> Store:
+    """The store at `url`; a database that cannot be opened is a SettingsError saying why,
+    without the URL's password."""
+    try:
+        return Store(url)
+    except (SQLAlchemyError, OSError) as exc:
+        try:
+            shown = make_url(url).render_as_string(hide_password=True)
+        except SQLAlchemyError:
+            shown = "DATABASE_URL"
+        if isinstance(exc, ArgumentError):
+            reason = "that is not a database URL (try postgres://… or sqlite:///path)"
+        elif isinstance(exc, DBAPIError) and exc.orig is not None:
+            reason = str(exc.orig).strip().splitlines()[0]
+        else:
+            reason = getattr(exc, "strerror", None) or str(exc).splitlines()[0]
+        raise SettingsError(f"Cannot open the database at {shown}: {reason}.") from exc
+
+
 def config_digest_key(settings: Settings, store: Store) -> bytes:
     """The key config var values are digested with. Derived from SECRET_KEY when it is
     set, so that the database holding the digests does not hold their key too (a dump
@@ -57,7 +79,7 @@ def config_digest_key(settings: Settings, store: Store) -> bytes:
 
 def build(settings: Settings, *, clock: Clock = utcnow) -> Runtime:
     """Everything the service needs, built from `settings`, with nothing started."""
-    store = Store(settings.database_url)
+    store = open_store(settings.database_url)
     store.seed(
         settings.monitored_app_name,
         settings.slack_channel,

@@ -22,6 +22,8 @@ log = logging.getLogger(__name__)
 
 DELIVERY_JOB = "deliver-outbox"
 PRUNE_JOB = "prune-alert-log"
+RECONCILE_JOB = "follow-monitors"
+RECONCILE_EVERY = 60  # seconds
 
 
 def _job_id(monitor_id: int) -> str:
@@ -59,7 +61,7 @@ class Scheduler:
     def start(self) -> None:
         """Schedule every active monitor, each checked once right away, and start."""
         self.aps.start()
-        self._replan(force=True)
+        self.reconcile()
         for monitor in self.engine.store.monitors():
             if not monitor.paused:
                 self.run_now(monitor.id)
@@ -71,6 +73,15 @@ class Scheduler:
             replace_existing=True,
         )
         self.aps.add_job(self._prune, "interval", hours=24, id=PRUNE_JOB, replace_existing=True)
+        # Other processes (gunicorn workers, more dynos) change monitors too: follow the
+        # database, so a pause or a new interval saved anywhere reaches every scheduler.
+        self.aps.add_job(
+            self._reconcile,
+            "interval",
+            seconds=RECONCILE_EVERY,
+            id=RECONCILE_JOB,
+            replace_existing=True,
+        )
 
     def shutdown(self) -> None:
         """Stop scheduling and wait for running checks (each is bounded by its timeouts)."""
@@ -78,25 +89,19 @@ class Scheduler:
             self.aps.shutdown(wait=True)
 
     def sync(self, monitor_id: int) -> None:
-        """Apply a monitor's saved settings at once: reschedule it and check it now,
-        or drop its job when it is paused or gone. The rate budget is planned again."""
+        """Apply a monitor's saved settings at once: reschedule, and check it now unless
+        it is paused or gone."""
+        self.reconcile()
         monitor = self.engine.store.monitor(monitor_id)
-        if monitor is None or monitor.paused:
-            with contextlib.suppress(JobLookupError):
-                self.aps.remove_job(_job_id(monitor_id))
-        if not self._replan() and monitor is not None and not monitor.paused:
-            self._schedule(monitor.id, monitor.check_interval)
         if monitor is not None and not monitor.paused:
             self.run_now(monitor.id)
 
-    def _replan(self, *, force: bool = False) -> bool:
-        """Plan polling within the rate budget; when the stretch changed (or `force`),
-        reschedule every active monitor and return True."""
-        active = [m for m in self.engine.store.monitors() if not m.paused]
-        planned = budget.plan([m.check_interval for m in active], share=self.rate_share)
-        changed = planned.stretch != self.budget.stretch
-        self.budget = planned
-        if planned.stretched and changed:
+    def reconcile(self) -> None:
+        """Make the interval jobs match the monitors in the database, within the rate
+        budget: a job per active monitor at its (stretched) interval, none for the rest."""
+        active = {m.id: m for m in self.engine.store.monitors() if not m.paused}
+        planned = budget.plan([m.check_interval for m in active.values()], share=self.rate_share)
+        if planned.stretched and planned.stretch != self.budget.stretch:
             log.warning(
                 "polling %d apps as configured would take %.0f Heroku requests an hour, over "
                 "the %.0f allowed (%.0f%% of 4,500): intervals are stretched %.1f times",
@@ -106,19 +111,26 @@ class Scheduler:
                 self.rate_share * 100,
                 planned.stretch,
             )
-        if not (changed or force):
-            return False
-        for monitor in active:
-            self._schedule(monitor.id, monitor.check_interval)
-        return True
+        self.budget = planned
+        for job in self.aps.get_jobs():
+            if job.id.startswith("check-") and int(job.id.split("-")[1]) not in active:
+                with contextlib.suppress(JobLookupError):
+                    self.aps.remove_job(job.id)
+        for monitor in active.values():
+            job = self.aps.get_job(_job_id(monitor.id))
+            wanted = planned.seconds(monitor.check_interval)
+            interval = getattr(getattr(job, "trigger", None), "interval", None)
+            if interval is None or interval.total_seconds() != wanted:
+                self._schedule(monitor.id, monitor.check_interval)
 
-    def run_now(self, monitor_id: int) -> None:
-        """Check a monitor as soon as a worker is free, keeping its interval.
+    def run_now(self, monitor_id: int, *, force: bool = False) -> None:
+        """Check a monitor as soon as a worker is free, keeping its interval; `force`
+        checks a paused monitor too (a person asked).
 
         A one-off job, not a nudge of the interval job: APScheduler skips a run of a job
         that is already running, and a webhook's check must never be skipped.
         """
-        self.aps.add_job(self._check, "date", args=[monitor_id])
+        self.aps.add_job(self._check, "date", args=[monitor_id, force])
 
     def deliver_soon(self) -> None:
         """Run the outbox now, on a worker."""
@@ -145,7 +157,7 @@ class Scheduler:
         """How often a monitor configured at `minutes` is actually polled."""
         return self.budget.seconds(minutes)
 
-    def _check(self, monitor_id: int) -> None:
+    def _check(self, monitor_id: int, force: bool = False) -> None:
         """Run the check; a request that arrives while it runs makes it run once more,
         so no trigger is lost and one monitor is never checked twice at once."""
         with self._lock:
@@ -155,7 +167,7 @@ class Scheduler:
             self._running.add(monitor_id)
         while True:
             try:
-                self.engine.check(monitor_id)
+                self.engine.check(monitor_id, force=force)
             except Exception:  # a bug: log it with its traceback, keep the scheduler alive
                 log.exception("check of monitor %s crashed", monitor_id)
             with self._lock:
@@ -171,6 +183,12 @@ class Scheduler:
                 log.info("pruned %d alerts older than 90 days from the log", gone)
         except Exception:
             log.exception("pruning the alert log crashed")
+
+    def _reconcile(self) -> None:
+        try:
+            self.reconcile()
+        except Exception:
+            log.exception("following the monitors in the database crashed")
 
     def _deliver(self) -> None:
         try:

@@ -48,16 +48,17 @@ class StatusService:
             now = self.clock()
             rows = []
             for monitor in self.store.monitors():
-                rows.append((monitor.app_name, monitor.snapshot, monitor.last_check_at))
+                rows.append((monitor.app_name, monitor.snapshot, monitor.last_ok is False))
             return Answer(*messages.summary(rows, now))
         if len(words) > 1 or words[0].lower() in ("help", "-h", "--help"):
             return _plain(USAGE)
         app = words[0].lower()
         if validation.app_name_error(app):
             return _plain(f"🤔 `{messages.escape(words[0])}` is not a Heroku app name. {USAGE}")
-        snapshot, checked_at = self.store.snapshot_for_app(app) or (None, None)
-        if snapshot is not None and checked_at is not None:
-            return Answer(*messages.status(snapshot, checked_at, self.clock()))
+        found = self.store.snapshot_for_app(app)
+        if found is not None:
+            snapshot, problem = found
+            return Answer(*messages.status(snapshot, self.clock(), problem=problem))
         waiting = _plain(f"🤠 Riding out to check *{app}*…")
         return Answer(waiting.text, waiting.blocks, fetch=app)
 
@@ -83,4 +84,4 @@ class StatusService:
                 f"⚠️ Heroku did not answer for *{app}* ({messages.escape(str(exc))}). "
                 "Try again in a minute."
             )
-        return Answer(*messages.status(snapshot, now, self.clock()))
+        return Answer(*messages.status(snapshot, self.clock()))

@@ -279,6 +279,9 @@ class Store:
                     .where(MonitorState.monitor_id == monitor_id)
                     .values(delivery_error=None)
                 )
+            if monitor.app_name != app_name:
+                # Another app: its first check is a baseline, with no failures carried over.
+                s.execute(delete(MonitorState).where(MonitorState.monitor_id == monitor_id))
             monitor.app_name, monitor.slack_channel = app_name, channel
             monitor.check_interval, monitor.updated_at = interval, now
             monitor.source = "dashboard"
@@ -560,18 +563,22 @@ class Store:
                 query = query.where(Alert.status == status)
             return int(s.execute(query).scalar_one())
 
-    def snapshot_for_app(self, app_name: str) -> tuple[AppSnapshot, datetime | None] | None:
-        """The newest snapshot any monitor holds of `app_name`, with when it was checked."""
+    def snapshot_for_app(self, app_name: str) -> tuple[AppSnapshot, str | None] | None:
+        """The newest snapshot a monitor of `app_name` holds, and the reason its latest
+        check failed (None when it succeeded), or None when no monitor has seen the app."""
         with self.session() as s:
             row = s.execute(
-                select(MonitorState.snapshot, MonitorState.last_check_at)
-                .where(MonitorState.app_name == app_name, MonitorState.snapshot.is_not(None))
+                select(MonitorState.snapshot, MonitorState.last_ok, MonitorState.last_error)
+                .join(Monitor, Monitor.id == MonitorState.monitor_id)
+                .where(Monitor.app_name == app_name, MonitorState.app_name == app_name)
+                .where(MonitorState.snapshot.is_not(None))
                 .order_by(MonitorState.taken_at.desc())
                 .limit(1)
             ).first()
         if row is None or row[0] is None:
             return None
-        return AppSnapshot.from_json(row[0]), row[1]
+        problem = (row[2] or "the check failed") if row[1] is False else None
+        return AppSnapshot.from_json(row[0]), problem
 
 
 # Slack refusals about the message itself: sending it again can never work.

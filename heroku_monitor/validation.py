@@ -9,15 +9,16 @@ import re
 
 # Heroku app names: a lower-case letter first, then lower-case letters, digits and dashes,
 # 3-30 characters (the Platform API's app name pattern allows no trailing dash either).
-APP_NAME = re.compile(r"^[a-z][a-z0-9-]{1,28}[a-z0-9]$")
-# Slack channel names: lower case, no spaces or periods, at most 80 characters.
-# https://api.slack.com/methods/conversations.create#naming
-CHANNEL_NAME = re.compile(r"^#[a-z0-9_\-\u00c0-\uffff]{1,80}$")
+APP_NAME = re.compile(r"[a-z][a-z0-9-]{1,28}[a-z0-9]")
+# Slack channel names: lower-case letters, digits, hyphens and underscores, at most 80
+# characters. https://api.slack.com/methods/conversations.create#naming
+CHANNEL_NAME = re.compile(r"#[a-z0-9_-]{1,80}")
+INTERVAL = re.compile(r"[0-9]{1,2}")  # ASCII digits only, always fullmatch()ed
 INTERVAL_MIN, INTERVAL_MAX = 1, 60
 
 
 def app_name_error(value: str) -> str | None:
-    if APP_NAME.match(value):
+    if APP_NAME.fullmatch(value):
         return None
     return (
         "An app name is 3-30 characters: a lower-case letter first, then lower-case "
@@ -28,11 +29,11 @@ def app_name_error(value: str) -> str | None:
 def channel_error(value: str) -> str | None:
     if not value.startswith("#"):
         return "A Slack channel starts with # (for example #alerts)."
-    if CHANNEL_NAME.match(value) and value.lower() == value:
+    if CHANNEL_NAME.fullmatch(value):
         return None
     return (
-        "A Slack channel name is lower case, without spaces or periods, "
-        "at most 80 characters after the #."
+        "A Slack channel name is lower case, without spaces or periods: letters, digits, "
+        "hyphens and underscores, at most 80 characters after the #."
     )
 
 
@@ -41,10 +42,10 @@ def parse_interval(value: str | int) -> tuple[int | None, str | None]:
     message = (
         f"The check interval is a whole number of minutes from {INTERVAL_MIN} to {INTERVAL_MAX}."
     )
-    try:
-        minutes = int(str(value).strip())
-    except ValueError:
+    text = str(value).strip()
+    if not INTERVAL.fullmatch(text):  # not int(): it would take "1_0", "٣" or "+5"
         return None, message
+    minutes = int(text)
     if not INTERVAL_MIN <= minutes <= INTERVAL_MAX:
         return None, message
     return minutes, None

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import requests
 
 from heroku_monitor.simulator import Simulator, SimulatorServer
@@ -142,3 +143,49 @@ def test_register_webhook_without_a_secret_says_what_to_set(tmp_path: Path):
     )
     assert done.returncode == 2 and "HEROKU_WEBHOOK_SECRET" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("database_url", "words"),
+    [
+        ("foo", "that is not a database URL"),
+        ("postgres://monitor:s3cretpw@127.0.0.1:9/db", "Cannot open the database at postgresql"),
+        ("sqlite:////proc/no-such-dir/monitor.db", "Cannot open the database at sqlite"),
+    ],
+)
+def test_a_database_that_cannot_be_opened_stops_start_up_with_one_line(
+    tmp_path: Path, database_url: str, words: str
+):
+    env = clean_env(HEROKU_API_KEY="k", SLACK_BOT_TOKEN="xoxb-1", DATABASE_URL=database_url)
+    done = subprocess.run(
+        [sys.executable, APP_PY],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    (line,) = done.stderr.strip().splitlines()
+    assert words in line and "s3cretpw" not in line
+
+
+def test_a_slack_app_token_that_cannot_connect_stops_start_up_with_one_line(tmp_path: Path):
+    env = clean_env(
+        HEROKU_API_KEY="k",
+        SLACK_BOT_TOKEN="xoxb-1",
+        SLACK_APP_TOKEN="xapp-1-nope",
+        SLACK_API_URL="http://127.0.0.1:9/api/",
+        DATABASE_URL=f"sqlite:///{tmp_path}/m.db",
+        PORT=str(free_port()),
+    )
+    done = subprocess.run(
+        [sys.executable, APP_PY],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert "Could not connect to Slack over Socket Mode with SLACK_APP_TOKEN" in done.stderr

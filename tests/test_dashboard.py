@@ -228,12 +228,17 @@ def test_healthz_is_200_while_the_scheduler_runs_and_checks_succeed(site: Site):
     assert monitor.id
 
 
-def test_healthz_is_503_after_a_failed_check(site: Site, world: World):
+def test_healthz_is_503_only_once_checks_fail_three_times_in_a_row(site: Site, world: World):
     site.service.scheduler.start()
-    world.sim.inject_fault(APP, status=500, count=100)
-    site.service.engine.check(only_monitor(site).id)
-    response = site.client.get("/healthz")
-    assert response.status_code == 503 and "500" in response.json["last_error"]  # type: ignore[index]
+    wait_until(lambda: site.service.engine.health.last_ok is True)
+    world.sim.inject_fault(APP, status=500, count=10_000)
+    codes = []
+    for _ in range(3):
+        site.service.engine.check(only_monitor(site).id)
+        codes.append(site.client.get("/healthz").status_code)
+    assert codes == [200, 200, 503]
+    body = site.client.get("/healthz").json
+    assert body["apps_in_trouble"] == [APP] and "500" in body["last_error"]  # type: ignore[index]
 
 
 def test_demo_buttons_cause_an_event_and_its_alert_arrives(world: World):
@@ -283,3 +288,14 @@ def test_a_rate_limited_heroku_pauses_checks_without_alerting(site: Site, world:
     assert world.slack.messages == [] and site.service.store.count_alerts() == 0
     assert site.service.store.monitor(monitor_id).failures == 0  # type: ignore[union-attr]
     assert "rate limit was reached" in site.client.get("/").get_data(as_text=True)
+
+
+def test_checks_pause_when_the_tokens_requests_are_nearly_used_up(site: Site, world: World):
+    monitor_id = only_monitor(site).id
+    world.sim.set_rate_limit_remaining(200)  # other tools spent the rest
+    assert site.service.engine.check(monitor_id).ok  # type: ignore[union-attr]
+    world.sim.reset_counters()
+    result = site.service.engine.check(monitor_id)
+    assert result is not None and not result.ok and world.sim.request_count == 0
+    assert "nearly used up" in site.client.get("/").get_data(as_text=True)
+    assert site.service.store.monitor(monitor_id).failures == 0  # type: ignore[union-attr]

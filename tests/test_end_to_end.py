@@ -190,3 +190,13 @@ def test_two_processes_on_one_database_send_each_alert_once(
         t.join(timeout=30)
     firsts = sorted(t.split("\n")[0] for t in world.texts())
     assert firsts == sorted(["🚨 *ALERT: Dyno Crash Detected* 🚨", "🚀 *New Deploy Detected* 🚀"])
+
+
+def test_a_monitor_paused_elsewhere_is_not_checked_but_check_now_still_works(world: World):
+    service = world.service()
+    mid = first_monitor(service)
+    service.store.set_paused(mid, True, datetime.now(UTC))  # e.g. from another process
+    world.sim.reset_counters()
+    assert service.engine.check(mid) is None and world.sim.request_count == 0
+    result = service.engine.check(mid, force=True)
+    assert result is not None and result.ok

@@ -30,7 +30,7 @@ class RecordingEngine:
         self.hold: dict[int, threading.Event] = {}
         self.lock = threading.Lock()
 
-    def check(self, monitor_id: int) -> None:
+    def check(self, monitor_id: int, *, force: bool = False) -> None:
         if monitor_id in self.hold:
             self.hold[monitor_id].wait(5)
         with self.lock:
@@ -123,3 +123,22 @@ def test_run_now_checks_a_monitor_without_waiting_for_its_interval(store, schedu
     wait_until(lambda: engine.count(mid) == 1)
     scheduler.run_now(mid)
     wait_until(lambda: engine.count(mid) == 2)
+
+
+def test_the_scheduler_follows_changes_another_process_saved(store, scheduled):
+    scheduler, _ = scheduled
+    kept = store.add_monitor("app-one", "#a", 5, T0)
+    paused = store.add_monitor("app-two", "#a", 5, T0)
+    scheduler.start()
+    # Another gunicorn worker or dyno edits the database directly:
+    store.update_monitor(kept, app_name="app-one", channel="#a", interval=2, now=T0)
+    store.set_paused(paused, True, T0)
+    added = store.add_monitor("app-three", "#a", 7, T0)
+    scheduler.reconcile()
+    seconds = {
+        mid: scheduler.aps.get_job(f"check-{mid}").trigger.interval.total_seconds()
+        for mid in (kept, added)
+    }
+    assert seconds == {kept: 120, added: 420}
+    assert scheduler.next_run(paused) is None
+    assert scheduler.aps.get_job("follow-monitors") is not None

@@ -51,3 +51,25 @@ def test_bad_initial_app_name_and_channel_are_errors():
 
 def test_running_on_heroku_is_known_from_dyno():
     assert from_env({**GOOD, "DYNO": "web.1"}).on_heroku
+
+
+@pytest.mark.parametrize(
+    "value", ["#alerts\n", "#a\u3000b", "#a\u200bb", "#a\u2028b", "#Alerts", "#a.b"]
+)
+def test_channels_with_hidden_spaces_or_capitals_are_refused(value: str):
+    from heroku_monitor.validation import channel_error
+
+    assert channel_error(value)
+
+
+@pytest.mark.parametrize("value", ["1_0", "+5", "\u0663", "05.0", "5 5"])
+def test_intervals_are_plain_ascii_whole_numbers(value: str):
+    from heroku_monitor.validation import parse_interval
+
+    assert parse_interval(value) == (None, parse_interval("0")[1])
+
+
+def test_app_names_with_a_trailing_newline_are_refused():
+    from heroku_monitor.validation import app_name_error
+
+    assert app_name_error("my-app\n") and not app_name_error("my-app")

@@ -153,3 +153,22 @@ def test_without_a_signing_secret_the_endpoint_says_how_to_turn_it_on(world: Wor
 def test_building_the_app_and_answering_calls_no_slack_api(slash: Slash):
     slash.send("")
     assert sum(slash.world.slack.calls.values()) == 0  # no auth.test, nothing
+
+
+def test_a_failing_latest_check_is_said_instead_of_passing_old_news_as_fresh(slash: Slash):
+    mid = first_monitor(slash.service)
+    slash.service.engine.check(mid)
+    slash.world.sim.inject_fault(APP, status=503, count=1000)
+    slash.service.engine.check(mid)
+    text = slash.send(APP).json["text"]
+    assert "⚠️ The latest check failed (503 unavailable" in text
+
+
+def test_an_app_the_monitor_no_longer_watches_is_read_live(slash: Slash):
+    mid = first_monitor(slash.service)
+    slash.service.engine.check(mid)
+    slash.world.sim.create_app("other-app")
+    slash.service.store.update_monitor(
+        mid, app_name="other-app", channel="#alerts", interval=5, now=slash.service.engine.clock()
+    )
+    assert "Riding out to check *my-app*" in slash.send(APP).json["text"]

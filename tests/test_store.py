@@ -218,3 +218,17 @@ def test_a_message_slack_refused_for_its_content_is_never_queued_again(sqlite_ur
     assert item is not None
     store.mark_failed(item, "invalid_blocks")
     assert store.requeue_failed(T0) == 0 and store.claim_next(T0) is None
+
+
+def test_a_monitor_switched_to_another_app_starts_from_a_baseline_without_old_failures(
+    sqlite_url: str,
+):
+    store = Store(sqlite_url)
+    mid = make_monitor(store)
+    store.record_success(mid, snap(), diff_only(snap()), T0)
+    store.record_failure(mid, "my-app", "500 unavailable", T0)
+    store.record_failure(mid, "my-app", "500 unavailable", T0)
+    store.update_monitor(mid, app_name="other-app", channel="#alerts", interval=5, now=T0)
+    assert store.record_failure(mid, "other-app", "500 unavailable", T0) == []
+    view = store.monitor(mid)
+    assert view is not None and view.failures == 1 and view.snapshot is None

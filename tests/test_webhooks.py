@@ -170,3 +170,10 @@ def test_duplicate_deliveries_of_every_change_still_make_one_alert_each(sqlite_u
             wait_until(lambda: sim.pending_deliveries == 0 and quiet(service))
         firsts = [m["text"].split("\n")[0] for m in slack.messages]
     assert firsts == ["🚀 *New Deploy Detected* 🚀", "🚧 *Maintenance Mode On* 🚧"]
+
+
+def test_an_oversized_body_is_refused_before_it_is_read(hook: Hook):
+    response = hook.client.post(
+        "/webhooks/heroku", data=b"x" * (2 * 1024 * 1024), headers={SIGNATURE_HEADER: "x"}
+    )
+    assert response.status_code == 413

@@ -21,6 +21,8 @@ def create_app(runtime: Runtime) -> Flask:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.on_heroku,
+        # Nothing we accept is near this; a bigger body is refused before it is read.
+        MAX_CONTENT_LENGTH=1024 * 1024,
     )
     app.extensions["runtime"] = runtime
     auth.init_app(app, settings)  # before CSRF: a stranger gets 401/403, not a form error

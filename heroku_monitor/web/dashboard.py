@@ -197,7 +197,7 @@ def init_app(app: Flask, runtime: Runtime) -> None:
     @bp.post("/monitors/<int:monitor_id>/check")
     def check_now(monitor_id: int) -> Response:
         monitor = acted_on(monitor_id)
-        scheduler.run_now(monitor_id)
+        scheduler.run_now(monitor_id, force=True)
         flash(f"Checking {monitor.app_name} now.", "ok")
         return redirect(url_for("dashboard.index"), code=303)
 

@@ -17,7 +17,7 @@ from slack_bolt.adapter.flask import SlackRequestHandler
 from slack_bolt.authorization import AuthorizeResult
 from slack_sdk import WebClient
 
-from heroku_monitor.settings import Settings
+from heroku_monitor.settings import Settings, SettingsError
 from heroku_monitor.status import StatusService
 
 log = logging.getLogger(__name__)
@@ -93,6 +93,12 @@ def start_socket_mode(bolt: App, app_token: str) -> Any:
     from slack_bolt.adapter.socket_mode import SocketModeHandler
 
     handler = SocketModeHandler(bolt, app_token)
-    handler.connect()
+    try:
+        handler.connect()
+    except Exception as exc:  # slack_sdk raises several kinds; each means "no connection"
+        raise SettingsError(
+            f"Could not connect to Slack over Socket Mode with SLACK_APP_TOKEN "
+            f"({exc.__class__.__name__}: {str(exc).splitlines()[0] if str(exc) else 'no answer'})."
+        ) from exc
     log.info("slash commands: connected to Slack over Socket Mode")
     return handler
