@@ -227,7 +227,7 @@ def main() -> None:
                 first,
                 include=["dyno", "api:release"],
                 level="sync",
-                url=live.url + "webhooks/heroku",
+                url=live.url + "/webhooks/heroku",
                 secret=WEBHOOK_SECRET,
             )
             samples = []

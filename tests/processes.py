@@ -54,9 +54,28 @@ def wait_for_http(url: str, timeout: float = 20.0) -> requests.Response:
             time.sleep(0.05)
 
 
-def start(processes: list, env: dict[str, str], *args: str, cwd: Path = ROOT) -> subprocess.Popen:
-    process = subprocess.Popen(
+def run_app(env: dict[str, str], *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """`python app.py ARGS` to its end (a command, or a start-up that fails)."""
+    return subprocess.run(
         [sys.executable, APP_PY, *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def start(
+    processes: list,
+    env: dict[str, str],
+    *args: str,
+    cwd: Path = ROOT,
+    command: tuple[str, ...] = (sys.executable, APP_PY),
+) -> subprocess.Popen:
+    """Start `python app.py ARGS` (or `command ARGS`) in the background."""
+    process = subprocess.Popen(
+        [*command, *args],
         env=env,
         cwd=cwd,
         stdout=subprocess.PIPE,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -11,21 +9,14 @@ import requests
 
 from heroku_monitor.simulator import Simulator, SimulatorServer
 from tests.fakes import FakeSlack
-from tests.processes import APP_PY, clean_env, free_port, start, stop, wait_for_http
+from tests.processes import clean_env, free_port, run_app, start, stop, wait_for_http
 from tests.web import wait_until
 
 CRASH_TEXT = "🚨 *ALERT: Dyno Crash Detected* 🚨\nApp: my-app\nCrashed dynos:\n• web.1 (web)"
 
 
 def test_missing_tokens_stop_start_up_with_one_line_pointing_at_demo(tmp_path: Path):
-    done = subprocess.run(
-        [sys.executable, APP_PY],
-        env=clean_env(),
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = run_app(clean_env(), cwd=tmp_path)
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in done.stderr
@@ -34,9 +25,7 @@ def test_missing_tokens_stop_start_up_with_one_line_pointing_at_demo(tmp_path: P
 
 def test_out_of_range_interval_stops_start_up_with_one_line(tmp_path: Path):
     env = clean_env(HEROKU_API_KEY="k", SLACK_BOT_TOKEN="xoxb-1", CHECK_INTERVAL_MINUTES="90")
-    done = subprocess.run(
-        [sys.executable, APP_PY], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60
-    )
+    done = run_app(env, cwd=tmp_path)
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert "CHECK_INTERVAL_MINUTES must be a whole number from 1 to 60" in done.stderr
 
@@ -99,14 +88,7 @@ def test_register_webhook_creates_the_app_webhook_through_the_platform_api(tmp_p
             HEROKU_API_KEY=sim.token, HEROKU_API_URL=heroku.url, HEROKU_WEBHOOK_SECRET="s3cret"
         )
         url = "https://monitor.example.com/webhooks/heroku"
-        done = subprocess.run(
-            [sys.executable, APP_PY, "register-webhook", "my-app", "--url", url],
-            env=env,
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        done = run_app(env, "register-webhook", "my-app", "--url", url, cwd=tmp_path)
         assert done.returncode == 0, done.stderr
         assert "Registered webhook" in done.stdout
         (hook,) = sim.webhooks("my-app")
@@ -119,28 +101,14 @@ def test_register_webhook_creates_the_app_webhook_through_the_platform_api(tmp_p
             "api:app",
         }
 
-        again = subprocess.run(
-            [sys.executable, APP_PY, "register-webhook", "no-such-app", "--url", url],
-            env=env,
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        again = run_app(env, "register-webhook", "no-such-app", "--url", url, cwd=tmp_path)
         assert again.returncode == 1 and "Traceback" not in again.stderr
         assert "could not register the webhook on no-such-app: 404" in again.stderr
 
 
 def test_register_webhook_without_a_secret_says_what_to_set(tmp_path: Path):
     env = clean_env(HEROKU_API_KEY="k")
-    done = subprocess.run(
-        [sys.executable, APP_PY, "register-webhook", "my-app", "--url", "https://x.example/w"],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = run_app(env, "register-webhook", "my-app", "--url", "https://x.example/w", cwd=tmp_path)
     assert done.returncode == 2 and "HEROKU_WEBHOOK_SECRET" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
 
@@ -157,14 +125,7 @@ def test_a_database_that_cannot_be_opened_stops_start_up_with_one_line(
     tmp_path: Path, database_url: str, words: str
 ):
     env = clean_env(HEROKU_API_KEY="k", SLACK_BOT_TOKEN="xoxb-1", DATABASE_URL=database_url)
-    done = subprocess.run(
-        [sys.executable, APP_PY],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = run_app(env, cwd=tmp_path)
     assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
     (line,) = done.stderr.strip().splitlines()
     assert words in line and "s3cretpw" not in line
@@ -179,13 +140,6 @@ def test_a_slack_app_token_that_cannot_connect_stops_start_up_with_one_line(tmp_
         DATABASE_URL=f"sqlite:///{tmp_path}/m.db",
         PORT=str(free_port()),
     )
-    done = subprocess.run(
-        [sys.executable, APP_PY],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = run_app(env, cwd=tmp_path)
     assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
     assert "Could not connect to Slack over Socket Mode with SLACK_APP_TOKEN" in done.stderr

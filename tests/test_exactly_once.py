@@ -3,7 +3,6 @@ SQLite file), gunicorn with several workers, and a restart while things happen."
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +11,7 @@ import pytest
 
 from heroku_monitor.simulator import Simulator, SimulatorServer
 from tests.fakes import FakeSlack
-from tests.processes import ROOT, clean_env, free_port, start, stop
+from tests.processes import clean_env, free_port, start, stop
 from tests.web import wait_until
 
 CRASH = "🚨 *ALERT: Dyno Crash Detected* 🚨"
@@ -77,22 +76,16 @@ def test_gunicorn_with_several_workers_sends_each_alert_once(
     sim, heroku, slack = heroku_and_slack
     sim.crash_dyno("my-app", "web.1")
     env = env_for(heroku, sim, slack, f"sqlite:///{tmp_path}/gunicorn.db")
-    gunicorn = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "gunicorn"),
-            "wsgi:app",
-            "--workers",
-            "3",
-            "--bind",
-            f"127.0.0.1:{free_port()}",
-        ],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    gunicorn = start(
+        processes,
+        env,
+        "wsgi:app",
+        "--workers",
+        "3",
+        "--bind",
+        f"127.0.0.1:{free_port()}",
+        command=(str(Path(sys.executable).parent / "gunicorn"),),
     )
-    processes.append(gunicorn)
     wait_until(lambda: checks_done(sim) >= 3, timeout=30)
     slack.wait_for_messages(1, timeout=30)
     err = stop(gunicorn)

@@ -19,13 +19,11 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import pytest
 import requests
 from werkzeug.datastructures import Headers
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 from heroku_monitor.simulator import (
@@ -35,6 +33,7 @@ from heroku_monitor.simulator import (
     SimulatorServer,
     webhook_signature,
 )
+from heroku_monitor.simulator.http import BackgroundServer
 from tests.test_simulator import (
     ACCEPT,
     ADDON_FIELDS,
@@ -83,11 +82,6 @@ class Received:
         return data
 
 
-class _Quiet(WSGIRequestHandler):
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        return None
-
-
 @dataclass
 class Receiver:
     """An HTTP endpoint on 127.0.0.1 that records every request and answers the next
@@ -101,16 +95,11 @@ class Receiver:
     def __post_init__(self) -> None:
         self.gate.set()
         self._cond = threading.Condition()
-        self._server: BaseWSGIServer = make_server(
-            "127.0.0.1", 0, self._app, threaded=True, request_handler=_Quiet
-        )
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
+        self._http = BackgroundServer(self._app, name="receiver")
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_port}"
+        return self._http.url
 
     def answer(self, *statuses: int) -> None:
         with self._cond:
@@ -138,19 +127,12 @@ class Receiver:
             return list(self.requests)
 
     def __enter__(self) -> Receiver:
-        self._thread.start()
+        self._http.start()
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.gate.set()
-        self._server.shutdown()
-        self._thread.join(timeout=5)
-        self._server.server_close()
+        self._http.stop()
 
 
 def verify(received: Received, secret: str) -> bool:

@@ -30,6 +30,14 @@ def make_monitor(store: Store) -> int:
     return store.add_monitor("my-app", "#alerts", 5, T0)
 
 
+def queue_crash(store: Store) -> int:
+    """A monitor with a baseline, then a crash whose alert waits in the outbox."""
+    mid = make_monitor(store)
+    store.record_success(mid, snap(), diff_only(snap()), T0)
+    store.record_success(mid, CRASHED, diff_only(CRASHED), T0)
+    return mid
+
+
 def test_baseline_then_crash_queues_one_alert(database_url: str):
     store = Store(database_url)
     mid = make_monitor(store)
@@ -54,9 +62,7 @@ def test_same_event_from_a_second_process_on_one_database_is_not_queued_twice(da
 
 def test_restart_neither_repeats_nor_misses_an_event(sqlite_url: str):
     store = Store(sqlite_url)
-    mid = make_monitor(store)
-    store.record_success(mid, snap(), diff_only(snap()), T0)
-    store.record_success(mid, CRASHED, diff_only(CRASHED), T0)
+    mid = queue_crash(store)
     store.close()
     restarted = Store(sqlite_url)
     again = snap(dynos=(dyno("web.1", "crashed"), dyno("worker.1")), minutes=10)
@@ -130,9 +136,7 @@ def test_environment_seeds_the_first_monitor_only_once(sqlite_url: str):
 
 def test_permanent_failure_is_kept_and_queued_again_when_the_channel_changes(sqlite_url: str):
     store = Store(sqlite_url)
-    mid = make_monitor(store)
-    store.record_success(mid, snap(), diff_only(snap()), T0)
-    store.record_success(mid, CRASHED, diff_only(CRASHED), T0)
+    mid = queue_crash(store)
     item = store.claim_next(T0)
     assert item is not None
     store.mark_failed(item, "channel_not_found")
@@ -179,9 +183,7 @@ def test_processes_starting_together_on_a_new_postgres_database_all_come_up(post
 
 def test_old_delivered_alerts_are_pruned_but_pending_ones_never(database_url: str):
     store = Store(database_url)
-    mid = make_monitor(store)
-    store.record_success(mid, snap(), diff_only(snap()), T0)
-    store.record_success(mid, CRASHED, diff_only(CRASHED), T0)
+    mid = queue_crash(store)
     down = snap(dynos=(dyno("web.1", "crashed"), dyno("worker.1", "down")), minutes=10)
     store.record_success(mid, down, diff_only(down), T0)
     first = store.claim_next(T0)
@@ -194,9 +196,7 @@ def test_old_delivered_alerts_are_pruned_but_pending_ones_never(database_url: st
 
 def test_a_channel_that_works_again_gets_its_undelivered_alerts(sqlite_url: str):
     store = Store(sqlite_url)
-    mid = make_monitor(store)
-    store.record_success(mid, snap(), diff_only(snap()), T0)
-    store.record_success(mid, CRASHED, diff_only(CRASHED), T0)
+    mid = queue_crash(store)
     failed = store.claim_next(T0)
     assert failed is not None
     store.mark_failed(failed, "not_in_channel: invite the bot")
@@ -211,9 +211,7 @@ def test_a_channel_that_works_again_gets_its_undelivered_alerts(sqlite_url: str)
 
 def test_a_message_slack_refused_for_its_content_is_never_queued_again(sqlite_url: str):
     store = Store(sqlite_url)
-    mid = make_monitor(store)
-    store.record_success(mid, snap(), diff_only(snap()), T0)
-    store.record_success(mid, CRASHED, diff_only(CRASHED), T0)
+    queue_crash(store)
     item = store.claim_next(T0)
     assert item is not None
     store.mark_failed(item, "invalid_blocks")

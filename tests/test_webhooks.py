@@ -132,7 +132,7 @@ def test_a_crash_reaches_slack_in_under_two_seconds_through_a_real_webhook(world
             APP,
             include=["dyno", "api:release"],
             level="sync",
-            url=f"{live.url}webhooks/heroku",
+            url=f"{live.url}/webhooks/heroku",
             secret=SECRET,
         )
         started = time.monotonic()
@@ -159,7 +159,7 @@ def test_duplicate_deliveries_of_every_change_still_make_one_alert_each(sqlite_u
                 APP,
                 include=["dyno", "api:release", "api:addon", "api:app"],
                 level="sync",
-                url=f"{live.url}webhooks/heroku",
+                url=f"{live.url}/webhooks/heroku",
                 secret=SECRET,
             )
             sim.deploy(APP, "ann@example.com")

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import re
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 from flask.testing import FlaskClient
-from werkzeug.serving import make_server
 
 from heroku_monitor.runtime import Runtime
+from heroku_monitor.simulator.http import BackgroundServer
 from heroku_monitor.web import create_app
 
 _TOKEN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
@@ -34,20 +33,18 @@ def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
         time.sleep(0.02)
 
 
-class LiveSite:
+class LiveSite(BackgroundServer):
     """The Flask app served on 127.0.0.1 from a thread, with the scheduler running."""
 
     def __init__(self, service: Runtime) -> None:
+        super().__init__(create_app(service), name="live-site")
         self.service = service
-        self.server = make_server("127.0.0.1", 0, create_app(service), threaded=True)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
-    def __enter__(self) -> LiveSite:
-        self.thread.start()
+    def start(self) -> LiveSite:
+        super().start()
         self.service.scheduler.start()
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
+    def stop(self) -> None:
+        super().stop()
         self.service.stop()

@@ -25,18 +25,17 @@ import base64
 import hashlib
 import json
 import re
-import threading
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from types import TracebackType, UnionType
+from types import UnionType
 from typing import Any, Literal
 
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
+from heroku_monitor.simulator.http import BackgroundServer
 from heroku_monitor.simulator.model import (
     ConflictError,
     InvalidParamsError,
@@ -710,14 +709,7 @@ def _control_routes(api: Flask, sim: Simulator) -> None:
         return done(pending=sim.pending_deliveries)
 
 
-class _QuietHandler(WSGIRequestHandler):
-    """No access log: tests and the demo stay readable (errors are still reported)."""
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        return None
-
-
-class SimulatorServer:
+class SimulatorServer(BackgroundServer):
     """Serve `build_api(sim)` on `host:port` (0: any free port) from a daemon thread.
 
     The socket is bound on construction, so `url` is known before `start()`.
@@ -725,53 +717,11 @@ class SimulatorServer:
     """
 
     def __init__(self, sim: Simulator, host: str = "127.0.0.1", port: int = 0) -> None:
+        super().__init__(build_api(sim), host, port, name="heroku-simulator")
         self.sim = sim
-        self.host = host
-        self._server: BaseWSGIServer = make_server(
-            host, port, build_api(sim), threaded=True, request_handler=_QuietHandler
-        )
-        self._thread: threading.Thread | None = None
-
-    @property
-    def port(self) -> int:
-        return self._server.server_port
-
-    @property
-    def url(self) -> str:
-        """Base URL, e.g. `http://127.0.0.1:54321` (no trailing slash)."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
-
-    def start(self) -> SimulatorServer:
-        """Start serving (idempotent); returns self."""
-        if self._thread is None:
-            # A short poll makes `stop()` (and each test's teardown) quick.
-            self._thread = threading.Thread(
-                target=self._server.serve_forever,
-                kwargs={"poll_interval": 0.05},
-                name="heroku-simulator",
-                daemon=True,
-            )
-            self._thread.start()
-        return self
 
     def stop(self) -> None:
         """Stop serving and close the socket (waits up to 5 s for the thread), and stop the
         simulator's webhook delivery thread (`Simulator.close()`)."""
-        if self._thread is not None:
-            self._server.shutdown()
-            self._thread.join(timeout=5)
-            self._thread = None
-        self._server.server_close()
+        super().stop()
         self.sim.close()
-
-    def __enter__(self) -> SimulatorServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

@@ -32,12 +32,12 @@ import time
 from collections import Counter, deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any, Self
 from urllib.parse import parse_qsl
 
 from flask import Flask, Response, request
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from heroku_monitor.simulator.http import BackgroundServer
 
 # Limits Slack documents for chat.postMessage and Block Kit.
 MAX_TEXT_CHARS = 40_000  # longer text is truncated, with a message_truncated warning
@@ -106,14 +106,7 @@ class _ApiError(Exception):
         self.extra = extra
 
 
-class _QuietRequestHandler(WSGIRequestHandler):
-    """Werkzeug's handler without the access log line per request."""
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        return
-
-
-class FakeSlack:
+class FakeSlack(BackgroundServer):
     """A fake Slack workspace with a bot user, served over real HTTP on 127.0.0.1."""
 
     team_id = "T0FAKETEAM"
@@ -144,61 +137,26 @@ class FakeSlack:
         self._latency = 0.0
         self._revoked_error: str | None = None
         self._last_ts_us = 0
-        self._server: BaseWSGIServer | None = None
-        self._thread: threading.Thread | None = None
         for name in channels:
             self.add_channel(name)
-        self._app = self._build_app()
+        super().__init__(self._build_app(), name="fake-slack")
 
     # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> Self:
-        """Bind a free port on 127.0.0.1 and serve in a daemon thread."""
-        if self._server is not None:
-            raise RuntimeError("FakeSlack is already running")
+        """Serve on a free port of 127.0.0.1 from a daemon thread; returns self."""
         self._stopping.clear()
-        server = make_server(
-            "127.0.0.1", 0, self._app, threaded=True, request_handler=_QuietRequestHandler
-        )
-        thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": 0.02},  # how long stop() may wait for the loop to notice
-            name=f"fake-slack-{server.server_port}",
-            daemon=True,
-        )
-        self._server, self._thread = server, thread
-        thread.start()
-        return self
+        return super().start()
 
     def stop(self) -> None:
         """Stop serving; requests held by `set_latency` are released at once."""
-        server, thread = self._server, self._thread
-        if server is None:
-            return
         self._stopping.set()
-        server.shutdown()
-        server.server_close()
-        if thread is not None:
-            thread.join(timeout=5)
-        self._server = self._thread = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        super().stop()
 
     @property
     def base_url(self) -> str:
         """The server root, e.g. "http://127.0.0.1:54321"."""
-        if self._server is None:
-            raise RuntimeError("FakeSlack is not running: call start() or use it as a context")
-        return f"http://127.0.0.1:{self._server.server_port}"
+        return super().url
 
     @property
     def url(self) -> str:
