@@ -193,10 +193,10 @@ class Store:
         self._session = sessionmaker(self.engine, expire_on_commit=False)
         with self.engine.begin() as conn:
             if not self.is_sqlite:
-                # Processes starting together would race to create the same tables; the
+                # Processes starting together would race to migrate the same tables; the
                 # lock makes them take turns (SQLite's BEGIN IMMEDIATE already does).
                 conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK})
-            Base.metadata.create_all(conn)
+            migrate(conn)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -661,3 +661,22 @@ def _use_wal(dbapi_connection: Any) -> None:
             if "locked" not in str(exc):
                 raise
             time.sleep(0.05)
+
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def migrate(conn: Connection) -> None:
+    """Bring the database's schema to the newest migration (Alembic), in `conn`'s
+    transaction. A database made before migrations existed is adopted as the first one."""
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import inspect
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = conn
+    tables = set(inspect(conn).get_table_names())
+    if "alembic_version" not in tables and "monitors" in tables:
+        command.stamp(config, "0001")
+    command.upgrade(config, "head")

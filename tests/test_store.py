@@ -230,3 +230,28 @@ def test_a_monitor_switched_to_another_app_starts_from_a_baseline_without_old_fa
     assert store.record_failure(mid, "other-app", "500 unavailable", T0) == []
     view = store.monitor(mid)
     assert view is not None and view.failures == 1 and view.snapshot is None
+
+
+def test_the_models_and_the_migrations_describe_the_same_schema(database_url: str):
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from heroku_monitor.store import Base
+
+    store = Store(database_url)  # migrated to the newest revision
+    with store.engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        assert compare_metadata(context, Base.metadata) == []
+
+
+def test_a_database_made_before_migrations_is_adopted_not_recreated(sqlite_url: str):
+    from sqlalchemy import create_engine, inspect
+
+    from heroku_monitor.store import Base
+
+    engine = create_engine(sqlite_url)
+    Base.metadata.create_all(engine)  # what the first version did
+    engine.dispose()
+    store = Store(sqlite_url)
+    assert make_monitor(store) == 1
+    assert "alembic_version" in inspect(store.engine).get_table_names()

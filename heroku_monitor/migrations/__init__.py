@@ -1,0 +1,1 @@
+"""Alembic migrations of the monitor's own database (its settings, state and alert log)."""
