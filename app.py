@@ -170,7 +170,8 @@ def start(settings: Settings, simulator: SimulatorServer | None = None) -> tuple
     web = create_app(service)
     bolt = web.extensions.get("bolt")
     if settings.slack_app_token and bolt is not None:
-        slack_commands.start_socket_mode(bolt, settings.slack_app_token)
+        handler = slack_commands.start_socket_mode(bolt, settings.slack_app_token)
+        service.closers.append(handler.close)
     service.start()
     return service, web
 

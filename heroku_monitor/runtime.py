@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import hmac
 import logging
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import make_url
@@ -36,6 +37,8 @@ class Runtime:
     engine: Engine
     scheduler: Scheduler
     simulator: SimulatorServer | None = None
+    # More to close at stop (a Socket Mode connection).
+    closers: list[Callable[[], object]] = field(default_factory=list)
 
     def start(self) -> None:
         # A restart is often the fix (a new token, an invited bot): try undelivered alerts again.
@@ -43,6 +46,8 @@ class Runtime:
         self.scheduler.start()
 
     def stop(self) -> None:
+        for close in self.closers:
+            close()
         self.scheduler.shutdown()
         if self.simulator is not None:
             self.simulator.stop()

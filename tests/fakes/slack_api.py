@@ -123,6 +123,9 @@ class FakeSlack(BackgroundServer):
         channels: Iterable[str] = ("alerts", "general"),
     ) -> None:
         self.token = token
+        # Socket Mode: the app-level token, and where apps.connections.open sends clients.
+        self.app_token = "xapp-1-A0FAKEAPP1-test"
+        self.socket_url: str | None = None
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._stopping = threading.Event()
@@ -363,6 +366,14 @@ class FakeSlack(BackgroundServer):
         if fault is not None:
             return _fault_response(fault)
 
+        if method == "apps.connections.open":
+            # Socket Mode: an app-level token (xapp-...) gets the WebSocket URL to dial.
+            # https://api.slack.com/methods/apps.connections.open
+            if token is None:
+                return _json_response({"ok": False, "error": "not_authed"})
+            if token != self.app_token or self.socket_url is None:
+                return _json_response({"ok": False, "error": "invalid_auth"})
+            return _json_response({"ok": True, "url": self.socket_url})
         handlers = {
             "chat.postMessage": self._chat_post_message,
             "auth.test": self._auth_test,
