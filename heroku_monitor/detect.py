@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, replace
+from datetime import datetime
 
 from heroku_monitor.snapshot import Addon, AppSnapshot, Dyno, Release
 
@@ -251,21 +252,22 @@ def _addon_events(previous: AppSnapshot, current: AppSnapshot) -> list[Event]:
     return events
 
 
-def check_failed(app: str, failures_in_a_row: int, reason: str, episode: int) -> list[Event]:
+def check_failed(app: str, failures_in_a_row: int, reason: str, at: datetime) -> list[Event]:
     """The trouble event, once, when a run of failed checks reaches `TROUBLE_AFTER`.
 
-    `failures_in_a_row` counts this failure; `episode` numbers the runs of trouble so a
-    later run alerts again.
+    `failures_in_a_row` counts this failure, made at `at`: the time names the run of
+    trouble, so a later run alerts again (checks of one monitor take turns, so only one
+    check ever sees the count reach the mark).
     """
     if failures_in_a_row != TROUBLE_AFTER:
         return []
-    key = f"{app}:{MONITORING_TROUBLE}:{episode}"
+    key = f"{app}:{MONITORING_TROUBLE}:{at.isoformat()}"
     return [Event(MONITORING_TROUBLE, app, key, reason=reason, failures=failures_in_a_row)]
 
 
-def check_succeeded(app: str, failures_before: int, episode: int) -> list[Event]:
-    """The recovery event when a check succeeds after a run that raised trouble."""
+def check_succeeded(app: str, failures_before: int, at: datetime) -> list[Event]:
+    """The recovery event when a check at `at` succeeds after a run that raised trouble."""
     if failures_before < TROUBLE_AFTER:
         return []
-    key = f"{app}:{MONITORING_RECOVERED}:{episode}"
+    key = f"{app}:{MONITORING_RECOVERED}:{at.isoformat()}"
     return [Event(MONITORING_RECOVERED, app, key, failures=failures_before)]

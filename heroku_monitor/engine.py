@@ -99,10 +99,10 @@ class Engine:
         else:
 
             def events_for(
-                previous: AppSnapshot | None, failures: int, episode: int
+                previous: AppSnapshot | None, failures: int
             ) -> tuple[list[Event], AppSnapshot]:
                 found, kept = detect.observe(previous, snapshot)
-                return found + detect.check_succeeded(app, failures, episode), kept
+                return found + detect.check_succeeded(app, failures, now), kept
 
             events = self.store.record_success(monitor_id, snapshot, events_for, now)
             result = CheckResult(monitor_id, app, True, now, events)

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from alembic.util.exc import CommandError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 
@@ -20,7 +21,7 @@ from heroku_monitor.heroku import HerokuClient
 from heroku_monitor.scheduler import Scheduler
 from heroku_monitor.settings import Settings, SettingsError
 from heroku_monitor.slack import LogNotifier, Notifier, SlackNotifier
-from heroku_monitor.store import Store
+from heroku_monitor.store import SchemaError, Store
 
 if TYPE_CHECKING:
     from heroku_monitor.simulator import SimulatorServer
@@ -59,13 +60,17 @@ def open_store(url: str) -> Store:
     without the URL's password."""
     try:
         return Store(url)
-    except (SQLAlchemyError, OSError) as exc:
+    except (SQLAlchemyError, OSError, SchemaError, CommandError) as exc:
         try:
             shown = make_url(url).render_as_string(hide_password=True)
         except SQLAlchemyError:
             shown = "DATABASE_URL"
         if isinstance(exc, ArgumentError):
             reason = "that is not a database URL (try postgres://… or sqlite:///path)"
+        elif isinstance(exc, SchemaError):
+            reason = str(exc)
+        elif isinstance(exc, CommandError):
+            reason = f"its schema is newer than this version knows ({exc}); upgrade the code"
         elif isinstance(exc, DBAPIError) and exc.orig is not None:
             reason = str(exc.orig).strip().splitlines()[0]
         else:

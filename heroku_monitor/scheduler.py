@@ -45,7 +45,7 @@ class Scheduler:
         self.budget = budget.plan([], share=rate_share)
         self._lock = threading.Lock()
         self._running: set[int] = set()
-        self._again: set[int] = set()
+        self._again: dict[int, bool] = {}  # monitor -> the re-run must be forced
         self.aps = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(max_workers)},
             # A check that waited for a free worker still runs (once, however late): a
@@ -158,11 +158,12 @@ class Scheduler:
         return self.budget.seconds(minutes)
 
     def _check(self, monitor_id: int, force: bool = False) -> None:
-        """Run the check; a request that arrives while it runs makes it run once more,
-        so no trigger is lost and one monitor is never checked twice at once."""
+        """Run the check; a request that arrives while it runs makes it run once more
+        (forced if any such request was), so no trigger is lost and one monitor is never
+        checked twice at once."""
         with self._lock:
             if monitor_id in self._running:
-                self._again.add(monitor_id)
+                self._again[monitor_id] = self._again.get(monitor_id, False) or force
                 return
             self._running.add(monitor_id)
         while True:
@@ -174,7 +175,7 @@ class Scheduler:
                 if monitor_id not in self._again:
                     self._running.discard(monitor_id)
                     return
-                self._again.discard(monitor_id)
+                force = self._again.pop(monitor_id)
 
     def _prune(self) -> None:
         try:

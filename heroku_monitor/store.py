@@ -98,7 +98,6 @@ class MonitorState(Base):
     last_ok: Mapped[bool | None] = mapped_column(Boolean, default=None)
     last_error: Mapped[str | None] = mapped_column(Text, default=None)
     failures: Mapped[int] = mapped_column(Integer, default=0)
-    trouble_episode: Mapped[int] = mapped_column(Integer, default=0)
     delivery_error: Mapped[str | None] = mapped_column(Text, default=None)
 
 
@@ -173,8 +172,8 @@ class OutboxItem:
 
 
 # Computes a successful check's events, and the snapshot to keep, from (previous snapshot
-# or None, failures before this check, trouble episode). Called inside the transaction.
-EventsFor = Callable[[AppSnapshot | None, int, int], tuple[list[Event], AppSnapshot]]
+# or None, failures before this check). Called inside the transaction.
+EventsFor = Callable[[AppSnapshot | None, int], tuple[list[Event], AppSnapshot]]
 
 
 class Store:
@@ -263,25 +262,40 @@ class Store:
     def update_monitor(
         self, monitor_id: int, *, app_name: str, channel: str, interval: int, now: datetime
     ) -> bool:
-        """Change a monitor; failed alerts are queued again when the channel changes."""
+        """Change a monitor; failed alerts are queued again when the channel changes.
+
+        Lock order, here as everywhere: the monitor's state row before its alerts, so two
+        transactions never wait on each other in a circle (PostgreSQL would abort one).
+        """
         with self.session() as s:
             monitor = s.get(Monitor, monitor_id)
             if monitor is None:
                 return False
-            if monitor.slack_channel != channel:
+            if monitor.app_name != app_name:
+                # Another app: its first check is a baseline, with no failures carried over.
                 s.execute(
-                    update(Alert)
-                    .where(Alert.monitor_id == monitor_id, Alert.status == FAILED)
-                    .values(status=PENDING, channel=channel, next_attempt_at=now, last_error=None)
+                    update(MonitorState)
+                    .where(MonitorState.monitor_id == monitor_id)
+                    .values(
+                        app_name=app_name,
+                        snapshot=None,
+                        taken_at=None,
+                        last_ok=None,
+                        last_error=None,
+                        failures=0,
+                    )
                 )
+            if monitor.slack_channel != channel:
                 s.execute(
                     update(MonitorState)
                     .where(MonitorState.monitor_id == monitor_id)
                     .values(delivery_error=None)
                 )
-            if monitor.app_name != app_name:
-                # Another app: its first check is a baseline, with no failures carried over.
-                s.execute(delete(MonitorState).where(MonitorState.monitor_id == monitor_id))
+                s.execute(
+                    update(Alert)
+                    .where(Alert.monitor_id == monitor_id, Alert.status == FAILED)
+                    .values(status=PENDING, channel=channel, next_attempt_at=now, last_error=None)
+                )
             monitor.app_name, monitor.slack_channel = app_name, channel
             monitor.check_interval, monitor.updated_at = interval, now
             monitor.source = "dashboard"
@@ -344,9 +358,7 @@ class Store:
                 previous = AppSnapshot.from_json(state.snapshot)
                 if previous.taken_at > snapshot.taken_at:
                     return []  # a newer check already landed; this one is stale
-            events, kept = events_for(previous, state.failures, state.trouble_episode)
-            if state.failures >= detect.TROUBLE_AFTER:
-                state.trouble_episode += 1
+            events, kept = events_for(previous, state.failures)
             state.app_name = snapshot.app
             state.snapshot = kept.to_json()
             state.taken_at = snapshot.taken_at
@@ -364,7 +376,7 @@ class Store:
                 return []
             state.failures += 1
             state.last_check_at, state.last_ok, state.last_error = now, False, reason
-            events = detect.check_failed(app_name, state.failures, reason, state.trouble_episode)
+            events = detect.check_failed(app_name, state.failures, reason, now)
             return self._enqueue(s, monitor_id, events, now)
 
     def _locked_state(self, s: Session, monitor_id: int, app_name: str) -> MonitorState | None:
@@ -375,7 +387,7 @@ class Store:
             return None
         s.execute(
             self._insert(MonitorState)
-            .values(monitor_id=monitor_id, app_name=app_name, failures=0, trouble_episode=0)
+            .values(monitor_id=monitor_id, app_name=app_name, failures=0)
             .on_conflict_do_nothing()
         )
         return s.execute(
@@ -451,7 +463,11 @@ class Store:
 
     def mark_sent(self, item: OutboxItem, ts: str, now: datetime, *, logged: bool = False) -> None:
         """Record a delivery; failed alerts to the same channel are queued again, since
-        the channel (or the token) works now."""
+        the channel (or the token) works now.
+
+        The alert's own row is settled in a transaction of its own, first: nothing that
+        follows can undo it (which would send the alert again when its claim lapses).
+        """
         with self.session() as s:
             result = s.execute(
                 update(Alert)
@@ -468,17 +484,23 @@ class Store:
             )
             if not _rowcount(result):
                 return  # our claim had lapsed; whoever holds it now settles the row
-            alert = s.get(Alert, item.id)
-            if alert is not None and alert.monitor_id is not None:
-                s.execute(
-                    update(MonitorState)
-                    .where(MonitorState.monitor_id == alert.monitor_id)
-                    .values(delivery_error=None)
-                )
+            monitor_id = s.execute(select(Alert.monitor_id).where(Alert.id == item.id)).scalar()
+        self._set_delivery_error(monitor_id, None)
+        with self.session() as s:
             s.execute(
                 update(Alert)
                 .where(Alert.status == FAILED, Alert.channel == item.channel, _fixable())
                 .values(status=PENDING, next_attempt_at=now, last_error=None)
+            )
+
+    def _set_delivery_error(self, monitor_id: int | None, error: str | None) -> None:
+        if monitor_id is None:
+            return
+        with self.session() as s:
+            s.execute(
+                update(MonitorState)
+                .where(MonitorState.monitor_id == monitor_id)
+                .values(delivery_error=error)
             )
 
     def mark_retry(self, item: OutboxItem, error: str, next_attempt_at: datetime) -> None:
@@ -510,13 +532,10 @@ class Store:
                     attempts=Alert.attempts + 1,
                 )
             )
-            alert = s.get(Alert, item.id) if _rowcount(result) else None
-            if alert is not None and alert.monitor_id is not None:
-                s.execute(
-                    update(MonitorState)
-                    .where(MonitorState.monitor_id == alert.monitor_id)
-                    .values(delivery_error=f"{alert.channel}: {error}")
-                )
+            if not _rowcount(result):
+                return
+            monitor_id = s.execute(select(Alert.monitor_id).where(Alert.id == item.id)).scalar()
+        self._set_delivery_error(monitor_id, f"{item.channel}: {error}")
 
     def requeue_failed(self, now: datetime) -> int:
         """Queue every undelivered alert again (after a restart or a person's "retry")."""
@@ -670,7 +689,9 @@ def migrate(conn: Connection) -> None:
     """Bring the database's schema to the newest migration (Alembic), in `conn`'s
     transaction. A database made before migrations existed is adopted as the first one."""
     from alembic import command
+    from alembic.autogenerate import compare_metadata
     from alembic.config import Config
+    from alembic.migration import MigrationContext
     from sqlalchemy import inspect
 
     config = Config()
@@ -678,5 +699,14 @@ def migrate(conn: Connection) -> None:
     config.attributes["connection"] = conn
     tables = set(inspect(conn).get_table_names())
     if "alembic_version" not in tables and "monitors" in tables:
+        if compare_metadata(MigrationContext.configure(conn), Base.metadata):
+            raise SchemaError(
+                "it holds tables from a development version of Heroku Monitor that no "
+                "migration knows; move the file aside (or drop its tables) and start again"
+            )
         command.stamp(config, "0001")
     command.upgrade(config, "head")
+
+
+class SchemaError(Exception):
+    """The database's tables are not ones a migration can bring up to date."""

@@ -299,3 +299,10 @@ def test_checks_pause_when_the_tokens_requests_are_nearly_used_up(site: Site, wo
     assert result is not None and not result.ok and world.sim.request_count == 0
     assert "nearly used up" in site.client.get("/").get_data(as_text=True)
     assert site.service.store.monitor(monitor_id).failures == 0  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("monitor_id", ["²", "99999999999999999999999", "-1", "0x1"])
+def test_odd_monitor_ids_are_404_not_an_error_page(site: Site, monitor_id: str):
+    data = {"app_name": "x-app", "slack_channel": "#a", "check_interval": "5"}
+    assert site.post("/update-config", {**data, "monitor_id": monitor_id}).status_code == 404
+    assert site.post("/monitors/99999999999999999999999/pause").status_code == 404

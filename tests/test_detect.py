@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import itertools
+from datetime import timedelta
 
 import pytest
 
 from heroku_monitor import detect
 from heroku_monitor.detect import diff
-from tests.builders import addon, dyno, release, snap
+from tests.builders import T0, addon, dyno, release, snap
 
 BASE_RELEASES = (release(3), release(2), release(1, "Initial release"))
 
@@ -167,14 +168,21 @@ def test_maintenance_mode_switch_is_reported():
 
 
 def test_monitoring_trouble_is_raised_once_on_the_third_failure_in_a_row():
-    raised = [detect.check_failed("my-app", n, "401 invalid token: bad", 0) for n in range(1, 6)]
+    raised = [detect.check_failed("my-app", n, "401 invalid token: bad", T0) for n in range(1, 6)]
     assert [len(r) for r in raised] == [0, 0, 1, 0, 0]
     assert raised[2][0].reason == "401 invalid token: bad"
 
 
 def test_monitoring_recovery_is_reported_only_after_trouble():
-    assert detect.check_succeeded("my-app", 2, 0) == []
-    assert kinds(detect.check_succeeded("my-app", 3, 0)) == [detect.MONITORING_RECOVERED]
+    assert detect.check_succeeded("my-app", 2, T0) == []
+    assert kinds(detect.check_succeeded("my-app", 3, T0)) == [detect.MONITORING_RECOVERED]
+
+
+def test_a_later_run_of_trouble_has_a_new_key():
+    later = T0 + timedelta(hours=1)
+    first = detect.check_failed("my-app", 3, "500", T0)
+    second = detect.check_failed("my-app", 3, "500", later)
+    assert first[0].key != second[0].key
 
 
 def test_the_same_change_seen_twice_has_the_same_key():

@@ -101,7 +101,7 @@ def test_rollback_message_names_the_target_version():
 
 
 def test_monitoring_trouble_message_carries_the_reason():
-    events = detect.check_failed("my-app", 3, "404 not found: app 'my-app' not found", 0)
+    events = detect.check_failed("my-app", 3, "404 not found: app 'my-app' not found", T0)
     (text,) = texts(events)
     assert text.startswith("🔥 *Monitoring Trouble* 🔥\nApp: my-app\n")
     assert "404 not found" in text

@@ -27,6 +27,7 @@ class RecordingEngine:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.checks: list[int] = []
+        self.forced: list[bool] = []
         self.hold: dict[int, threading.Event] = {}
         self.lock = threading.Lock()
 
@@ -35,6 +36,7 @@ class RecordingEngine:
             self.hold[monitor_id].wait(5)
         with self.lock:
             self.checks.append(monitor_id)
+            self.forced.append(force)
 
     def deliver(self) -> int:
         return 0
@@ -142,3 +144,15 @@ def test_the_scheduler_follows_changes_another_process_saved(store, scheduled):
     assert seconds == {kept: 120, added: 420}
     assert scheduler.next_run(paused) is None
     assert scheduler.aps.get_job("follow-monitors") is not None
+
+
+def test_a_check_now_that_arrives_during_a_check_is_run_forced(store, scheduled):
+    scheduler, engine = scheduled
+    mid = store.add_monitor("app-one", "#a", 5, T0)
+    engine.hold[mid] = threading.Event()
+    scheduler.start()
+    wait_until(lambda: mid in scheduler._running)
+    scheduler._check(mid, True)  # a person pressed "Check now" on a paused monitor
+    engine.hold[mid].set()
+    wait_until(lambda: engine.count(mid) == 2)
+    assert engine.forced == [False, True]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from heroku_monitor import detect
 from heroku_monitor.detect import diff
@@ -18,10 +18,10 @@ def diff_only(current: AppSnapshot) -> EventsFor:
     """What the engine computes inside the store's transaction for a successful check."""
 
     def events_for(
-        previous: AppSnapshot | None, failures: int, episode: int
+        previous: AppSnapshot | None, failures: int
     ) -> tuple[list[detect.Event], AppSnapshot]:
         found, kept = detect.observe(previous, current)
-        return found + detect.check_succeeded(current.app, failures, episode), kept
+        return found + detect.check_succeeded(current.app, failures, current.taken_at), kept
 
     return events_for
 
@@ -116,13 +116,39 @@ def test_trouble_is_queued_once_after_three_failures_and_recovery_once(database_
     store = Store(database_url)
     mid = make_monitor(store)
     store.record_success(mid, snap(), diff_only(snap()), T0)
-    raised = [store.record_failure(mid, "my-app", "500 unavailable: boom", T0) for _ in range(5)]
+    raised = [
+        store.record_failure(mid, "my-app", "500 unavailable: boom", at(i)) for i in range(1, 6)
+    ]
     assert [len(r) for r in raised] == [0, 0, 1, 0, 0]
-    recovered = store.record_success(mid, snap(minutes=5), diff_only(snap(minutes=5)), T0)
+    recovered = store.record_success(mid, snap(minutes=6), diff_only(snap(minutes=6)), at(6))
     assert [e.kind for e in recovered] == [detect.MONITORING_RECOVERED]
-    # A second run of trouble is a new episode and alerts again.
-    again = [store.record_failure(mid, "my-app", "500 unavailable", T0) for _ in range(3)]
+    # A second run of trouble is a new one and alerts again.
+    again = [store.record_failure(mid, "my-app", "500 unavailable", at(i)) for i in range(7, 10)]
     assert [len(r) for r in again] == [0, 0, 1]
+
+
+def at(minutes: int) -> datetime:
+    return T0 + timedelta(minutes=minutes)
+
+
+def test_trouble_alerts_again_after_the_monitor_went_to_another_app_and_back(sqlite_url: str):
+    store = Store(sqlite_url)
+    mid = make_monitor(store)
+    first = [store.record_failure(mid, "my-app", "500", at(i)) for i in range(1, 4)]
+    store.update_monitor(mid, app_name="typo-app", channel="#alerts", interval=5, now=at(4))
+    store.update_monitor(mid, app_name="my-app", channel="#alerts", interval=5, now=at(5))
+    second = [store.record_failure(mid, "my-app", "500", at(i)) for i in range(6, 9)]
+    assert [len(r) for r in first] == [0, 0, 1] and [len(r) for r in second] == [0, 0, 1]
+
+
+def test_trouble_alerts_for_a_monitor_removed_and_added_again(sqlite_url: str):
+    store = Store(sqlite_url)
+    mid = make_monitor(store)
+    first = [store.record_failure(mid, "my-app", "500", at(i)) for i in range(1, 4)]
+    store.delete_monitor(mid)
+    again = make_monitor(store)  # SQLite may give it the same id
+    second = [store.record_failure(again, "my-app", "500", at(i)) for i in range(6, 9)]
+    assert [len(r) for r in first] == [0, 0, 1] and [len(r) for r in second] == [0, 0, 1]
 
 
 def test_environment_seeds_the_first_monitor_only_once(sqlite_url: str):
@@ -255,3 +281,33 @@ def test_a_database_made_before_migrations_is_adopted_not_recreated(sqlite_url: 
     store = Store(sqlite_url)
     assert make_monitor(store) == 1
     assert "alembic_version" in inspect(store.engine).get_table_names()
+
+
+def test_a_database_newer_than_this_code_is_one_clear_sentence(sqlite_url: str):
+    import pytest
+    from sqlalchemy import text
+
+    from heroku_monitor.runtime import open_store
+    from heroku_monitor.settings import SettingsError
+
+    store = Store(sqlite_url)
+    with store.engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '0099'"))
+    store.close()
+    with pytest.raises(SettingsError, match="newer than this version knows"):
+        open_store(sqlite_url)
+
+
+def test_tables_no_migration_knows_are_refused_not_guessed_at(sqlite_url: str):
+    import pytest
+    from sqlalchemy import create_engine, text
+
+    from heroku_monitor.runtime import open_store
+    from heroku_monitor.settings import SettingsError
+
+    engine = create_engine(sqlite_url)
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE monitors (id INTEGER PRIMARY KEY, app_name TEXT)"))
+    engine.dispose()
+    with pytest.raises(SettingsError, match="development version"):
+        open_store(sqlite_url)

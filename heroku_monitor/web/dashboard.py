@@ -45,6 +45,11 @@ def _fmt(moment: datetime | None, now: datetime) -> str:
     )
 
 
+def _is_id(text: str) -> bool:
+    """A monitor id as a form or URL gives it: ASCII digits, within the database's range."""
+    return text.isascii() and text.isdigit() and 0 < int(text) < 2**31
+
+
 def _every(seconds: int) -> str:
     minutes, rest = divmod(seconds, 60)
     return f"{minutes} min {rest} s" if rest else f"{minutes} min"
@@ -133,7 +138,7 @@ def init_app(app: Flask, runtime: Runtime) -> None:
         now = runtime.engine.clock()
         app_name, channel, interval = form.app_name.data, form.slack_channel.data, form.interval
         if target:
-            if not target.isdigit() or not store.update_monitor(
+            if not _is_id(target) or not store.update_monitor(
                 int(target), app_name=app_name, channel=channel, interval=interval, now=now
             ):
                 abort(404)
@@ -171,7 +176,7 @@ def init_app(app: Flask, runtime: Runtime) -> None:
     def acted_on(monitor_id: int) -> MonitorView:
         if not ActionForm().validate_on_submit():
             abort(400, "The form expired; reload the page and try again.")
-        monitor = store.monitor(monitor_id)
+        monitor = store.monitor(monitor_id) if _is_id(str(monitor_id)) else None
         if monitor is None:
             abort(404)
         return monitor

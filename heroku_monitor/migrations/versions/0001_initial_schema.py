@@ -71,7 +71,6 @@ def upgrade() -> None:
         sa.Column("last_ok", sa.Boolean(), nullable=True),
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column("failures", sa.Integer(), nullable=False),
-        sa.Column("trouble_episode", sa.Integer(), nullable=False),
         sa.Column("delivery_error", sa.Text(), nullable=True),
         sa.ForeignKeyConstraint(["monitor_id"], ["monitors.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("monitor_id"),
