@@ -13,6 +13,7 @@ import os
 import secrets
 import sys
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 
 from flask import Flask
@@ -58,7 +59,8 @@ def start_demo(settings: Settings) -> tuple[Settings, SimulatorServer]:
         url=f"http://127.0.0.1:{settings.port}/webhooks/heroku",
         secret=secret,
     )
-    demo = settings.with_overrides(
+    demo = replace(
+        settings,
         heroku_webhook_secret=secret,
         heroku_api_url=server.url,
         heroku_api_key=sim.token,

@@ -297,8 +297,8 @@ class HerokuClient:
     def create_webhook(self, app: str, *, url: str, secret: str, include: list[str]) -> Any:
         """Subscribe `url` to the app's webhook events (the one write the monitor makes)."""
         body = {"include": include, "level": "sync", "url": url, "secret": secret}
-        response = self._request("POST", f"/apps/{app}/webhooks", body=body)
-        return self._json(response, f"/apps/{app}/webhooks")
+        path = f"/apps/{quote(app, safe='')}/webhooks"
+        return self._json(self._request("POST", path, body=body), path)
 
 
 def _mapping(data: Any) -> dict[str, Any]:

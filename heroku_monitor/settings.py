@@ -7,7 +7,7 @@ passes the `Settings` along.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from heroku_monitor import validation
 
@@ -46,9 +46,6 @@ class Settings:
     rate_share: float = 0.5
     # Where each seed value came from, for the dashboard: name -> "environment" | "default".
     sources: dict[str, str] = field(default_factory=dict)
-
-    def with_overrides(self, **changes: object) -> Settings:
-        return replace(self, **changes)  # type: ignore[arg-type]
 
 
 def normalise_database_url(url: str) -> str:

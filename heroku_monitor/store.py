@@ -229,15 +229,6 @@ class Store:
             )
             return s.execute(select(KeyValue.value).where(KeyValue.key == name)).scalar_one()
 
-    def get_value(self, name: str) -> str | None:
-        with self.session() as s:
-            return s.execute(select(KeyValue.value).where(KeyValue.key == name)).scalar()
-
-    def set_value(self, name: str, value: str) -> None:
-        with self.session() as s:
-            stmt = self._insert(KeyValue).values(key=name, value=value)
-            s.execute(stmt.on_conflict_do_update(index_elements=["key"], set_={"value": value}))
-
     # -- monitors ----------------------------------------------------------------------
 
     def seed(self, app_name: str | None, channel: str | None, interval: int, now: datetime) -> bool:
@@ -334,9 +325,6 @@ class Store:
                 .where(Monitor.id == monitor_id)
             ).first()
             return _view(row[0], row[1]) if row else None
-
-    def monitors_for_app(self, app_name: str) -> list[MonitorView]:
-        return [m for m in self.monitors() if m.app_name == app_name]
 
     # -- checks ------------------------------------------------------------------------
 

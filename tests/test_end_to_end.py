@@ -7,21 +7,18 @@ no test waits for an interval.
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 
 from heroku_monitor.runtime import Runtime
-from heroku_monitor.store import FAILED
 from tests.world import APP, World, first_monitor
 
 CRASH_TEXT = "🚨 *ALERT: Dyno Crash Detected* 🚨\nApp: my-app\nCrashed dynos:\n• web.1 (web)"
 
 
 def test_crash_reaches_slack_with_the_exact_prd_text(world: World):
-    service = world.service()
-    mid = first_monitor(service)
-    service.engine.check(mid)
+    service, mid = world.baseline()
     world.sim.crash_dyno(APP, "web.1")
     service.engine.check(mid)
     (message,) = world.slack.wait_for_messages(1)
@@ -39,9 +36,7 @@ def test_nothing_changed_means_nothing_is_posted(world: World):
 
 
 def test_each_kind_of_change_is_posted_once_as_what_it_is(world: World):
-    service = world.service()
-    mid = first_monitor(service)
-    service.engine.check(mid)
+    service, mid = world.baseline()
     world.sim.deploy(APP, "ann@example.com")
     service.engine.check(mid)
     world.sim.set_config(APP, {"FEATURE_X": "on"})
@@ -64,9 +59,7 @@ def test_each_kind_of_change_is_posted_once_as_what_it_is(world: World):
 
 
 def test_addon_attachment_is_an_addon_and_config_change_never_a_deploy(world: World):
-    service = world.service()
-    mid = first_monitor(service)
-    service.engine.check(mid)
+    service, mid = world.baseline()
     world.sim.add_addon(APP, "heroku-redis", "heroku-redis:mini", state="provisioning")
     service.engine.check(mid)
     firsts = sorted(t.split("\n")[0] for t in world.texts())
@@ -74,86 +67,8 @@ def test_addon_attachment_is_an_addon_and_config_change_never_a_deploy(world: Wo
     assert "heroku-redis (heroku-redis:mini)" in "".join(world.texts())
 
 
-def test_failing_heroku_alerts_trouble_once_then_recovery_once_and_never_a_false_crash(
-    world: World,
-):
-    service = world.service()
-    mid = first_monitor(service)
-    service.engine.check(mid)
-    world.sim.inject_fault(APP, status=500, count=1000)
-    for _ in range(5):
-        result = service.engine.check(mid)
-        assert result and not result.ok
-    world.sim.clear_faults()
-    service.engine.check(mid)
-    texts = world.texts()
-    assert [t.split("\n")[0] for t in texts] == [
-        "🔥 *Monitoring Trouble* 🔥",
-        "🩹 *Monitoring Recovered* 🩹",
-    ]
-    assert "500 unavailable" in texts[0]
-
-
-def test_unknown_app_and_bad_token_are_named_in_the_trouble_alert(world: World):
-    service = world.service()
-    mid = first_monitor(service)
-    world.sim.set_token("rotated")  # the monitor's token is no longer valid
-    for _ in range(3):
-        service.engine.check(mid)
-    (text,) = world.texts()
-    assert "401 invalid token" in text
-    view = service.store.monitor(mid)
-    assert view and view.last_error and view.last_error.startswith("401 invalid token")
-
-
-def test_slack_rate_limit_is_retried_and_the_alert_arrives_once(world: World):
-    service = world.service()
-    mid = first_monitor(service)
-    service.engine.check(mid)
-    world.slack.fail_next(1, status=429, retry_after=1)
-    world.sim.crash_dyno(APP, "web.1")
-    service.engine.check(mid)
-    assert world.texts() == []  # waits out Retry-After in the outbox
-    later = datetime.now(UTC) + timedelta(seconds=2)
-    service.engine.clock = lambda: later
-    assert service.engine.deliver() == 1
-    service.engine.deliver()
-    assert world.texts() == [CRASH_TEXT]
-
-
-def test_alert_slack_could_not_take_stays_queued_and_is_sent_later(world: World):
-    service = world.service()
-    mid = first_monitor(service)
-    service.engine.check(mid)
-    world.slack.fail_next(3, status=500)  # more than the client's own retries
-    world.sim.crash_dyno(APP, "web.1")
-    service.engine.check(mid)
-    assert world.texts() == []
-    later = datetime.now(UTC) + timedelta(minutes=5)
-    service.engine.clock = lambda: later
-    assert service.engine.deliver() == 1
-    assert world.texts() == [CRASH_TEXT]
-
-
-def test_permanent_slack_error_is_kept_with_its_reason_and_not_retried(world: World):
-    world.slack.fail_next(1, error="channel_not_found")
-    service = world.service()
-    mid = first_monitor(service)
-    world.sim.crash_dyno(APP, "web.1")
-    service.engine.check(mid)  # the baseline reports the crashed dyno
-    assert service.store.count_alerts(FAILED) == 1
-    view = service.store.monitor(mid)
-    assert view and view.delivery_error and "channel_not_found" in view.delivery_error
-    calls = world.slack.calls["chat.postMessage"]
-    service.engine.clock = lambda: datetime.now(UTC) + timedelta(hours=1)
-    service.engine.deliver()
-    assert world.slack.calls["chat.postMessage"] == calls
-
-
 def test_restart_neither_repeats_an_alert_nor_misses_what_happened_while_down(world: World):
-    service = world.service()
-    mid = first_monitor(service)
-    service.engine.check(mid)
+    service, mid = world.baseline()
     world.sim.crash_dyno(APP, "web.1")
     service.engine.check(mid)
     service.stop()

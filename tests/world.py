@@ -39,6 +39,13 @@ class World:
         service.heroku.session.adapters["http://"].max_retries.backoff_factor = 0.01  # type: ignore[attr-defined]
         return service
 
+    def baseline(self, **changes: Any) -> tuple[Runtime, int]:
+        """A service whose first monitor has had its first (baseline) check."""
+        service = self.service(**changes)
+        monitor_id = first_monitor(service)
+        service.engine.check(monitor_id)
+        return service, monitor_id
+
     def texts(self) -> list[str]:
         return [m["text"] for m in self.slack.messages]
 
