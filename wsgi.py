@@ -9,6 +9,6 @@ from __future__ import annotations
 
 import os
 
-from app import serve_in_process
+from heroku_monitor.cli import serve_in_process
 
 app = serve_in_process(os.environ)

@@ -30,11 +30,12 @@ from slack_sdk import WebClient
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.baseline import BaselineMonitor
-from heroku_monitor import budget, runtime
-from heroku_monitor.runtime import Runtime
+from heroku_monitor import budget
+from heroku_monitor import service as service_module
+from heroku_monitor.service import Service
 from heroku_monitor.settings import Settings
-from heroku_monitor.simulator import Simulator, SimulatorServer
 from heroku_monitor.web import create_app
+from heroku_sim import Simulator, SimulatorServer
 from tests.fakes import FakeSlack
 from tests.web import LiveSite, wait_until
 
@@ -46,7 +47,7 @@ LIMIT = budget.HEROKU_REQUESTS_PER_HOUR
 Row = tuple[str, str, str]
 
 
-def build(heroku: SimulatorServer, sim: Simulator, slack: FakeSlack, workdir: str) -> Runtime:
+def build(heroku: SimulatorServer, sim: Simulator, slack: FakeSlack, workdir: str) -> Service:
     settings = Settings(
         heroku_api_key=sim.token,
         slack_bot_token=slack.token,
@@ -56,7 +57,7 @@ def build(heroku: SimulatorServer, sim: Simulator, slack: FakeSlack, workdir: st
         slack_signing_secret=SIGNING_SECRET,
         heroku_webhook_secret=WEBHOOK_SECRET,
     )
-    return runtime.build(settings)
+    return service_module.build(settings)
 
 
 def cost(sim: Simulator, action: Callable[[], object]) -> tuple[int, int]:
@@ -129,15 +130,15 @@ def main() -> None:
         tempfile.TemporaryDirectory() as workdir,
     ):
         service = build(heroku, sim, slack, workdir)
-        now = service.engine.clock()
-        ids = [service.store.add_monitor(n, "#alerts", 1, now) for n in names]
+        now = service.clock()
+        ids = [service.monitors.add(n, "#alerts", 1, now) for n in names]
         base = BaselineMonitor(
             heroku.url, sim.token, WebClient(slack.token, base_url=slack.url), "#alerts"
         )
 
         # -- cost of one check -----------------------------------------------------------
-        ours_first = cost(sim, partial(service.engine.check, ids[0]))
-        ours_steady = cost(sim, partial(service.engine.check, ids[0]))
+        ours_first = cost(sim, partial(service.checker.check, ids[0]))
+        ours_steady = cost(sim, partial(service.checker.check, ids[0]))
         base_first = cost(sim, partial(base.check, first))
         base_steady = cost(sim, partial(base.check, first))
         rows.append(
@@ -181,7 +182,7 @@ def main() -> None:
         # -- one round of checks with 100 ms of latency -----------------------------------
         sim.set_latency(0.1)
         ours_round = timed(
-            lambda: list(ThreadPoolExecutor(args.workers).map(service.engine.check, ids))
+            lambda: list(ThreadPoolExecutor(args.workers).map(service.checker.check, ids))
         )
         sample = names[:10]
         base_round = timed(partial(map_all, base.check, sample)) * len(names) / len(sample)
@@ -197,10 +198,10 @@ def main() -> None:
         # -- crash to Slack post ----------------------------------------------------------
         before = len(slack.messages)
         sim.crash_dyno(first, "web.1")
-        ours_poll = timed(partial(service.engine.check, ids[0]))
+        ours_poll = timed(partial(service.checker.check, ids[0]))
         slack.wait_for_messages(before + 1)
         sim.start_dyno(first, "web.1")
-        service.engine.check(ids[0])
+        service.checker.check(ids[0])
         base.check(first)
         next_second()
         before = len(slack.messages)
@@ -219,10 +220,10 @@ def main() -> None:
 
         service.stop()
         for monitor_id in ids[1:]:
-            service.store.delete_monitor(monitor_id)
+            service.monitors.delete(monitor_id)
         live_service = build(heroku, sim, slack, workdir)
         with LiveSite(live_service) as live:
-            wait_until(lambda: live_service.engine.health.last_ok is True, timeout=30)
+            wait_until(lambda: live_service.checker.last_check.ok is True, timeout=30)
             sim.create_webhook(
                 first,
                 include=["dyno", "api:release"],
@@ -269,9 +270,9 @@ def main() -> None:
         tracemalloc.start()
         memory_service = build(heroku, sim, slack, workdir)
         for name in names[1:]:
-            memory_service.store.add_monitor(name, "#alerts", 1, now)
-        monitors = [m.id for m in memory_service.store.monitors()]
-        list(ThreadPoolExecutor(args.workers).map(memory_service.engine.check, monitors))
+            memory_service.monitors.add(name, "#alerts", 1, now)
+        monitors = [m.id for m in memory_service.monitors.all()]
+        list(ThreadPoolExecutor(args.workers).map(memory_service.checker.check, monitors))
         ours_peak = tracemalloc.get_traced_memory()[1]
         memory_service.stop()
         tracemalloc.reset_peak()

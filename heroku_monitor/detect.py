@@ -271,3 +271,38 @@ def check_succeeded(app: str, failures_before: int, at: datetime) -> list[Event]
         return []
     key = f"{app}:{MONITORING_RECOVERED}:{at.isoformat()}"
     return [Event(MONITORING_RECOVERED, app, key, failures=failures_before)]
+
+
+@dataclass(frozen=True)
+class CheckState:
+    """What a monitor keeps between checks: the last snapshot (None before the first) and
+    how many checks have failed in a row since."""
+
+    snapshot: AppSnapshot | None
+    failures: int = 0
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What one check decided: the events to alert on, the state to keep, and why the
+    check failed (None when it succeeded)."""
+
+    events: list[Event]
+    state: CheckState
+    error: str | None = None
+
+
+def decide(app: str, state: CheckState, seen: AppSnapshot | str, at: datetime) -> Decision | None:
+    """The outcome of one check of `app` made at `at`: `seen` is the snapshot Heroku gave,
+    or the reason the check failed. None when the snapshot is older than the one kept (a slower
+    check of the same app landed first): it decides nothing."""
+    if isinstance(seen, str):
+        failures = state.failures + 1
+        events = check_failed(app, failures, seen, at)
+        return Decision(events, CheckState(state.snapshot, failures), seen)
+    previous = state.snapshot
+    if previous is not None and previous.taken_at > seen.taken_at:
+        return None
+    found, kept = observe(previous, seen)
+    events = found + check_succeeded(app, state.failures, at)
+    return Decision(events, CheckState(kept, 0))

@@ -201,7 +201,7 @@ def ago(then: datetime, now: datetime) -> str:
     return f"{seconds} second{'s' if seconds != 1 else ''} ago"
 
 
-def status(
+def status_reply(
     snapshot: AppSnapshot, now: datetime, *, problem: str | None = None
 ) -> tuple[str, list[dict[str, Any]]]:
     """The `/heroku-status app` answer: health, dynos, current release, add-ons,
@@ -264,7 +264,7 @@ def status(
     return "\n".join(lines), blocks
 
 
-def summary(
+def summary_reply(
     rows: Sequence[tuple[str, AppSnapshot | None, bool]], now: datetime
 ) -> tuple[str, list[dict[str, Any]]]:
     """The `/heroku-status` answer without an app: one line per monitored app."""

@@ -16,7 +16,10 @@ from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from heroku_monitor import budget
-from heroku_monitor.engine import Engine
+from heroku_monitor.check import Checker
+from heroku_monitor.delivery import Delivery
+from heroku_monitor.monitors import Monitors
+from heroku_monitor.outbox import Outbox
 
 log = logging.getLogger(__name__)
 
@@ -33,13 +36,19 @@ def _job_id(monitor_id: int) -> str:
 class Scheduler:
     def __init__(
         self,
-        engine: Engine,
+        checker: Checker,
+        monitors: Monitors,
+        delivery: Delivery,
+        outbox: Outbox,
         *,
         max_workers: int = 4,
         deliver_every: int = 15,
         rate_share: float = 0.5,
     ) -> None:
-        self.engine = engine
+        self.checker = checker
+        self.monitors = monitors
+        self.delivery = delivery
+        self.outbox = outbox
         self.deliver_every = deliver_every
         self.rate_share = rate_share
         self.budget = budget.plan([], share=rate_share)
@@ -62,7 +71,7 @@ class Scheduler:
         """Schedule every active monitor, each checked once right away, and start."""
         self.aps.start()
         self.reconcile()
-        for monitor in self.engine.store.monitors():
+        for monitor in self.monitors.all():
             if not monitor.paused:
                 self.run_now(monitor.id)
         self.aps.add_job(
@@ -92,14 +101,14 @@ class Scheduler:
         """Apply a monitor's saved settings at once: reschedule, and check it now unless
         it is paused or gone."""
         self.reconcile()
-        monitor = self.engine.store.monitor(monitor_id)
+        monitor = self.monitors.get(monitor_id)
         if monitor is not None and not monitor.paused:
             self.run_now(monitor.id)
 
     def reconcile(self) -> None:
         """Make the interval jobs match the monitors in the database, within the rate
         budget: a job per active monitor at its (stretched) interval, none for the rest."""
-        active = {m.id: m for m in self.engine.store.monitors() if not m.paused}
+        active = {m.id: m for m in self.monitors.all() if not m.paused}
         planned = budget.plan([m.check_interval for m in active.values()], share=self.rate_share)
         if planned.stretched and planned.stretch != self.budget.stretch:
             log.warning(
@@ -168,7 +177,7 @@ class Scheduler:
             self._running.add(monitor_id)
         while True:
             try:
-                self.engine.check(monitor_id, force=force)
+                self.checker.check(monitor_id, force=force)
             except Exception:  # a bug: log it with its traceback, keep the scheduler alive
                 log.exception("check of monitor %s crashed", monitor_id)
             with self._lock:
@@ -179,7 +188,7 @@ class Scheduler:
 
     def _prune(self) -> None:
         try:
-            gone = self.engine.store.prune(self.engine.clock())
+            gone = self.outbox.prune(self.checker.clock())
             if gone:
                 log.info("pruned %d alerts older than 90 days from the log", gone)
         except Exception:
@@ -193,6 +202,6 @@ class Scheduler:
 
     def _deliver(self) -> None:
         try:
-            self.engine.deliver()
+            self.delivery.run()
         except Exception:
             log.exception("delivering the outbox crashed")

@@ -1,13 +1,15 @@
 """Delivering messages to Slack: the only module that posts to the Slack Web API.
 
 slack_sdk's WebClient retries 5xx and connection errors a few times itself; a 429 and
-whatever still fails raise DeliveryError, whose `permanent` flag tells the outbox whether
-trying again could help and whose `retry_after` says when (Slack's Retry-After).
+whatever still fails raise DeliveryError. What an error means is decided here, once:
+`permanent` (trying the same request again cannot help), `fixable` (a person can fix its
+cause: the channel, an invite, the token), and `retry_after` (Slack's Retry-After).
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.error import URLError
 
@@ -20,6 +22,8 @@ from slack_sdk.http_retry.builtin_handlers import (
 
 log = logging.getLogger(__name__)
 
+# Refusals of the message itself: no fix of the channel or the token can send it.
+MESSAGE_ERRORS = frozenset({"invalid_blocks", "invalid_arguments", "msg_too_long", "no_text"})
 # Errors that the same request will never get past: a person must fix the token, the
 # channel or the app's scopes. https://api.slack.com/methods/chat.postMessage#errors
 PERMANENT_ERRORS = frozenset(
@@ -37,11 +41,8 @@ PERMANENT_ERRORS = frozenset(
         "restricted_action",
         "team_access_not_granted",
         "ekm_access_denied",
-        "invalid_blocks",
-        "invalid_arguments",
-        "msg_too_long",
-        "no_text",
     }
+    | MESSAGE_ERRORS
 )
 
 HINTS = {
@@ -62,6 +63,7 @@ class DeliveryError(Exception):
         super().__init__(reason)
         self.reason = reason
         self.permanent = permanent
+        self.fixable = reason not in MESSAGE_ERRORS
         self.retry_after = retry_after
 
     def __str__(self) -> str:
@@ -69,10 +71,19 @@ class DeliveryError(Exception):
         return f"{self.reason}: {hint}" if hint else self.reason
 
 
-class Notifier(Protocol):
-    """Where alerts go. `post` returns an id of the delivered message or raises DeliveryError."""
+@dataclass(frozen=True)
+class Receipt:
+    """A delivered message: its `ts` (empty when only logged) and whether it only went to
+    the log (no Slack token in demo mode)."""
 
-    def post(self, channel: str, text: str, blocks: list[dict[str, Any]]) -> str: ...
+    ts: str
+    logged: bool = False
+
+
+class Notifier(Protocol):
+    """Where alerts go: `post` returns a Receipt or raises DeliveryError."""
+
+    def post(self, channel: str, text: str, blocks: list[dict[str, Any]]) -> Receipt: ...
 
 
 class SlackNotifier:
@@ -89,7 +100,7 @@ class SlackNotifier:
             ],
         )
 
-    def post(self, channel: str, text: str, blocks: list[dict[str, Any]]) -> str:
+    def post(self, channel: str, text: str, blocks: list[dict[str, Any]]) -> Receipt:
         try:
             response = self.client.chat_postMessage(
                 channel=channel, text=text, blocks=blocks, unfurl_links=False, unfurl_media=False
@@ -108,12 +119,12 @@ class SlackNotifier:
             raise DeliveryError(
                 f"could not reach Slack ({exc.__class__.__name__})", permanent=False
             ) from exc
-        return str(response.get("ts") or "")
+        return Receipt(str(response.get("ts") or ""))
 
 
 class LogNotifier:
     """Demo mode without SLACK_BOT_TOKEN: alerts go to the log (and the dashboard's feed)."""
 
-    def post(self, channel: str, text: str, blocks: list[dict[str, Any]]) -> str:
+    def post(self, channel: str, text: str, blocks: list[dict[str, Any]]) -> Receipt:
         log.warning("ALERT for %s (Slack not configured):\n%s", channel, text)
-        return ""
+        return Receipt("", logged=True)

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from heroku_monitor.simulator import Simulator, SimulatorServer
+from heroku_sim import Simulator, SimulatorServer
 from tests.fakes import FakeSlack
 from tests.world import APP, World
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from heroku_monitor.simulator import Simulator, SimulatorServer
+from heroku_sim import Simulator, SimulatorServer
 from tests.fakes import FakeSlack
 from tests.processes import clean_env, free_port, run_app, start, stop, wait_for_http
 from tests.web import wait_until

@@ -51,7 +51,7 @@ def live(world: World) -> Iterator[LiveSite]:
     service = world.service()
     service.simulator = world.heroku  # demo mode: the buttons act on the simulator
     with LiveSite(service) as site:
-        wait_until(lambda: service.engine.health.last_ok is True)
+        wait_until(lambda: service.checker.last_check.ok is True)
         yield site
     service.simulator = None
 
@@ -86,7 +86,7 @@ def test_dashboard_refuses_bad_input_at_each_field_then_saves_good_input(browser
         error = page.locator(f"#{field}-config-error")
         assert error.is_visible() and words in error.inner_text()
     shoot(page, "dashboard-invalid-desktop.png")
-    assert [m.app_name for m in live.service.store.monitors()] == [APP]
+    assert [m.app_name for m in live.service.monitors.all()] == [APP]
 
     page.fill("#app_name-config", "second-app")
     page.fill("#slack_channel-config", "#ops")
@@ -104,7 +104,7 @@ def test_a_demo_button_shows_its_alert_within_seconds(browser, live):
     page.goto(live.url)
     page.click("text=Crash web.1")
     page.wait_for_selector(".flash-ok")
-    wait_until(lambda: live.service.store.count_alerts() > 0)
+    wait_until(lambda: live.service.outbox.count() > 0)
     page.goto(live.url)
     assert "ALERT: Dyno Crash Detected" in page.inner_text("#alerts")
     shoot(page, "dashboard-alert-desktop.png")

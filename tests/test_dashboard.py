@@ -11,7 +11,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from heroku_monitor.runtime import Runtime
+from heroku_monitor.service import Service
 from heroku_monitor.web import create_app
 from tests.builders import T0
 from tests.web import csrf_token, wait_until
@@ -20,7 +20,7 @@ from tests.world import APP, World
 
 @dataclass
 class Site:
-    service: Runtime
+    service: Service
     app: Flask
     client: FlaskClient
 
@@ -38,7 +38,7 @@ def site(world: World) -> Iterator[Site]:
 
 
 def only_monitor(site: Site):
-    (monitor,) = site.service.store.monitors()
+    (monitor,) = site.service.monitors.all()
     return monitor
 
 
@@ -135,27 +135,27 @@ def test_form_without_a_csrf_token_is_refused_and_changes_nothing(site: Site):
 def test_update_config_without_monitor_id_creates_the_first_monitor(world: World):
     service = world.service(monitored_app_name=None)
     site = Site(service, app := create_app(service), app.test_client())
-    assert service.store.monitors() == []
+    assert service.monitors.all() == []
     data = {"app_name": "new-app", "slack_channel": "#alerts", "check_interval": "5"}
     assert site.post("/update-config", data).status_code == 303
-    assert [m.app_name for m in service.store.monitors()] == ["new-app"]
+    assert [m.app_name for m in service.monitors.all()] == ["new-app"]
 
 
 def test_monitors_can_be_added_edited_paused_resumed_and_removed(site: Site):
     data = {"app_name": "second-app", "slack_channel": "#two", "check_interval": "10"}
     assert site.post("/monitors", data).status_code == 303
-    first, second = site.service.store.monitors()
+    first, second = site.service.monitors.all()
     edit = {**data, "monitor_id": str(second.id), "check_interval": "20"}
     assert site.post("/update-config", edit).status_code == 303
-    assert site.service.store.monitor(second.id).check_interval == 20  # type: ignore[union-attr]
-    assert site.service.store.monitor(first.id).check_interval == 5  # type: ignore[union-attr]
+    assert site.service.monitors.get(second.id).check_interval == 20  # type: ignore[union-attr]
+    assert site.service.monitors.get(first.id).check_interval == 5  # type: ignore[union-attr]
     assert site.post(f"/monitors/{second.id}/pause").status_code == 303
-    assert site.service.store.monitor(second.id).paused  # type: ignore[union-attr]
+    assert site.service.monitors.get(second.id).paused  # type: ignore[union-attr]
     assert "INACTIVE" in site.client.get("/").get_data(as_text=True)
     assert site.post(f"/monitors/{second.id}/resume").status_code == 303
-    assert not site.service.store.monitor(second.id).paused  # type: ignore[union-attr]
+    assert not site.service.monitors.get(second.id).paused  # type: ignore[union-attr]
     assert site.post(f"/monitors/{second.id}/delete").status_code == 303
-    assert [m.id for m in site.service.store.monitors()] == [first.id]
+    assert [m.id for m in site.service.monitors.all()] == [first.id]
 
 
 def test_editing_a_monitor_that_does_not_exist_is_404(site: Site):
@@ -167,7 +167,7 @@ def test_editing_a_monitor_that_does_not_exist_is_404(site: Site):
 def test_check_now_runs_a_check_without_waiting(site: Site, world: World):
     site.service.scheduler.start()
     monitor = only_monitor(site)
-    wait_until(lambda: site.service.store.monitor(monitor.id).last_check_at is not None)  # type: ignore[union-attr]
+    wait_until(lambda: site.service.monitors.get(monitor.id).last_check_at is not None)  # type: ignore[union-attr]
     world.sim.crash_dyno(APP, "web.1")
     assert site.post(f"/monitors/{monitor.id}/check").status_code == 303
     assert world.slack.wait_for_messages(1)[0]["text"].startswith("🚨 *ALERT: Dyno Crash")
@@ -206,7 +206,7 @@ def test_on_heroku_without_a_password_the_dashboard_is_read_only(world: World):
     data = {"app_name": "evil-app", "slack_channel": "#x", "check_interval": "5"}
     response = client.post("/update-config", data=data)
     assert response.status_code == 403 and "DASHBOARD_PASSWORD" in response.get_data(as_text=True)
-    assert [m.app_name for m in service.store.monitors()] == [APP]
+    assert [m.app_name for m in service.monitors.all()] == [APP]
 
 
 def test_every_page_carries_security_headers(site: Site):
@@ -221,7 +221,7 @@ def test_healthz_is_200_while_the_scheduler_runs_and_checks_succeed(site: Site):
     assert site.client.get("/healthz").status_code == 503  # scheduler not started
     site.service.scheduler.start()
     monitor = only_monitor(site)
-    wait_until(lambda: site.service.engine.health.last_ok is True)
+    wait_until(lambda: site.service.checker.last_check.ok is True)
     body = site.client.get("/healthz")
     assert body.status_code == 200 and body.json["scheduler"] == "running"  # type: ignore[index]
     assert body.json["last_check_ok"] is True  # type: ignore[index]
@@ -230,11 +230,11 @@ def test_healthz_is_200_while_the_scheduler_runs_and_checks_succeed(site: Site):
 
 def test_healthz_is_503_only_once_checks_fail_three_times_in_a_row(site: Site, world: World):
     site.service.scheduler.start()
-    wait_until(lambda: site.service.engine.health.last_ok is True)
+    wait_until(lambda: site.service.checker.last_check.ok is True)
     world.sim.inject_fault(APP, status=500, count=10_000)
     codes = []
     for _ in range(3):
-        site.service.engine.check(only_monitor(site).id)
+        site.service.checker.check(only_monitor(site).id)
         codes.append(site.client.get("/healthz").status_code)
     assert codes == [200, 200, 503]
     body = site.client.get("/healthz").json
@@ -247,7 +247,7 @@ def test_demo_buttons_cause_an_event_and_its_alert_arrives(world: World):
     site = Site(service, app := create_app(service), app.test_client())
     service.scheduler.start()
     try:
-        wait_until(lambda: service.engine.health.last_ok is True)
+        wait_until(lambda: service.checker.last_check.ok is True)
         assert site.post("/demo/crash").status_code == 303
         (message,) = world.slack.wait_for_messages(1, timeout=10)
         assert message["text"].startswith("🚨 *ALERT: Dyno Crash Detected* 🚨")
@@ -264,11 +264,11 @@ def test_demo_routes_do_not_exist_outside_demo_mode(site: Site):
 def test_many_monitors_are_stretched_within_the_rate_budget_and_the_dashboard_says_so(
     site: Site,
 ):
-    store, scheduler = site.service.store, site.service.scheduler
+    monitors, scheduler = site.service.monitors, site.service.scheduler
     for i in range(99):
-        store.add_monitor(f"app-{i:03d}", "#alerts", 1, site.service.engine.clock())
-    first = store.monitors()[0].id
-    store.update_monitor(first, app_name=APP, channel="#alerts", interval=1, now=T0)
+        monitors.add(f"app-{i:03d}", "#alerts", 1, site.service.clock())
+    first = monitors.all()[0].id
+    monitors.update(first, app_name=APP, channel="#alerts", interval=1, now=T0)
     scheduler.sync(first)
     assert scheduler.budget.stretched
     assert scheduler.budget.planned_per_hour <= 4500 * 0.5 + 1e-6
@@ -280,25 +280,25 @@ def test_many_monitors_are_stretched_within_the_rate_budget_and_the_dashboard_sa
 
 def test_a_rate_limited_heroku_pauses_checks_without_alerting(site: Site, world: World):
     monitor_id = only_monitor(site).id
-    site.service.engine.check(monitor_id)
+    site.service.checker.check(monitor_id)
     world.sim.inject_fault(APP, status=429, count=1000)
     for _ in range(4):
-        result = site.service.engine.check(monitor_id)
+        result = site.service.checker.check(monitor_id)
         assert result is not None and not result.ok
-    assert world.slack.messages == [] and site.service.store.count_alerts() == 0
-    assert site.service.store.monitor(monitor_id).failures == 0  # type: ignore[union-attr]
+    assert world.slack.messages == [] and site.service.outbox.count() == 0
+    assert site.service.monitors.get(monitor_id).failures == 0  # type: ignore[union-attr]
     assert "rate limit was reached" in site.client.get("/").get_data(as_text=True)
 
 
 def test_checks_pause_when_the_tokens_requests_are_nearly_used_up(site: Site, world: World):
     monitor_id = only_monitor(site).id
     world.sim.set_rate_limit_remaining(200)  # other tools spent the rest
-    assert site.service.engine.check(monitor_id).ok  # type: ignore[union-attr]
+    assert site.service.checker.check(monitor_id).ok  # type: ignore[union-attr]
     world.sim.reset_counters()
-    result = site.service.engine.check(monitor_id)
+    result = site.service.checker.check(monitor_id)
     assert result is not None and not result.ok and world.sim.request_count == 0
     assert "nearly used up" in site.client.get("/").get_data(as_text=True)
-    assert site.service.store.monitor(monitor_id).failures == 0  # type: ignore[union-attr]
+    assert site.service.monitors.get(monitor_id).failures == 0  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize("monitor_id", ["²", "99999999999999999999999", "-1", "0x1"])

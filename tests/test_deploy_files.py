@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from heroku_monitor.web.slack_commands import COMMAND
+from heroku_monitor.slack_app import COMMAND
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from heroku_monitor.runtime import Runtime
+from heroku_monitor.service import Service
 from tests.world import APP, World, first_monitor
 
 CRASH_TEXT = "🚨 *ALERT: Dyno Crash Detected* 🚨\nApp: my-app\nCrashed dynos:\n• web.1 (web)"
@@ -20,7 +20,7 @@ CRASH_TEXT = "🚨 *ALERT: Dyno Crash Detected* 🚨\nApp: my-app\nCrashed dynos
 def test_crash_reaches_slack_with_the_exact_prd_text(world: World):
     service, mid = world.baseline()
     world.sim.crash_dyno(APP, "web.1")
-    service.engine.check(mid)
+    service.checker.check(mid)
     (message,) = world.slack.wait_for_messages(1)
     assert message["text"] == CRASH_TEXT
     assert message["channel_name"] == "alerts"
@@ -31,21 +31,21 @@ def test_nothing_changed_means_nothing_is_posted(world: World):
     service = world.service()
     mid = first_monitor(service)
     for _ in range(3):
-        service.engine.check(mid)
+        service.checker.check(mid)
     assert world.slack.calls["chat.postMessage"] == 0
 
 
 def test_each_kind_of_change_is_posted_once_as_what_it_is(world: World):
     service, mid = world.baseline()
     world.sim.deploy(APP, "ann@example.com")
-    service.engine.check(mid)
+    service.checker.check(mid)
     world.sim.set_config(APP, {"FEATURE_X": "on"})
-    service.engine.check(mid)
+    service.checker.check(mid)
     world.sim.rollback(APP, 2)
-    service.engine.check(mid)
+    service.checker.check(mid)
     world.sim.set_maintenance(APP, True)
-    service.engine.check(mid)
-    service.engine.check(mid)
+    service.checker.check(mid)
+    service.checker.check(mid)
     firsts = [t.split("\n")[0] for t in world.texts()]
     assert firsts == [
         "🚀 *New Deploy Detected* 🚀",
@@ -61,7 +61,7 @@ def test_each_kind_of_change_is_posted_once_as_what_it_is(world: World):
 def test_addon_attachment_is_an_addon_and_config_change_never_a_deploy(world: World):
     service, mid = world.baseline()
     world.sim.add_addon(APP, "heroku-redis", "heroku-redis:mini", state="provisioning")
-    service.engine.check(mid)
+    service.checker.check(mid)
     firsts = sorted(t.split("\n")[0] for t in world.texts())
     assert firsts == sorted(["⚙️ *Config Vars Changed* ⚙️", "🧩 *Add-on Added* 🧩"])
     assert "heroku-redis (heroku-redis:mini)" in "".join(world.texts())
@@ -70,12 +70,12 @@ def test_addon_attachment_is_an_addon_and_config_change_never_a_deploy(world: Wo
 def test_restart_neither_repeats_an_alert_nor_misses_what_happened_while_down(world: World):
     service, mid = world.baseline()
     world.sim.crash_dyno(APP, "web.1")
-    service.engine.check(mid)
+    service.checker.check(mid)
     service.stop()
     world.sim.stop_dyno(APP, "worker.1")  # while the service is down
     restarted = world.service()
-    restarted.engine.check(mid)
-    restarted.engine.check(mid)
+    restarted.checker.check(mid)
+    restarted.checker.check(mid)
     firsts = [t.split("\n")[0] for t in world.texts()]
     assert firsts == ["🚨 *ALERT: Dyno Crash Detected* 🚨", "⚠️ *WARNING: Dynos Down* ⚠️"]
 
@@ -88,15 +88,15 @@ def test_two_processes_on_one_database_send_each_alert_once(
         world.database_url = str(request.getfixturevalue("postgres_url"))
     services = [world.service(), world.service()]
     mid = first_monitor(services[0])
-    services[0].engine.check(mid)
+    services[0].checker.check(mid)
     world.sim.crash_dyno(APP, "web.1")
     world.sim.deploy(APP)
     world.sim.crash_dyno(APP, "web.2")
     barrier = threading.Barrier(2)
 
-    def check(service: Runtime) -> None:
+    def check(service: Service) -> None:
         barrier.wait()
-        service.engine.check(mid)
+        service.checker.check(mid)
 
     threads = [threading.Thread(target=check, args=(s,)) for s in services]
     for t in threads:
@@ -110,8 +110,8 @@ def test_two_processes_on_one_database_send_each_alert_once(
 def test_a_monitor_paused_elsewhere_is_not_checked_but_check_now_still_works(world: World):
     service = world.service()
     mid = first_monitor(service)
-    service.store.set_paused(mid, True, datetime.now(UTC))  # e.g. from another process
+    service.monitors.set_paused(mid, True, datetime.now(UTC))  # e.g. from another process
     world.sim.reset_counters()
-    assert service.engine.check(mid) is None and world.sim.request_count == 0
-    result = service.engine.check(mid, force=True)
+    assert service.checker.check(mid) is None and world.sim.request_count == 0
+    result = service.checker.check(mid, force=True)
     assert result is not None and result.ok

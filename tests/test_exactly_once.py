@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from heroku_monitor.simulator import Simulator, SimulatorServer
+from heroku_sim import Simulator, SimulatorServer
 from tests.fakes import FakeSlack
 from tests.processes import clean_env, free_port, start, stop
 from tests.web import wait_until

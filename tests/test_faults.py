@@ -9,11 +9,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from heroku_monitor.runtime import Runtime
-from heroku_monitor.simulator import DEFAULT_TOKEN, Simulator
+from heroku_monitor.outbox import FAILED
+from heroku_monitor.service import Service
 from heroku_monitor.slack import DeliveryError
-from heroku_monitor.store import FAILED
 from heroku_monitor.web import create_app
+from heroku_sim import DEFAULT_TOKEN, Simulator
 from tests.world import APP, World, first_monitor
 
 TROUBLE = "🔥 *Monitoring Trouble* 🔥"
@@ -54,43 +54,43 @@ def test_heroku_fault_gives_one_trouble_alert_with_its_cause_and_loses_nothing(
     service = world.service()
     service.heroku.timeout = (1.0, 0.3)
     mid = first_monitor(service)
-    service.engine.check(mid)
+    service.checker.check(mid)
     world.sim.deploy(APP, "ann@example.com")  # these happen while Heroku is failing us
     world.sim.crash_dyno(APP, "web.1")
     inject, cause = HEROKU_FAULTS[fault]
     inject(world.sim)
     for _ in range(5):
-        result = service.engine.check(mid)
+        result = service.checker.check(mid)
         assert result is not None and not result.ok
     assert firsts(world) == [TROUBLE]  # no false crash or deploy from a failing API
     assert cause in world.texts()[0]
-    view = service.store.monitor(mid)
+    view = service.monitors.get(mid)
     assert view is not None and view.last_error and cause in view.last_error
     page = create_app(service).test_client().get("/").get_data(as_text=True)
     assert cause in page
     heal(world.sim)
-    service.engine.check(mid)
+    service.checker.check(mid)
     assert firsts(world) == [TROUBLE, CRASH, DEPLOY, RECOVERED]
-    service.engine.check(mid)
+    service.checker.check(mid)
     assert len(world.texts()) == 4
 
 
 def test_two_failed_checks_in_a_row_are_noise_not_trouble(world: World):
     service, mid = world.baseline()
     world.sim.inject_fault(APP, status=500, count=10_000)
-    service.engine.check(mid)
-    service.engine.check(mid)
+    service.checker.check(mid)
+    service.checker.check(mid)
     world.sim.clear_faults()
-    service.engine.check(mid)
+    service.checker.check(mid)
     world.sim.inject_fault(APP, status=500, count=10_000)
-    service.engine.check(mid)
-    service.engine.check(mid)
+    service.checker.check(mid)
+    service.checker.check(mid)
     assert world.texts() == []  # the counter restarted after the success
 
 
-def later(service: Runtime, minutes: int) -> None:
+def later(service: Service, minutes: int) -> None:
     moment = datetime.now(UTC) + timedelta(minutes=minutes)
-    service.engine.clock = lambda: moment
+    service.checker.clock = service.delivery.clock = lambda: moment
 
 
 @pytest.mark.parametrize("fault", ["429", "500", "503", "timeout"])
@@ -98,7 +98,7 @@ def test_slack_faults_keep_the_alert_until_it_is_delivered(world: World, fault: 
     service = world.service()
     service.notifier.client.timeout = 1  # type: ignore[attr-defined]
     mid = first_monitor(service)
-    service.engine.check(mid)
+    service.checker.check(mid)
     if fault == "429":
         world.slack.fail_next(10, status=429, retry_after=1)
     elif fault == "timeout":
@@ -106,17 +106,17 @@ def test_slack_faults_keep_the_alert_until_it_is_delivered(world: World, fault: 
     else:
         world.slack.fail_next(10, status=int(fault))
     world.sim.crash_dyno(APP, "web.1")
-    service.engine.check(mid)
-    pending = service.store.alerts(status="pending")
+    service.checker.check(mid)
+    pending = service.outbox.recent(status="pending")
     assert len(pending) == 1 and pending[0].last_error
     page = create_app(service).test_client().get("/").get_data(as_text=True)
     assert "waiting to send" in page
     world.slack.reset()
     later(service, 30)
-    assert service.engine.deliver() == 1
-    service.engine.deliver()
+    assert service.delivery.run() == 1
+    service.delivery.run()
     assert CRASH in firsts(world)
-    assert service.store.alerts(status="pending") == []
+    assert service.outbox.recent(status="pending") == []
     if fault != "timeout":  # a timed-out post may have landed too (see the README)
         assert world.texts() == [CRASH_TEXT]
 
@@ -126,9 +126,9 @@ def test_permanent_slack_error_is_shown_on_the_dashboard_and_not_retried(world: 
     service, mid = world.baseline()
     world.slack.fail_next(1, error=error)
     world.sim.crash_dyno(APP, "web.1")
-    service.engine.check(mid)
-    assert service.store.count_alerts(FAILED) == 1
-    view = service.store.monitor(mid)
+    service.checker.check(mid)
+    assert service.outbox.count(FAILED) == 1
+    view = service.monitors.get(mid)
     assert (
         view is not None
         and view.delivery_error == f"#alerts: {DeliveryError(error, permanent=True)!s}"
@@ -137,7 +137,7 @@ def test_permanent_slack_error_is_shown_on_the_dashboard_and_not_retried(world: 
     assert error in page and "not delivered" in page
     calls = world.slack.calls["chat.postMessage"]
     later(service, 60)
-    service.engine.deliver()
+    service.delivery.run()
     assert world.slack.calls["chat.postMessage"] == calls
 
 
@@ -147,11 +147,11 @@ def test_a_slack_rate_limit_ends_the_delivery_run_instead_of_hammering(world: Wo
     world.sim.deploy(APP)
     world.sim.crash_dyno(APP, "web.1")
     world.sim.stop_dyno(APP, "worker.1")
-    service.engine.check(mid)  # three messages: crash, down, deploy
+    service.checker.check(mid)  # three messages: crash, down, deploy
     assert world.slack.calls["chat.postMessage"] == 1
-    assert service.store.count_alerts("pending") == 3
+    assert service.outbox.count("pending") == 3
     later(service, 1)  # past Retry-After: all three go, in order
-    assert service.engine.deliver() == 3
+    assert service.delivery.run() == 3
     assert firsts(world) == [CRASH, "⚠️ *WARNING: Dynos Down* ⚠️", DEPLOY]
 
 
@@ -160,15 +160,15 @@ def test_two_processes_delivering_through_a_slow_slack_send_each_alert_once(worl
 
     services = [world.service(), world.service()]
     mid = first_monitor(services[0])
-    services[0].engine.check(mid)
+    services[0].checker.check(mid)
     world.slack.set_latency(0.5)
     world.sim.deploy(APP)
     world.sim.crash_dyno(APP, "web.1")
     world.sim.stop_dyno(APP, "worker.1")
-    with services[0].engine._deliver_lock:  # as if a run were going: the check only queues
-        services[0].engine.check(mid)
-    assert services[0].store.count_alerts("pending") == 3
-    runs = [threading.Thread(target=s.engine.deliver) for s in services]
+    with services[0].delivery._lock:  # as if a run were going: the check only queues
+        services[0].checker.check(mid)
+    assert services[0].outbox.count("pending") == 3
+    runs = [threading.Thread(target=s.delivery.run) for s in services]
     for run in runs:
         run.start()
     for run in runs:
@@ -182,7 +182,7 @@ def test_undelivered_alerts_can_be_sent_again_from_the_dashboard(world: World):
     service, mid = world.baseline()
     world.slack.fail_next(1, error="not_in_channel")
     world.sim.crash_dyno(APP, "web.1")
-    service.engine.check(mid)
+    service.checker.check(mid)
     client = create_app(service).test_client()
     page = client.get("/").get_data(as_text=True)
     assert "Send the 1 undelivered alert again" in page
@@ -198,7 +198,7 @@ def test_a_restart_tries_undelivered_alerts_again(world: World):
     service, mid = world.baseline()
     world.slack.fail_next(1, error="invalid_auth")
     world.sim.crash_dyno(APP, "web.1")
-    service.engine.check(mid)
+    service.checker.check(mid)
     service.stop()
     restarted = world.service()  # e.g. with a renewed SLACK_BOT_TOKEN
     restarted.start()

@@ -13,7 +13,7 @@ from heroku_monitor.heroku import (
     Unauthorized,
     Unavailable,
 )
-from heroku_monitor.simulator import Simulator, SimulatorServer
+from heroku_sim import Simulator, SimulatorServer
 from tests.builders import KEY, T0
 
 

@@ -8,8 +8,10 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from heroku_monitor.db import Database
+from heroku_monitor.monitors import Monitors
+from heroku_monitor.outbox import Outbox
 from heroku_monitor.scheduler import Scheduler
-from heroku_monitor.store import Store
 from tests.builders import T0
 
 
@@ -21,11 +23,11 @@ def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
         time.sleep(0.01)
 
 
-class RecordingEngine:
-    """Stands in for Engine: records checks; a check of a monitor in `hold` blocks."""
+class RecordingChecker:
+    """Stands in for the Checker (and the delivery): records checks; a check of a monitor
+    in `hold` blocks."""
 
-    def __init__(self, store: Store) -> None:
-        self.store = store
+    def __init__(self) -> None:
         self.checks: list[int] = []
         self.forced: list[bool] = []
         self.hold: dict[int, threading.Event] = {}
@@ -38,7 +40,7 @@ class RecordingEngine:
             self.checks.append(monitor_id)
             self.forced.append(force)
 
-    def deliver(self) -> int:
+    def run(self) -> int:  # a delivery run
         return 0
 
     def count(self, monitor_id: int) -> int:
@@ -47,14 +49,20 @@ class RecordingEngine:
 
 
 @pytest.fixture
-def store(sqlite_url: str) -> Store:
-    return Store(sqlite_url)
+def store(sqlite_url: str) -> Monitors:
+    return Monitors(Database(sqlite_url))
 
 
 @pytest.fixture
-def scheduled(store: Store) -> Iterator[tuple[Scheduler, RecordingEngine]]:
-    engine = RecordingEngine(store)
-    scheduler = Scheduler(engine, max_workers=4)  # type: ignore[arg-type]
+def scheduled(store: Monitors) -> Iterator[tuple[Scheduler, RecordingChecker]]:
+    engine = RecordingChecker()
+    scheduler = Scheduler(
+        engine,  # type: ignore[arg-type]
+        store,
+        engine,  # type: ignore[arg-type]
+        Outbox(store.db),
+        max_workers=4,
+    )
     yield scheduler, engine
     for event in engine.hold.values():
         event.set()
@@ -63,9 +71,9 @@ def scheduled(store: Store) -> Iterator[tuple[Scheduler, RecordingEngine]]:
 
 def test_every_active_monitor_is_checked_at_start_and_paused_ones_are_not(store, scheduled):
     scheduler, engine = scheduled
-    a = store.add_monitor("app-one", "#a", 5, T0)
-    b = store.add_monitor("app-two", "#a", 5, T0)
-    paused = store.add_monitor("app-three", "#a", 5, T0)
+    a = store.add("app-one", "#a", 5, T0)
+    b = store.add("app-two", "#a", 5, T0)
+    paused = store.add("app-three", "#a", 5, T0)
     store.set_paused(paused, True, T0)
     scheduler.start()
     wait_until(lambda: engine.count(a) == 1 and engine.count(b) == 1)
@@ -74,10 +82,10 @@ def test_every_active_monitor_is_checked_at_start_and_paused_ones_are_not(store,
 
 def test_a_settings_change_reschedules_and_checks_at_once(store, scheduled):
     scheduler, engine = scheduled
-    mid = store.add_monitor("app-one", "#a", 5, T0)
+    mid = store.add("app-one", "#a", 5, T0)
     scheduler.start()
     wait_until(lambda: engine.count(mid) == 1)
-    store.update_monitor(mid, app_name="app-one", channel="#a", interval=1, now=T0)
+    store.update(mid, app_name="app-one", channel="#a", interval=1, now=T0)
     scheduler.sync(mid)
     wait_until(lambda: engine.count(mid) == 2)
     job = scheduler.aps.get_job(f"check-{mid}")
@@ -86,7 +94,7 @@ def test_a_settings_change_reschedules_and_checks_at_once(store, scheduled):
 
 def test_pausing_a_monitor_drops_its_job(store, scheduled):
     scheduler, _ = scheduled
-    mid = store.add_monitor("app-one", "#a", 5, T0)
+    mid = store.add("app-one", "#a", 5, T0)
     scheduler.start()
     store.set_paused(mid, True, T0)
     scheduler.sync(mid)
@@ -95,7 +103,7 @@ def test_pausing_a_monitor_drops_its_job(store, scheduled):
 
 def test_a_check_asked_for_while_one_runs_runs_again_after_it(store, scheduled):
     scheduler, engine = scheduled
-    mid = store.add_monitor("app-one", "#a", 5, T0)
+    mid = store.add("app-one", "#a", 5, T0)
     engine.hold[mid] = threading.Event()
     scheduler.start()
     wait_until(lambda: mid in scheduler._running)
@@ -110,8 +118,8 @@ def test_a_check_asked_for_while_one_runs_runs_again_after_it(store, scheduled):
 
 def test_one_slow_app_never_stalls_the_others(store, scheduled):
     scheduler, engine = scheduled
-    slow = store.add_monitor("slow-app", "#a", 5, T0)
-    fast = [store.add_monitor(f"fast-app-{i}", "#a", 5, T0) for i in range(6)]
+    slow = store.add("slow-app", "#a", 5, T0)
+    fast = [store.add(f"fast-app-{i}", "#a", 5, T0) for i in range(6)]
     engine.hold[slow] = threading.Event()
     scheduler.start()
     wait_until(lambda: all(engine.count(m) == 1 for m in fast))
@@ -120,7 +128,7 @@ def test_one_slow_app_never_stalls_the_others(store, scheduled):
 
 def test_run_now_checks_a_monitor_without_waiting_for_its_interval(store, scheduled):
     scheduler, engine = scheduled
-    mid = store.add_monitor("app-one", "#a", 60, T0)
+    mid = store.add("app-one", "#a", 60, T0)
     scheduler.start()
     wait_until(lambda: engine.count(mid) == 1)
     scheduler.run_now(mid)
@@ -129,13 +137,13 @@ def test_run_now_checks_a_monitor_without_waiting_for_its_interval(store, schedu
 
 def test_the_scheduler_follows_changes_another_process_saved(store, scheduled):
     scheduler, _ = scheduled
-    kept = store.add_monitor("app-one", "#a", 5, T0)
-    paused = store.add_monitor("app-two", "#a", 5, T0)
+    kept = store.add("app-one", "#a", 5, T0)
+    paused = store.add("app-two", "#a", 5, T0)
     scheduler.start()
     # Another gunicorn worker or dyno edits the database directly:
-    store.update_monitor(kept, app_name="app-one", channel="#a", interval=2, now=T0)
+    store.update(kept, app_name="app-one", channel="#a", interval=2, now=T0)
     store.set_paused(paused, True, T0)
-    added = store.add_monitor("app-three", "#a", 7, T0)
+    added = store.add("app-three", "#a", 7, T0)
     scheduler.reconcile()
     seconds = {
         mid: scheduler.aps.get_job(f"check-{mid}").trigger.interval.total_seconds()
@@ -148,7 +156,7 @@ def test_the_scheduler_follows_changes_another_process_saved(store, scheduled):
 
 def test_a_check_now_that_arrives_during_a_check_is_run_forced(store, scheduled):
     scheduler, engine = scheduled
-    mid = store.add_monitor("app-one", "#a", 5, T0)
+    mid = store.add("app-one", "#a", 5, T0)
     engine.hold[mid] = threading.Event()
     scheduler.start()
     wait_until(lambda: mid in scheduler._running)

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import requests
 
-from heroku_monitor.simulator import (
+from heroku_sim import (
     HEROKU_REFILL_PER_MINUTE,
     ConflictError,
     InvalidParamsError,
@@ -25,7 +25,7 @@ from heroku_monitor.simulator import (
     UnknownAppError,
     parse_range,
 )
-from heroku_monitor.simulator.server import ApiError
+from heroku_sim.api import ApiError
 
 ACCEPT = "application/vnd.heroku+json; version=3"
 APP = "demo-app"

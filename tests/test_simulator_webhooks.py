@@ -26,14 +26,14 @@ import requests
 from werkzeug.datastructures import Headers
 from werkzeug.wrappers import Request, Response
 
-from heroku_monitor.simulator import (
+from heroku_sim import (
     HEROKU_SYNC_RETRY_DELAYS,
     SIGNATURE_HEADER,
     Simulator,
     SimulatorServer,
     webhook_signature,
 )
-from heroku_monitor.simulator.http import BackgroundServer
+from loopback import BackgroundServer
 from tests.test_simulator import (
     ACCEPT,
     ADDON_FIELDS,

@@ -23,9 +23,11 @@ def notifier(slack: FakeSlack, **kwargs: int) -> SlackNotifier:
 
 
 def test_message_is_posted_with_text_and_blocks(slack: FakeSlack):
-    ts = notifier(slack).post("#alerts", "hello", BLOCKS)
+    receipt = notifier(slack).post("#alerts", "hello", BLOCKS)
     (message,) = slack.messages
-    assert ts == message["ts"] and message["text"] == "hello" and message["blocks"] == BLOCKS
+    assert (
+        receipt.ts == message["ts"] and message["text"] == "hello" and message["blocks"] == BLOCKS
+    )
 
 
 def test_rate_limit_goes_back_to_the_outbox_with_its_retry_after(slack: FakeSlack):

@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 import pytest
 from flask.testing import FlaskClient
 
-from heroku_monitor.runtime import Runtime
+from heroku_monitor.service import Service
 from heroku_monitor.web import create_app
 from tests.world import APP, World, first_monitor
 
@@ -23,7 +23,7 @@ SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 @dataclass
 class Slash:
     world: World
-    service: Runtime
+    service: Service
     client: FlaskClient
 
     def send(self, text: str = "", *, secret: str = SECRET, age: float = 0, signed: bool = True):
@@ -62,7 +62,7 @@ def slash(world: World) -> Iterator[Slash]:
 def test_status_of_a_monitored_app_comes_at_once_from_the_last_check(slash: Slash):
     slash.world.sim.crash_dyno(APP, "web.1")
     slash.world.sim.set_maintenance(APP, True)
-    slash.service.engine.check(first_monitor(slash.service))
+    slash.service.checker.check(first_monitor(slash.service))
     response = slash.send(APP)
     answer = response.json
     assert response.status_code == 200 and answer["response_type"] == "ephemeral"
@@ -82,7 +82,7 @@ def test_status_of_a_monitored_app_comes_at_once_from_the_last_check(slash: Slas
 
 
 def test_no_text_summarises_every_monitored_app(slash: Slash):
-    slash.service.engine.check(first_monitor(slash.service))
+    slash.service.checker.check(first_monitor(slash.service))
     answer = slash.send("").json
     assert answer["response_type"] == "ephemeral"
     assert f"🟢 *{APP}*: healthy, 3/3 dynos up, v3" in answer["text"]
@@ -98,7 +98,7 @@ def test_an_app_that_is_not_monitored_is_read_live_and_answered_through_response
 
 
 def test_slow_heroku_is_still_answered_within_slacks_three_seconds(slash: Slash):
-    slash.service.engine.check(first_monitor(slash.service))
+    slash.service.checker.check(first_monitor(slash.service))
     slash.world.sim.create_app("other-app")
     slash.world.sim.set_latency(2.0)
     for text in (APP, "other-app", ""):
@@ -157,18 +157,18 @@ def test_building_the_app_and_answering_calls_no_slack_api(slash: Slash):
 
 def test_a_failing_latest_check_is_said_instead_of_passing_old_news_as_fresh(slash: Slash):
     mid = first_monitor(slash.service)
-    slash.service.engine.check(mid)
+    slash.service.checker.check(mid)
     slash.world.sim.inject_fault(APP, status=503, count=1000)
-    slash.service.engine.check(mid)
+    slash.service.checker.check(mid)
     text = slash.send(APP).json["text"]
     assert "⚠️ The latest check failed (503 unavailable" in text
 
 
 def test_an_app_the_monitor_no_longer_watches_is_read_live(slash: Slash):
     mid = first_monitor(slash.service)
-    slash.service.engine.check(mid)
+    slash.service.checker.check(mid)
     slash.world.sim.create_app("other-app")
-    slash.service.store.update_monitor(
-        mid, app_name="other-app", channel="#alerts", interval=5, now=slash.service.engine.clock()
+    slash.service.monitors.update(
+        mid, app_name="other-app", channel="#alerts", interval=5, now=slash.service.clock()
     )
     assert "Riding out to check *my-app*" in slash.send(APP).json["text"]

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from websockets.sync.server import ServerConnection, serve
 
-from app import start
+from heroku_monitor.cli import start
 from tests.web import wait_until
-from tests.world import APP, World, first_monitor
+from tests.world import APP, World
 
 
 class FakeSocketModeEndpoint:
@@ -74,7 +74,7 @@ def test_the_command_is_answered_over_socket_mode_without_a_public_url(
     service, _web = start(settings)
     try:
         assert endpoint.connected.wait(10)
-        wait_until(lambda: service.store.monitor(first_monitor(service)).snapshot is not None)  # type: ignore[union-attr]
+        wait_until(lambda: service.monitors.latest_snapshot(APP) is not None)
         endpoint.outbox.put(
             {
                 "type": "slash_commands",

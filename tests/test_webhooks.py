@@ -13,9 +13,9 @@ import pytest
 from apscheduler.triggers.date import DateTrigger
 from flask.testing import FlaskClient
 
-from heroku_monitor.runtime import Runtime
+from heroku_monitor.service import Service
 from heroku_monitor.web import create_app
-from heroku_monitor.web.webhooks import SIGNATURE_HEADER, app_name_of, signature
+from heroku_monitor.web.heroku_webhooks import SIGNATURE_HEADER, app_name_of, signature
 from tests.web import wait_until
 from tests.world import APP, World
 
@@ -36,14 +36,14 @@ def example(name: str, app: str = APP) -> dict[str, Any]:
     return body
 
 
-def quiet(service: Runtime) -> bool:
+def quiet(service: Service) -> bool:
     """No check running and none waiting to run (one-off jobs are `run_now`'s)."""
     one_off = [j for j in service.scheduler.aps.get_jobs() if isinstance(j.trigger, DateTrigger)]
     return not one_off and not service.scheduler._running
 
 
 class Hook:
-    def __init__(self, service: Runtime, client: FlaskClient) -> None:
+    def __init__(self, service: Service, client: FlaskClient) -> None:
         self.service, self.client = service, client
 
     def deliver(self, body: dict[str, Any], *, secret: str = SECRET, signed: bool = True):
@@ -58,7 +58,7 @@ class Hook:
 def hook(world: World) -> Iterator[Hook]:
     service = world.service(heroku_webhook_secret=SECRET)
     service.scheduler.start()
-    wait_until(lambda: service.engine.health.last_ok is True and quiet(service))
+    wait_until(lambda: service.checker.last_check.ok is True and quiet(service))
     yield Hook(service, create_app(service).test_client())
     service.stop()
 
@@ -127,7 +127,7 @@ def test_a_crash_reaches_slack_in_under_two_seconds_through_a_real_webhook(world
 
     service = world.service(heroku_webhook_secret=SECRET)
     with LiveSite(service) as live:
-        wait_until(lambda: service.engine.health.last_ok is True and quiet(service))
+        wait_until(lambda: service.checker.last_check.ok is True and quiet(service))
         world.sim.create_webhook(
             APP,
             include=["dyno", "api:release"],
@@ -144,7 +144,7 @@ def test_a_crash_reaches_slack_in_under_two_seconds_through_a_real_webhook(world
 
 
 def test_duplicate_deliveries_of_every_change_still_make_one_alert_each(sqlite_url: str):
-    from heroku_monitor.simulator import Simulator, SimulatorServer
+    from heroku_sim import Simulator, SimulatorServer
     from tests.fakes import FakeSlack
     from tests.web import LiveSite
 
@@ -154,7 +154,7 @@ def test_duplicate_deliveries_of_every_change_still_make_one_alert_each(sqlite_u
         world = World(sim, heroku, slack, sqlite_url)
         service = world.service(heroku_webhook_secret=SECRET)
         with LiveSite(service) as live:
-            wait_until(lambda: service.engine.health.last_ok is True and quiet(service))
+            wait_until(lambda: service.checker.last_check.ok is True and quiet(service))
             sim.create_webhook(
                 APP,
                 include=["dyno", "api:release", "api:addon", "api:app"],

@@ -9,9 +9,9 @@ from typing import Any
 
 from flask.testing import FlaskClient
 
-from heroku_monitor.runtime import Runtime
-from heroku_monitor.simulator.http import BackgroundServer
+from heroku_monitor.service import Service
 from heroku_monitor.web import create_app
+from loopback import BackgroundServer
 
 _TOKEN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 
@@ -36,7 +36,7 @@ def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
 class LiveSite(BackgroundServer):
     """The Flask app served on 127.0.0.1 from a thread, with the scheduler running."""
 
-    def __init__(self, service: Runtime) -> None:
+    def __init__(self, service: Service) -> None:
         super().__init__(create_app(service), name="live-site")
         self.service = service
 

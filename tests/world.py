@@ -6,13 +6,15 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from heroku_monitor import runtime
-from heroku_monitor.runtime import Runtime
+from heroku_monitor import service as service_module
+from heroku_monitor.service import Patience, Service
 from heroku_monitor.settings import Settings
-from heroku_monitor.simulator import Simulator, SimulatorServer
+from heroku_sim import Simulator, SimulatorServer
 from tests.fakes import FakeSlack
 
 APP = "my-app"
+# Real retries, without real back-off: fault tests wait on nothing but the fakes.
+QUICK = Patience(heroku_backoff=0.01)
 
 
 @dataclass
@@ -34,21 +36,19 @@ class World:
         )
         return replace(settings, **changes)
 
-    def service(self, **changes: Any) -> Runtime:
-        service = runtime.build(self.settings(**changes))
-        service.heroku.session.adapters["http://"].max_retries.backoff_factor = 0.01  # type: ignore[attr-defined]
-        return service
+    def service(self, **changes: Any) -> Service:
+        return service_module.build(self.settings(**changes), patience=QUICK)
 
-    def baseline(self, **changes: Any) -> tuple[Runtime, int]:
+    def baseline(self, **changes: Any) -> tuple[Service, int]:
         """A service whose first monitor has had its first (baseline) check."""
         service = self.service(**changes)
         monitor_id = first_monitor(service)
-        service.engine.check(monitor_id)
+        service.checker.check(monitor_id)
         return service, monitor_id
 
     def texts(self) -> list[str]:
         return [m["text"] for m in self.slack.messages]
 
 
-def first_monitor(service: Runtime) -> int:
-    return service.store.monitors()[0].id
+def first_monitor(service: Service) -> int:
+    return service.monitors.all()[0].id

@@ -1,4 +1,4 @@
-"""Alembic's environment: runs on the connection the Store hands over (see store.migrate),
+"""Alembic's environment: runs on the connection the Database hands over (see db.migrate),
 or, for `alembic revision --autogenerate` at a developer's desk, on alembic.ini's URL."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
-from heroku_monitor.store import Base
+from heroku_monitor.db import Base
 
 config = context.config
 target_metadata = Base.metadata

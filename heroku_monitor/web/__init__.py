@@ -1,4 +1,4 @@
-"""The Flask app. `create_app` builds it around a Runtime and starts nothing."""
+"""The Flask app. `create_app` wraps a built Service in the web endpoints; it starts nothing."""
 
 from __future__ import annotations
 
@@ -6,16 +6,16 @@ from flask import Flask, render_template
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
-from heroku_monitor.runtime import Runtime
-from heroku_monitor.status import StatusService
-from heroku_monitor.web import auth, dashboard, demo, health, slack_commands, webhooks
+from heroku_monitor.service import Service
+from heroku_monitor.web import auth, dashboard, healthz, heroku_webhooks, slack_endpoints
+from heroku_monitor.web.context import EXTENSION
 
 
-def create_app(runtime: Runtime) -> Flask:
-    settings = runtime.settings
+def create_app(service: Service) -> Flask:
+    settings = service.settings
     app = Flask(__name__)
     app.config.update(
-        SECRET_KEY=settings.secret_key or runtime.store.secret("secret_key"),
+        SECRET_KEY=settings.secret_key or service.db.secret("secret_key"),
         # The token lives as long as the session: a dashboard left open still works.
         WTF_CSRF_TIME_LIMIT=None,
         SESSION_COOKIE_HTTPONLY=True,
@@ -24,21 +24,20 @@ def create_app(runtime: Runtime) -> Flask:
         # Nothing we accept is near this; a bigger body is refused before it is read.
         MAX_CONTENT_LENGTH=1024 * 1024,
     )
-    app.extensions["runtime"] = runtime
-    auth.init_app(app, settings)  # before CSRF: a stranger gets 401/403, not a form error
+    app.extensions[EXTENSION] = service
+    auth.init_app(app)  # before CSRF: a stranger gets 401/403, not a form error
     csrf = CSRFProtect(app)
-    dashboard.init_app(app, runtime)
-    health.init_app(app, runtime)
-    webhooks.init_app(app, runtime)
-    if runtime.simulator is not None:
-        demo.init_app(app, runtime)
-    status = StatusService(
-        runtime.store, runtime.heroku, runtime.engine.digest_key, runtime.engine.clock
-    )
-    app.extensions["bolt"] = slack_commands.init_app(app, settings, status)
+    app.register_blueprint(dashboard.bp)
+    app.register_blueprint(healthz.bp)
+    app.register_blueprint(heroku_webhooks.bp)
+    app.register_blueprint(slack_endpoints.bp)
     # Slack and Heroku sign their requests; they cannot send our CSRF token.
-    csrf.exempt("heroku_monitor.web.slack_commands.commands")
-    csrf.exempt("heroku_monitor.web.webhooks.heroku")
+    csrf.exempt(heroku_webhooks.bp)
+    csrf.exempt(slack_endpoints.bp)
+    if service.simulator is not None:
+        from heroku_monitor.web import demo
+
+        app.register_blueprint(demo.bp)
 
     @app.errorhandler(CSRFError)
     def csrf_refused(error: CSRFError) -> tuple[str, int]:

@@ -12,8 +12,9 @@ import hmac
 from flask import Flask, Response, render_template, request
 
 from heroku_monitor.settings import Settings
+from heroku_monitor.web.context import current_service
 
-OPEN_ENDPOINTS = frozenset({"health.healthz", "slack.commands", "webhooks.heroku", "static"})
+OPEN_ENDPOINTS = frozenset({"healthz.healthz", "slack.commands", "webhooks.heroku", "static"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 # No inline scripts or styles, nothing from elsewhere: the page works offline.
@@ -35,11 +36,12 @@ def read_only(settings: Settings) -> bool:
     return settings.on_heroku and not settings.dashboard_password
 
 
-def init_app(app: Flask, settings: Settings) -> None:
+def init_app(app: Flask) -> None:
     @app.before_request
     def guard() -> Response | tuple[str, int] | None:
         if request.endpoint in OPEN_ENDPOINTS:
             return None
+        settings = current_service().settings
         if settings.dashboard_password:
             given = request.authorization.password if request.authorization else None
             if given is None or not hmac.compare_digest(

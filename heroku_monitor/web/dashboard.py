@@ -9,16 +9,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask import Blueprint, Flask, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from werkzeug.wrappers import Response
 
 from heroku_monitor import messages
-from heroku_monitor.runtime import Runtime
-from heroku_monitor.store import MonitorView
+from heroku_monitor.budget import Budget
+from heroku_monitor.db import Alert
+from heroku_monitor.monitors import MonitorView
+from heroku_monitor.outbox import FAILED
+from heroku_monitor.service import Service
 from heroku_monitor.web.auth import read_only
+from heroku_monitor.web.context import current_service
 from heroku_monitor.web.forms import ActionForm, MonitorForm
 
 DEFAULT_CHANNEL = "#alerts"
+
+bp = Blueprint("dashboard", __name__)
 
 
 @dataclass(frozen=True)
@@ -29,6 +35,38 @@ class Card:
     next_check_at: datetime | None
     health: str | None
     form: MonitorForm
+
+
+@dataclass(frozen=True)
+class Page:
+    """Everything the dashboard shows, as the template reads it."""
+
+    now: datetime
+    cards: list[Card]
+    first: MonitorView | None
+    config_form: MonitorForm
+    new_form: MonitorForm
+    failed_slot: str
+    action: ActionForm
+    alerts: list[Alert]
+    undelivered: int
+    read_only: bool
+    scheduler_running: bool
+    rate_limit: int | None
+    budget: Budget
+    rate_share: float
+    throttle: str
+    demo: bool
+    polled_every_seconds: dict[int, int]
+
+    def fmt(self, moment: datetime | None) -> str:
+        return _fmt(moment, self.now)
+
+    def ago(self, moment: datetime | None) -> str:
+        return messages.ago(moment, self.now) if moment else "never"
+
+    def polled_every(self, minutes: int) -> str:
+        return _every(self.polled_every_seconds[minutes])
 
 
 def _fmt(moment: datetime | None, now: datetime) -> str:
@@ -55,164 +93,176 @@ def _every(seconds: int) -> str:
     return f"{minutes} min {rest} s" if rest else f"{minutes} min"
 
 
-def init_app(app: Flask, runtime: Runtime) -> None:
-    bp = Blueprint("dashboard", __name__)
-    store, scheduler, settings = runtime.store, runtime.scheduler, runtime.settings
+def _edit_form(service: Service, monitor: MonitorView | None) -> MonitorForm:
+    settings = service.settings
+    form = MonitorForm(formdata=None)
+    if monitor is None:
+        form.app_name.data = settings.monitored_app_name or ""
+        form.slack_channel.data = settings.slack_channel or DEFAULT_CHANNEL
+        form.check_interval.data = str(settings.check_interval_minutes)
+    else:
+        form.monitor_id.data = str(monitor.id)
+        form.app_name.data = monitor.app_name
+        form.slack_channel.data = monitor.slack_channel
+        form.check_interval.data = str(monitor.check_interval)
+    return form
 
-    def edit_form(monitor: MonitorView | None) -> MonitorForm:
-        form = MonitorForm(formdata=None)
-        if monitor is None:
-            form.app_name.data = settings.monitored_app_name or ""
-            form.slack_channel.data = settings.slack_channel or DEFAULT_CHANNEL
-            form.check_interval.data = str(settings.check_interval_minutes)
-        else:
-            form.monitor_id.data = str(monitor.id)
-            form.app_name.data = monitor.app_name
-            form.slack_channel.data = monitor.slack_channel
-            form.check_interval.data = str(monitor.check_interval)
-        return form
 
-    def page(
-        *, failed: MonitorForm | None = None, failed_slot: str = "", status: int = 200
-    ) -> tuple[str, int]:
-        now = runtime.engine.clock()
-        monitors = store.monitors()
-        cards = []
-        for m in monitors:
-            form = failed if failed is not None and failed_slot == str(m.id) else edit_form(m)
-            health = m.snapshot.health() if m.snapshot else None
-            cards.append(Card(m, scheduler.next_run(m.id), health, form))
-        first = monitors[0] if monitors else None
-        config_form = failed if failed is not None and failed_slot == "config" else edit_form(first)
-        if first is not None and failed_slot != "config":
-            config_form.monitor_id.data = ""  # the PRD form edits the first monitor
-        new_form = (
-            failed if failed is not None and failed_slot == "new" else MonitorForm(formdata=None)
-        )
-        if failed_slot != "new":
-            new_form.slack_channel.data = settings.slack_channel or DEFAULT_CHANNEL
-            new_form.check_interval.data = str(settings.check_interval_minutes)
-        html = render_template(
-            "dashboard.html",
-            cards=cards,
-            first=first,
-            config_form=config_form,
-            new_form=new_form,
-            failed_slot=failed_slot,
-            action=ActionForm(),
-            alerts=store.alerts(limit=25),
-            undelivered=store.count_alerts("failed"),
-            now=now,
-            fmt=lambda moment: _fmt(moment, now),
-            ago=lambda moment: messages.ago(moment, now) if moment else "never",
-            settings=settings,
-            read_only=read_only(settings),
-            scheduler_running=scheduler.running,
-            rate_limit=runtime.heroku.rate_limit_remaining,
-            budget=scheduler.budget,
-            rate_share=settings.rate_share,
-            polled_every=lambda minutes: _every(scheduler.interval_seconds(minutes)),
-            throttle=runtime.engine.throttle_note()
-            if runtime.engine.throttled_until and runtime.engine.throttled_until > now
-            else "",
-            demo=runtime.simulator is not None,
-        )
-        return html, status
+def _page(service: Service, failed: MonitorForm | None, failed_slot: str) -> Page:
+    """The dashboard, with `failed` (a form that did not validate) in its `failed_slot`."""
+    settings, scheduler, checker = service.settings, service.scheduler, service.checker
+    now = service.clock()
+    monitors = service.monitors.all()
+    cards = []
+    for m in monitors:
+        form = failed if failed is not None and failed_slot == str(m.id) else _edit_form(service, m)
+        health = m.snapshot.health() if m.snapshot else None
+        cards.append(Card(m, scheduler.next_run(m.id), health, form))
+    first = monitors[0] if monitors else None
+    if failed is not None and failed_slot == "config":
+        config_form = failed
+    else:
+        config_form = _edit_form(service, first)
+        config_form.monitor_id.data = ""  # the PRD form edits the first monitor
+    if failed is not None and failed_slot == "new":
+        new_form = failed
+    else:
+        new_form = MonitorForm(formdata=None)
+        new_form.slack_channel.data = settings.slack_channel or DEFAULT_CHANNEL
+        new_form.check_interval.data = str(settings.check_interval_minutes)
+    return Page(
+        now=now,
+        cards=cards,
+        first=first,
+        config_form=config_form,
+        new_form=new_form,
+        failed_slot=failed_slot,
+        action=ActionForm(),
+        alerts=service.outbox.recent(limit=25),
+        undelivered=service.outbox.count(FAILED),
+        read_only=read_only(settings),
+        scheduler_running=scheduler.running,
+        rate_limit=service.heroku.rate_limit_remaining,
+        budget=scheduler.budget,
+        rate_share=settings.rate_share,
+        throttle=checker.throttle_note(now),
+        demo=service.simulator is not None,
+        polled_every_seconds={
+            m.check_interval: scheduler.interval_seconds(m.check_interval) for m in monitors
+        },
+    )
 
-    def saved(monitor_id: int, what: str) -> Response:
-        scheduler.sync(monitor_id)
-        flash(what, "ok")
-        return redirect(url_for("dashboard.index"), code=303)
 
-    @bp.get("/")
-    def index() -> tuple[str, int]:
-        return page()
+def _render(
+    *, failed: MonitorForm | None = None, failed_slot: str = "", status: int = 200
+) -> tuple[str, int]:
+    page = _page(current_service(), failed, failed_slot)
+    return render_template("dashboard.html", page=page), status
 
-    @bp.post("/update-config")
-    def update_config() -> Response | tuple[str, int]:
-        """The PRD's form: edit `monitor_id`, or without it the first monitor (or create it)."""
-        form = MonitorForm()
-        target = form.monitor_id.data or ""
-        if not form.validate_on_submit():
-            return page(failed=form, failed_slot=target or "config", status=400)
-        now = runtime.engine.clock()
-        app_name, channel, interval = form.app_name.data, form.slack_channel.data, form.interval
-        if target:
-            if not _is_id(target) or not store.update_monitor(
-                int(target), app_name=app_name, channel=channel, interval=interval, now=now
-            ):
-                abort(404)
-            monitor_id = int(target)
-        else:
-            monitors = store.monitors()
-            if monitors:
-                monitor_id = monitors[0].id
-                store.update_monitor(
-                    monitor_id, app_name=app_name, channel=channel, interval=interval, now=now
-                )
-            else:
-                monitor_id = store.add_monitor(app_name, channel, interval, now)
-        return saved(
-            monitor_id,
-            f"Saved. Watching {app_name} every {interval} min, alerts to {channel}; "
-            "a check is running now.",
-        )
 
-    @bp.post("/monitors")
-    def add_monitor() -> Response | tuple[str, int]:
-        form = MonitorForm()
-        if not form.validate_on_submit():
-            return page(failed=form, failed_slot="new", status=400)
-        now = runtime.engine.clock()
-        monitor_id = store.add_monitor(
-            form.app_name.data, form.slack_channel.data, form.interval, now
-        )
-        return saved(
-            monitor_id,
-            f"Added {form.app_name.data}: checked every {form.interval} min, alerts to "
-            f"{form.slack_channel.data}; a check is running now.",
-        )
+def _saved(monitor_id: int, what: str) -> Response:
+    current_service().scheduler.sync(monitor_id)
+    flash(what, "ok")
+    return redirect(url_for("dashboard.index"), code=303)
 
-    def acted_on(monitor_id: int) -> MonitorView:
-        if not ActionForm().validate_on_submit():
-            abort(400, "The form expired; reload the page and try again.")
-        monitor = store.monitor(monitor_id) if _is_id(str(monitor_id)) else None
-        if monitor is None:
+
+@bp.get("/")
+def index() -> tuple[str, int]:
+    return _render()
+
+
+@bp.post("/update-config")
+def update_config() -> Response | tuple[str, int]:
+    """The PRD's form: edit `monitor_id`, or without it the first monitor (or create it)."""
+    service = current_service()
+    form = MonitorForm()
+    target = form.monitor_id.data or ""
+    if not form.validate_on_submit():
+        return _render(failed=form, failed_slot=target or "config", status=400)
+    now = service.clock()
+    app_name, channel, interval = form.app_name.data, form.slack_channel.data, form.interval
+    if target:
+        if not _is_id(target) or not service.monitors.update(
+            int(target), app_name=app_name, channel=channel, interval=interval, now=now
+        ):
             abort(404)
-        return monitor
+        monitor_id = int(target)
+    else:
+        monitors = service.monitors.all()
+        if monitors:
+            monitor_id = monitors[0].id
+            service.monitors.update(
+                monitor_id, app_name=app_name, channel=channel, interval=interval, now=now
+            )
+        else:
+            monitor_id = service.monitors.add(app_name, channel, interval, now)
+    return _saved(
+        monitor_id,
+        f"Saved. Watching {app_name} every {interval} min, alerts to {channel}; "
+        "a check is running now.",
+    )
 
-    @bp.post("/monitors/<int:monitor_id>/pause")
-    def pause(monitor_id: int) -> Response:
-        monitor = acted_on(monitor_id)
-        store.set_paused(monitor_id, True, runtime.engine.clock())
-        return saved(monitor_id, f"Paused {monitor.app_name}: no checks until you resume it.")
 
-    @bp.post("/monitors/<int:monitor_id>/resume")
-    def resume(monitor_id: int) -> Response:
-        monitor = acted_on(monitor_id)
-        store.set_paused(monitor_id, False, runtime.engine.clock())
-        return saved(monitor_id, f"Resumed {monitor.app_name}; a check is running now.")
+@bp.post("/monitors")
+def add_monitor() -> Response | tuple[str, int]:
+    service = current_service()
+    form = MonitorForm()
+    if not form.validate_on_submit():
+        return _render(failed=form, failed_slot="new", status=400)
+    monitor_id = service.monitors.add(
+        form.app_name.data, form.slack_channel.data, form.interval, service.clock()
+    )
+    return _saved(
+        monitor_id,
+        f"Added {form.app_name.data}: checked every {form.interval} min, alerts to "
+        f"{form.slack_channel.data}; a check is running now.",
+    )
 
-    @bp.post("/monitors/<int:monitor_id>/delete")
-    def delete(monitor_id: int) -> Response:
-        monitor = acted_on(monitor_id)
-        store.delete_monitor(monitor_id)
-        return saved(monitor_id, f"Removed {monitor.app_name}. Its past alerts stay in the log.")
 
-    @bp.post("/monitors/<int:monitor_id>/check")
-    def check_now(monitor_id: int) -> Response:
-        monitor = acted_on(monitor_id)
-        scheduler.run_now(monitor_id, force=True)
-        flash(f"Checking {monitor.app_name} now.", "ok")
-        return redirect(url_for("dashboard.index"), code=303)
+def _acted_on(monitor_id: int) -> MonitorView:
+    if not ActionForm().validate_on_submit():
+        abort(400, "The form expired; reload the page and try again.")
+    monitor = current_service().monitors.get(monitor_id) if _is_id(str(monitor_id)) else None
+    if monitor is None:
+        abort(404)
+    return monitor
 
-    @bp.post("/alerts/retry")
-    def retry_alerts() -> Response:
-        if not ActionForm().validate_on_submit():
-            abort(400, "The form expired; reload the page and try again.")
-        count = store.requeue_failed(runtime.engine.clock())
-        scheduler.deliver_soon()
-        flash(f"Sending {count} undelivered alert{'s' if count != 1 else ''} again.", "ok")
-        return redirect(url_for("dashboard.index"), code=303)
 
-    app.register_blueprint(bp)
+@bp.post("/monitors/<int:monitor_id>/pause")
+def pause(monitor_id: int) -> Response:
+    monitor = _acted_on(monitor_id)
+    current_service().monitors.set_paused(monitor_id, True, current_service().clock())
+    return _saved(monitor_id, f"Paused {monitor.app_name}: no checks until you resume it.")
+
+
+@bp.post("/monitors/<int:monitor_id>/resume")
+def resume(monitor_id: int) -> Response:
+    monitor = _acted_on(monitor_id)
+    current_service().monitors.set_paused(monitor_id, False, current_service().clock())
+    return _saved(monitor_id, f"Resumed {monitor.app_name}; a check is running now.")
+
+
+@bp.post("/monitors/<int:monitor_id>/delete")
+def delete(monitor_id: int) -> Response:
+    monitor = _acted_on(monitor_id)
+    current_service().monitors.delete(monitor_id)
+    return _saved(monitor_id, f"Removed {monitor.app_name}. Its past alerts stay in the log.")
+
+
+@bp.post("/monitors/<int:monitor_id>/check")
+def check_now(monitor_id: int) -> Response:
+    monitor = _acted_on(monitor_id)
+    current_service().scheduler.run_now(monitor_id, force=True)
+    flash(f"Checking {monitor.app_name} now.", "ok")
+    return redirect(url_for("dashboard.index"), code=303)
+
+
+@bp.post("/alerts/retry")
+def retry_alerts() -> Response:
+    if not ActionForm().validate_on_submit():
+        abort(400, "The form expired; reload the page and try again.")
+    service = current_service()
+    count = service.outbox.requeue_failed(service.clock())
+    service.scheduler.deliver_soon()
+    flash(f"Sending {count} undelivered alert{'s' if count != 1 else ''} again.", "ok")
+    return redirect(url_for("dashboard.index"), code=303)

@@ -7,13 +7,18 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from flask import Blueprint, Flask, abort, flash, redirect, url_for
+from flask import Blueprint, abort, flash, redirect, url_for
 from werkzeug.wrappers import Response
 
-from heroku_monitor.runtime import Runtime
-from heroku_monitor.simulator import Simulator
+from heroku_monitor.web.context import current_service
 from heroku_monitor.web.forms import ActionForm
+
+if TYPE_CHECKING:  # registered only in demo mode, which has imported the simulator
+    from heroku_sim import Simulator
+
+bp = Blueprint("demo", __name__)
 
 
 def _crash(sim: Simulator, app: str) -> str:
@@ -61,25 +66,21 @@ ACTIONS: dict[str, Callable[[Simulator, str], str]] = {
 }
 
 
-def init_app(app: Flask, runtime: Runtime) -> None:
-    bp = Blueprint("demo", __name__)
-
-    @bp.post("/demo/<action>")
-    def act(action: str) -> Response:
-        if runtime.simulator is None or action not in ACTIONS:
-            abort(404)
-        if not ActionForm().validate_on_submit():
-            abort(400, "The form expired; reload the page and try again.")
-        sim = runtime.simulator.sim
-        monitors = [m for m in runtime.store.monitors() if m.app_name in sim.app_names()]
-        if not monitors:
-            flash("No monitor watches a simulated app: set App Name to demo-app.", "error")
-            return redirect(url_for("dashboard.index"), code=303)
-        said = ACTIONS[action](sim, monitors[0].app_name)
-        for monitor in monitors:
-            if monitor.app_name == monitors[0].app_name:
-                runtime.scheduler.run_now(monitor.id)
-        flash(f"{said} Checking now: the alert follows in a moment.", "ok")
+@bp.post("/demo/<action>")
+def act(action: str) -> Response:
+    service = current_service()
+    if service.simulator is None or action not in ACTIONS:
+        abort(404)
+    if not ActionForm().validate_on_submit():
+        abort(400, "The form expired; reload the page and try again.")
+    sim = service.simulator.sim
+    monitors = [m for m in service.monitors.all() if m.app_name in sim.app_names()]
+    if not monitors:
+        flash("No monitor watches a simulated app: set App Name to demo-app.", "error")
         return redirect(url_for("dashboard.index"), code=303)
-
-    app.register_blueprint(bp)
+    said = ACTIONS[action](sim, monitors[0].app_name)
+    for monitor in monitors:
+        if monitor.app_name == monitors[0].app_name:
+            service.scheduler.run_now(monitor.id)
+    flash(f"{said} Checking now: the alert follows in a moment.", "ok")
+    return redirect(url_for("dashboard.index"), code=303)

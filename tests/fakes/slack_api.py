@@ -37,7 +37,7 @@ from urllib.parse import parse_qsl
 
 from flask import Flask, Response, request
 
-from heroku_monitor.simulator.http import BackgroundServer
+from loopback import BackgroundServer
 
 # Limits Slack documents for chat.postMessage and Block Kit.
 MAX_TEXT_CHARS = 40_000  # longer text is truncated, with a message_truncated warning

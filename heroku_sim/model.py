@@ -1,6 +1,6 @@
 """In-memory state of a simulated Heroku account: apps, dynos, releases, add-ons, config vars.
 
-Pure Python, no HTTP: `server.py` puts the Platform API in front of it. Every public method
+Pure Python, no HTTP: `api.py` puts the Platform API in front of it. Every public method
 takes one lock, so tests, the demo dashboard and the HTTP threads can use one `Simulator` at
 once. Rendered resources follow `heroku-api-reference.json` (the Platform API's JSON schema).
 
@@ -20,7 +20,7 @@ Heroku behaviour copied on purpose (https://devcenter.heroku.com/articles/releas
   simulator only when asked (`rate_limit_refill_per_minute=HEROKU_REFILL_PER_MINUTE`).
 
 App webhooks: every change is also an event, delivered to each subscription of the app
-whose `include` names its entity (see `webhooks.py` for headers, signature and retries):
+whose `include` names its entity (see `deliveries.py` for headers, signature and retries):
 - dyno state changes, restarts (also by a release) -> `dyno` update; dynos added / removed
   by `scale` -> `dyno` create / destroy. `data` is the dyno as `GET .../dynos` renders it;
 - every new release -> `api:release` create; `finish_release` -> `api:release` update with
@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from heroku_monitor.simulator.webhooks import (
+from heroku_sim.deliveries import (
     DEFAULT_TIMEOUT,
     EVENT_VERSION,
     HEROKU_SYNC_RETRY_DELAYS,

@@ -7,10 +7,23 @@ with SimulatorServer(sim) as server:
     sim.crash_dyno("demo-app", "web.1")
 
 App webhooks created on the simulator (`POST /apps/{app}/webhooks`) receive signed
-deliveries of the simulated changes; see `webhooks.py`.
+deliveries of the simulated changes; see `deliveries.py`.
 """
 
-from heroku_monitor.simulator.model import (
+from heroku_sim.api import (
+    ApiError,
+    RangeSpec,
+    SimulatorServer,
+    build_api,
+    paginate,
+    parse_range,
+)
+from heroku_sim.deliveries import (
+    HEROKU_SYNC_RETRY_DELAYS,
+    SIGNATURE_HEADER,
+    webhook_signature,
+)
+from heroku_sim.model import (
     ADDON_STATES,
     DEFAULT_TOKEN,
     DYNO_STATES,
@@ -23,19 +36,6 @@ from heroku_monitor.simulator.model import (
     SimulatorError,
     UnknownAppError,
     UnknownResourceError,
-)
-from heroku_monitor.simulator.server import (
-    ApiError,
-    RangeSpec,
-    SimulatorServer,
-    build_api,
-    paginate,
-    parse_range,
-)
-from heroku_monitor.simulator.webhooks import (
-    HEROKU_SYNC_RETRY_DELAYS,
-    SIGNATURE_HEADER,
-    webhook_signature,
 )
 
 __all__ = [

@@ -35,8 +35,7 @@ from typing import Any, Literal
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 
-from heroku_monitor.simulator.http import BackgroundServer
-from heroku_monitor.simulator.model import (
+from heroku_sim.model import (
     ConflictError,
     InvalidParamsError,
     Json,
@@ -45,6 +44,7 @@ from heroku_monitor.simulator.model import (
     UnknownAppError,
     UnknownResourceError,
 )
+from loopback import BackgroundServer
 
 ACCEPT = re.compile(r"application/vnd\.heroku\+json;\s*version=3(\.[\w-]+)?(\s*[;,]|$)")
 DEFAULT_MAX = 200
@@ -259,7 +259,7 @@ def _model_error(error: SimulatorError) -> ApiError:
 
 def build_api(sim: Simulator) -> Flask:
     """A Flask app serving the Platform API for `sim` and the `/_sim/` control API."""
-    api = Flask("heroku_monitor.simulator")
+    api = Flask("heroku_sim")
 
     def is_control() -> bool:
         return request.path == "/_sim" or request.path.startswith("/_sim/")

@@ -1,5 +1,8 @@
-"""A WSGI app served on 127.0.0.1 from a daemon thread: the simulator's server, and the
-fakes and live sites of the tests, all start and stop the same way."""
+"""Serve a WSGI app on 127.0.0.1 from a daemon thread: the Heroku simulator (`heroku_sim`),
+the fake Slack and the tests' live sites all start and stop the same way.
+
+A neighbour of the product, like the simulator: not in its wheel, used by the demo, the
+tests and the benchmark."""
 
 from __future__ import annotations
 

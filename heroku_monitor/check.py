@@ -1,0 +1,153 @@
+"""One check of one monitor. The schedule, a webhook, the dashboard's "check now" and the
+demo buttons all call `Checker.check`, so detection lives in one place.
+
+A check reads top to bottom: read the app from Heroku; then, in one transaction, load the
+monitor's state, decide what changed (pure: `detect.decide`), save the state and record
+the new alerts; then deliver them.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from heroku_monitor import budget, detect, messages
+from heroku_monitor.clock import Clock, utcnow
+from heroku_monitor.delivery import Delivery
+from heroku_monitor.detect import Event
+from heroku_monitor.heroku import HerokuClient, HerokuError, RateLimited
+from heroku_monitor.monitors import Monitors
+from heroku_monitor.outbox import Outbox
+from heroku_monitor.snapshot import AppSnapshot
+
+log = logging.getLogger(__name__)
+
+
+THROTTLE_FIRST, THROTTLE_MAX = 120, 960  # seconds: doubled on each 429 in a row
+RESERVE_PAUSE = 60  # seconds: Heroku refills about 75 requests a minute
+
+
+@dataclass
+class CheckResult:
+    monitor_id: int
+    app: str
+    ok: bool
+    at: datetime
+    events: list[Event] = field(default_factory=list)
+    error: str | None = None
+
+
+@dataclass
+class LastCheck:
+    """The latest check this process made, of any monitor (for /healthz)."""
+
+    at: datetime | None = None
+    ok: bool | None = None
+    error: str | None = None
+
+
+class Checker:
+    def __init__(
+        self,
+        monitors: Monitors,
+        outbox: Outbox,
+        heroku: HerokuClient,
+        delivery: Delivery,
+        *,
+        digest_key: bytes,
+        clock: Clock = utcnow,
+    ) -> None:
+        self.monitors = monitors
+        self.outbox = outbox
+        self.heroku = heroku
+        self.delivery = delivery
+        self.digest_key = digest_key
+        self.clock = clock
+        self.last_check = LastCheck()
+        # After Heroku answers 429, every check waits until this time (then tries again):
+        # a rate limit slows monitoring down, it never fails checks into alerts.
+        self.throttled_until: datetime | None = None
+        self.throttle_reason = ""
+        self._throttle_seconds = THROTTLE_FIRST
+
+    def check(self, monitor_id: int, *, force: bool = False) -> CheckResult | None:
+        """Check one monitor now and deliver what it found; None if there is no such
+        monitor, or it is paused and not `force`d (another process may have paused it)."""
+        monitor = self.monitors.get(monitor_id)
+        if monitor is None or (monitor.paused and not force):
+            return None
+        app, now = monitor.app_name, self.clock()
+        if self.throttled_until is not None and now < self.throttled_until:
+            return CheckResult(monitor_id, app, False, now, [], self.throttle_note())
+        seen: AppSnapshot | str
+        try:
+            seen = self.heroku.snapshot(app, now=now, digest_key=self.digest_key)
+        except RateLimited:
+            self._throttle(now)
+            return CheckResult(monitor_id, app, False, now, [], self.throttle_note())
+        except HerokuError as exc:
+            seen = str(exc)
+            log.warning("check of %s failed: %s", app, seen)
+        fresh = record(self.monitors, self.outbox, monitor_id, app, seen, now)
+        error = seen if isinstance(seen, str) else None
+        if error is None:
+            self.throttled_until, self._throttle_seconds = None, THROTTLE_FIRST
+            self._mind_rate_limit(now)
+        self.last_check = LastCheck(now, error is None, error)
+        if fresh:
+            log.info("%s: %s", app, ", ".join(e.kind for e in fresh))
+        self.delivery.run()
+        return CheckResult(monitor_id, app, error is None, now, fresh, error)
+
+    def _throttle(self, now: datetime) -> None:
+        self.throttled_until = now + timedelta(seconds=self._throttle_seconds)
+        self._throttle_seconds = min(self._throttle_seconds * 2, THROTTLE_MAX)
+        self.throttle_reason = "Heroku's rate limit was reached"
+        log.warning("%s", self.throttle_note())
+
+    def _mind_rate_limit(self, now: datetime) -> None:
+        """Pause checks for a minute when the token's requests are nearly used up: the
+        token is shared with the team's other tools, which need some left too."""
+        remaining = self.heroku.rate_limit_remaining
+        if remaining is not None and remaining < budget.RESERVE:
+            self.throttled_until = now + timedelta(seconds=RESERVE_PAUSE)
+            self.throttle_reason = (
+                f"Heroku's rate limit is nearly used up ({remaining} requests left)"
+            )
+            log.warning("%s", self.throttle_note())
+
+    def throttle_note(self, now: datetime | None = None) -> str:
+        """One sentence on the rate-limit pause, for logs and the dashboard ("" when
+        checks are not paused at `now`)."""
+        if self.throttled_until is None or (now is not None and now >= self.throttled_until):
+            return ""
+        until = self.throttled_until.strftime("%H:%M:%S UTC")
+        return f"{self.throttle_reason}: checks wait until {until}."
+
+
+def record(
+    monitors: Monitors,
+    outbox: Outbox,
+    monitor_id: int,
+    app: str,
+    seen: AppSnapshot | str,
+    now: datetime,
+) -> list[Event]:
+    """In one transaction: load the monitor's state, decide (pure), save the state and
+    queue the alerts of the events not seen before; returns those events.
+
+    The state row stays locked to the end, so two processes checking one monitor at once
+    decide one after the other, never both against the same snapshot.
+    """
+    with monitors.db.transaction() as s:
+        state = monitors.lock_state(s, monitor_id, app)
+        if state is None:
+            return []  # the monitor is gone, or watches another app since the check began
+        decision = detect.decide(app, state, seen, now)
+        if decision is None:
+            return []  # a newer check already landed: this one is stale
+        monitors.save_state(s, monitor_id, decision, now)
+        fresh = outbox.record(s, monitor_id, decision.events, now)
+        outbox.enqueue(s, monitor_id, messages.build(fresh, now), now)
+        return fresh

@@ -1,0 +1,204 @@
+"""The command line: `python app.py [--demo]` runs the service; commands do one thing.
+
+python app.py                                   # the real Heroku and Slack
+python app.py --demo                            # the built-in Heroku simulator
+python app.py register-webhook APP --url URL    # real-time alerts for APP
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import logging
+import os
+import secrets
+import sys
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from flask import Flask
+
+from heroku_monitor import service as service_module
+from heroku_monitor.heroku import HerokuClient, HerokuError
+from heroku_monitor.service import Service
+from heroku_monitor.settings import DEFAULT_DATABASE_URL, Settings, SettingsError, from_env
+from heroku_monitor.web import create_app
+
+if TYPE_CHECKING:
+    from heroku_sim import SimulatorServer
+
+log = logging.getLogger("heroku_monitor")
+
+DEMO_APP = "demo-app"
+# The app webhook entities that can change what a check sees.
+WEBHOOK_ENTITIES = ["api:release", "dyno", "api:addon", "api:formation", "api:app"]
+DEMO_DATABASE = "instance/demo.db"
+
+
+def configure_logging() -> None:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    for noisy in ("apscheduler", "werkzeug", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def fail(message: str, code: int = 2) -> int:
+    """Say one sentence on stderr; returns the exit code."""
+    print(f"heroku-monitor: {message}", file=sys.stderr)
+    return code
+
+
+def start_demo(settings: Settings) -> tuple[Settings, SimulatorServer]:
+    """Start the simulator with one app and point the settings at it."""
+    try:
+        from heroku_sim import HEROKU_REFILL_PER_MINUTE, Simulator, SimulatorServer
+    except ImportError as exc:
+        raise SettingsError(
+            "--demo needs the Heroku simulator (the heroku_sim package), which comes with "
+            "the source checkout, not with the installed package."
+        ) from exc
+    app_name = settings.monitored_app_name or DEMO_APP
+    # Refill the rate limit as Heroku does, or a long demo would end in 429s.
+    sim = Simulator(rate_limit_refill_per_minute=HEROKU_REFILL_PER_MINUTE)
+    sim.create_app(app_name)
+    try:
+        server = SimulatorServer(sim, port=settings.simulator_port)
+    except OSError as exc:
+        raise SettingsError(
+            f"the simulator cannot listen on port {settings.simulator_port} ({exc.strerror}); "
+            "set SIMULATOR_PORT to a free port."
+        ) from exc
+    server.start()
+    database_url = settings.database_url
+    if database_url == DEFAULT_DATABASE_URL:
+        # The simulator starts afresh each run, so the demo's own state does too.
+        Path(DEMO_DATABASE).unlink(missing_ok=True)
+        database_url = f"sqlite:///{DEMO_DATABASE}"
+    interval = settings.check_interval_minutes
+    if settings.sources.get("check_interval") == "default":
+        interval = 1
+    # The simulated app delivers signed webhooks to this demo, as a real app would after
+    # `register-webhook`: alerts arrive within a second of a change.
+    secret = settings.heroku_webhook_secret or secrets.token_hex(32)
+    sim.create_webhook(
+        app_name,
+        include=WEBHOOK_ENTITIES,
+        level="sync",
+        url=f"http://127.0.0.1:{settings.port}/webhooks/heroku",
+        secret=secret,
+    )
+    demo = replace(
+        settings,
+        heroku_webhook_secret=secret,
+        heroku_api_url=server.url,
+        heroku_api_key=sim.token,
+        monitored_app_name=app_name,
+        slack_channel=settings.slack_channel or "#heroku-alerts",
+        check_interval_minutes=interval,
+        database_url=database_url,
+    )
+    log.info(
+        "demo: simulated Heroku API at %s; crash a dyno with\n"
+        "    curl -X POST %s/_sim/apps/%s/dynos/web.1/crash",
+        server.url,
+        server.url,
+        app_name,
+    )
+    return demo, server
+
+
+def register_webhook(settings: Settings, app_name: str, url: str) -> int:
+    """Subscribe `url` to the app's webhook events, signed with HEROKU_WEBHOOK_SECRET."""
+    if not settings.heroku_webhook_secret:
+        return fail(
+            "set HEROKU_WEBHOOK_SECRET first (any long random string, e.g. "
+            "`openssl rand -hex 32`); the same value must be set where the monitor runs."
+        )
+    client = HerokuClient(settings.heroku_api_url, settings.heroku_api_key)
+    try:
+        hook = client.create_webhook(
+            app_name, url=url, secret=settings.heroku_webhook_secret, include=WEBHOOK_ENTITIES
+        )
+    except HerokuError as exc:
+        return fail(f"could not register the webhook on {app_name}: {exc}", 1)
+    print(
+        f"Registered webhook {hook.get('id')} on {app_name}: {', '.join(WEBHOOK_ENTITIES)} -> {url}"
+    )
+    return 0
+
+
+def start(settings: Settings, simulator: SimulatorServer | None = None) -> tuple[Service, Flask]:
+    """Build the service and its web app, and start it (Socket Mode, the scheduler).
+
+    Raises SettingsError, one sentence, for what a user can fix (database, Slack app token).
+    """
+    service = service_module.build(settings, simulator=simulator)
+    try:
+        web = create_app(service)
+        service.start()
+    except BaseException:
+        service.stop()
+        raise
+    return service, web
+
+
+def run(settings: Settings) -> int:
+    """Run the service in this process (Flask's server) until interrupted."""
+    simulator = None
+    try:
+        if settings.demo:
+            settings, simulator = start_demo(settings)
+        service, web = start(settings, simulator)
+    except SettingsError as exc:
+        if simulator is not None:
+            simulator.stop()
+        return fail(str(exc))
+    log.info("dashboard on http://localhost:%s", settings.port)
+    try:
+        web.run(host="0.0.0.0", port=settings.port, use_reloader=False, threaded=True)
+    except OSError as exc:
+        return fail(
+            f"cannot listen on port {settings.port} ({exc.strerror}); set PORT to a free port."
+        )
+    finally:
+        service.stop()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Watch Heroku apps and alert Slack.")
+    parser.add_argument("--demo", action="store_true", help="use the built-in Heroku simulator")
+    commands = parser.add_subparsers(dest="command")
+    register = commands.add_parser(
+        "register-webhook", help="create the Heroku app webhook that makes alerts real-time"
+    )
+    register.add_argument("app", help="the monitored Heroku app")
+    register.add_argument(
+        "--url", required=True, help="public URL of POST /webhooks/heroku on this service"
+    )
+    args = parser.parse_args(argv)
+    configure_logging()
+    try:
+        settings = from_env(
+            os.environ, demo=args.demo, require_slack=args.command != "register-webhook"
+        )
+    except SettingsError as exc:
+        return fail(str(exc))
+    if args.command == "register-webhook":
+        return register_webhook(settings, args.app, args.url)
+    return run(settings)
+
+
+def serve_in_process(env: Mapping[str, str]) -> Flask:
+    """For a WSGI server: the started service's web app; a bad environment exits with
+    one line, as `python app.py` does."""
+    configure_logging()
+    try:
+        service, web = start(from_env(env))
+    except SettingsError as exc:
+        raise SystemExit(fail(str(exc))) from None
+    atexit.register(service.stop)
+    return web

@@ -1,0 +1,298 @@
+"""The database: its tables, the connection (SQLite tuning, PostgreSQL), and migrations.
+
+SQLAlchemy 2 on SQLite (the embedded default) or PostgreSQL (when several processes
+share one database). `Database` opens it, brings its schema to the newest Alembic
+migration, and hands out transactions; `monitors.py` and `outbox.py` hold the queries.
+"""
+
+from __future__ import annotations
+
+import secrets
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from alembic.util.exc import CommandError
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    create_engine,
+    event,
+    select,
+    text,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.types import TypeDecorator
+
+from heroku_monitor.settings import SettingsError
+
+SCHEMA_LOCK = 0x4D6F6E69  # any constant: the advisory lock that serialises creating the schema
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+TRUE = text("true")  # a column default both backends read as true
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite keeps no zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime given to the database")
+        return value.astimezone(UTC) if value is not None else None
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Monitor(Base):
+    __tablename__ = "monitors"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    app_name: Mapped[str] = mapped_column(String(30))
+    slack_channel: Mapped[str] = mapped_column(String(81))
+    check_interval: Mapped[int] = mapped_column(Integer)
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Where the values came from: "environment" (seeded at first start) or "dashboard".
+    source: Mapped[str] = mapped_column(String(20), default="dashboard")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class MonitorState(Base):
+    """What the last checks of a monitor found. The snapshot holds no config var values."""
+
+    __tablename__ = "monitor_state"
+    monitor_id: Mapped[int] = mapped_column(
+        ForeignKey("monitors.id", ondelete="CASCADE"), primary_key=True
+    )
+    app_name: Mapped[str] = mapped_column(String(30))
+    snapshot: Mapped[str | None] = mapped_column(Text, default=None)
+    taken_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    last_check_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    last_ok: Mapped[bool | None] = mapped_column(Boolean, default=None)
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    delivery_error: Mapped[str | None] = mapped_column(Text, default=None)
+
+
+class Alert(Base):
+    """One Slack message: the alert log, and while `status` is pending, the outbox."""
+
+    __tablename__ = "alerts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    monitor_id: Mapped[int | None] = mapped_column(
+        ForeignKey("monitors.id", ondelete="SET NULL"), default=None
+    )
+    app_name: Mapped[str] = mapped_column(String(30))
+    kind: Mapped[str] = mapped_column(String(40))
+    channel: Mapped[str] = mapped_column(String(81))
+    text: Mapped[str] = mapped_column(Text)
+    blocks: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(10), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    claim_token: Mapped[str | None] = mapped_column(String(16), default=None)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)
+    slack_ts: Mapped[str | None] = mapped_column(String(40), default=None)
+    # For a failed alert: whether a person's fix (the channel, an invite, the token) can
+    # get it through. False when Slack refused the message itself. Decided by slack.py.
+    fixable: Mapped[bool] = mapped_column(Boolean, default=True, server_default=TRUE)
+
+
+class AlertEvent(Base):
+    """The key of every event ever alerted: unique, so no event is alerted twice."""
+
+    __tablename__ = "alert_events"
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    alert_id: Mapped[int | None] = mapped_column(
+        ForeignKey("alerts.id", ondelete="CASCADE"), default=None
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class KeyValue(Base):
+    __tablename__ = "key_values"
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class SchemaError(Exception):
+    """The database's tables are not ones a migration can bring up to date."""
+
+
+class Database:
+    """One database: a connection pool, migrated on opening, and its transactions."""
+
+    def __init__(self, url: str) -> None:
+        parsed = make_url(url)
+        self.is_sqlite = parsed.get_backend_name() == "sqlite"
+        if self.is_sqlite:
+            if parsed.database and parsed.database != ":memory:":
+                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            self.engine: Engine = create_engine(
+                url, connect_args={"timeout": 30, "check_same_thread": False}
+            )
+            _sqlite_immediate_transactions(self.engine)
+        else:
+            self.engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+        self._session = sessionmaker(self.engine, expire_on_commit=False)
+        with self.engine.begin() as conn:
+            if not self.is_sqlite:
+                # Processes starting together would race to migrate the same tables; the
+                # lock makes them take turns (SQLite's BEGIN IMMEDIATE already does).
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK})
+            migrate(conn)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A session whose work is committed at the end of the block, or rolled back."""
+        with self._session.begin() as session:
+            yield session
+
+    def insert(self, table: Any) -> Any:
+        """INSERT that can say ON CONFLICT DO NOTHING on both backends."""
+        return sqlite.insert(table) if self.is_sqlite else postgresql.insert(table)
+
+    def insert_new(self, s: Session, table: Any, **values: Any) -> bool:
+        """Insert a row unless its key exists; True when this call inserted it.
+
+        RETURNING says so on both backends (an INSERT's rowcount is -1 under psycopg 3).
+        """
+        stmt = self.insert(table).values(**values).on_conflict_do_nothing()
+        return s.connection().execute(stmt.returning(table.key)).first() is not None
+
+    def secret(self, name: str) -> str:
+        """A random secret kept in the database, made once (by whichever process is first)."""
+        with self.transaction() as s:
+            s.execute(
+                self.insert(KeyValue)
+                .values(key=name, value=secrets.token_urlsafe(32))
+                .on_conflict_do_nothing()
+            )
+            return s.execute(select(KeyValue.value).where(KeyValue.key == name)).scalar_one()
+
+
+def rowcount(result: Any) -> int:
+    """Rows an UPDATE or DELETE touched (typed Result objects hide the attribute)."""
+    return int(result.rowcount)
+
+
+def open_database(url: str) -> Database:
+    """The database at `url`; one that cannot be opened is a SettingsError saying why,
+    without the URL's password."""
+    try:
+        return Database(url)
+    except (SQLAlchemyError, OSError, SchemaError, CommandError) as exc:
+        try:
+            shown = make_url(url).render_as_string(hide_password=True)
+        except SQLAlchemyError:
+            shown = "DATABASE_URL"
+        if isinstance(exc, ArgumentError):
+            reason = "that is not a database URL (try postgres://… or sqlite:///path)"
+        elif isinstance(exc, SchemaError):
+            reason = str(exc)
+        elif isinstance(exc, CommandError):
+            reason = f"its schema is newer than this version knows ({exc}); upgrade the code"
+        elif isinstance(exc, DBAPIError) and exc.orig is not None:
+            reason = str(exc.orig).strip().splitlines()[0]
+        else:
+            reason = getattr(exc, "strerror", None) or str(exc).splitlines()[0]
+        raise SettingsError(f"Cannot open the database at {shown}: {reason}.") from exc
+
+
+def _sqlite_immediate_transactions(engine: Engine) -> None:
+    """Begin every SQLite transaction IMMEDIATE: writers queue on the busy timeout instead
+    of failing with SQLITE_BUSY when a read lock must be upgraded.
+
+    https://docs.sqlalchemy.org/en/20/dialects/sqlite.html#serializable-isolation-savepoints-transactional-ddl
+    """
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # let SQLAlchemy's BEGIN below stand
+        dbapi_connection.execute("PRAGMA foreign_keys=ON")
+        _use_wal(dbapi_connection)
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _use_wal(dbapi_connection: Any) -> None:
+    """Put the database in WAL mode (readers never block the writer). The mode stays in
+    the file, so only its first user switches it; the switch needs the database to itself
+    and answers "locked" at once, without the busy timeout, when another process is in it.
+    """
+    for _ in range(100):
+        mode = dbapi_connection.execute("PRAGMA journal_mode").fetchone()[0]
+        if str(mode).lower() == "wal":
+            return
+        try:
+            dbapi_connection.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc):
+                raise
+            time.sleep(0.05)
+
+
+def migrate(conn: Connection) -> None:
+    """Bring the database's schema to the newest migration (Alembic), in `conn`'s
+    transaction. A database made before migrations existed is adopted as the first one."""
+    from alembic import command
+    from alembic.autogenerate import compare_metadata
+    from alembic.config import Config
+    from alembic.migration import MigrationContext
+    from sqlalchemy import inspect
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = conn
+    tables = set(inspect(conn).get_table_names())
+    if "alembic_version" not in tables and "monitors" in tables:
+        # Compared with the first migration's schema: the adopted file is stamped there.
+        first = MigrationContext.configure(conn)
+        if [d for d in compare_metadata(first, Base.metadata) if not _is_later_column(d)]:
+            raise SchemaError(
+                "it holds tables from a development version of Heroku Monitor that no "
+                "migration knows; move the file aside (or drop its tables) and start again"
+            )
+        command.stamp(config, "0001")
+    command.upgrade(config, "head")
+
+
+# Columns added by migrations after the first: a pre-migration database lacks them.
+LATER_COLUMNS = {("alerts", "fixable")}
+
+
+def _is_later_column(diff: Any) -> bool:
+    return (
+        isinstance(diff, tuple)
+        and diff[0] == "add_column"
+        and (diff[2], diff[3].name) in LATER_COLUMNS
+    )

@@ -1,0 +1,215 @@
+"""The alert log, which is also the outbox: each message recorded once, then sent once.
+
+Every event is recorded under a unique key in the transaction that saves the snapshot
+it was found in, so an event is alerted once: not again on the next check, after a
+restart, or by a second process on the same database. Unsent alerts are the outbox; a
+sender claims one with a conditional UPDATE (healthchecks' pattern), never with a lock
+held while talking to Slack.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
+
+from heroku_monitor.db import Alert, AlertEvent, Database, Monitor, rowcount
+from heroku_monitor.detect import Event
+from heroku_monitor.messages import Message
+
+PENDING, SENT, LOGGED, FAILED = "pending", "sent", "logged", "failed"
+# Longer than the longest post (10 s timeout, two retries): no other process takes an
+# alert while it is being sent.
+LEASE_SECONDS = 120.0
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    """A claimed alert; `token` proves the claim when it is settled."""
+
+    id: int
+    channel: str
+    text: str
+    blocks: list[dict[str, Any]]
+    attempts: int
+    token: str = ""
+
+
+class Outbox:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # -- recording, inside the checker's transaction -----------------------------------
+
+    def record(
+        self, s: Session, monitor_id: int, events: Sequence[Event], now: datetime
+    ) -> list[Event]:
+        """Record each event's key; returns the events not recorded before."""
+        return [
+            e
+            for e in events
+            if self.db.insert_new(s, AlertEvent, key=f"m{monitor_id}:{e.key}", created_at=now)
+        ]
+
+    def enqueue(
+        self, s: Session, monitor_id: int, messages: Sequence[Message], now: datetime
+    ) -> None:
+        """Add `messages` to the outbox, to the monitor's channel, each tied to its events."""
+        monitor = s.get(Monitor, monitor_id)
+        if monitor is None:
+            return
+        for message in messages:
+            alert = Alert(
+                key=f"m{monitor_id}:{message.key}",
+                monitor_id=monitor_id,
+                app_name=message.app,
+                kind=message.kind,
+                channel=monitor.slack_channel,
+                text=message.text,
+                blocks=json.dumps(message.blocks),
+                status=PENDING,
+                attempts=0,
+                created_at=now,
+                next_attempt_at=now,
+            )
+            s.add(alert)
+            s.flush()
+            s.execute(
+                update(AlertEvent)
+                .where(AlertEvent.key.in_([f"m{monitor_id}:{k}" for k in message.event_keys]))
+                .values(alert_id=alert.id)
+            )
+
+    # -- sending -----------------------------------------------------------------------
+
+    def claim_next(self, now: datetime, *, lease: float = LEASE_SECONDS) -> OutboxItem | None:
+        """Claim the oldest due alert for `lease` seconds, or None when none is due.
+
+        A claim is a conditional UPDATE that only one process can win, made right before
+        the alert is posted.
+        """
+        with self.db.transaction() as s:
+            candidates = s.execute(
+                select(Alert)
+                .where(Alert.status == PENDING, Alert.next_attempt_at <= now)
+                .where((Alert.claimed_until.is_(None)) | (Alert.claimed_until < now))
+                .order_by(Alert.id)
+                .limit(5)
+            ).scalars()
+            for alert in candidates:
+                token = secrets.token_hex(8)
+                won = s.execute(
+                    update(Alert)
+                    .where(Alert.id == alert.id, Alert.status == PENDING)
+                    .where((Alert.claimed_until.is_(None)) | (Alert.claimed_until < now))
+                    .values(claimed_until=now + timedelta(seconds=lease), claim_token=token)
+                    .execution_options(synchronize_session=False)
+                )
+                if rowcount(won) == 1:
+                    blocks = json.loads(alert.blocks)
+                    return OutboxItem(
+                        alert.id, alert.channel, alert.text, blocks, alert.attempts, token
+                    )
+            return None
+
+    def _settle(self, item: OutboxItem, **values: Any) -> tuple[bool, int | None]:
+        """Settle a claimed alert in a transaction of its own, first: nothing that follows
+        can undo it (which would send the alert again when its claim lapses). Returns
+        (whether our claim still held, the alert's monitor)."""
+        with self.db.transaction() as s:
+            result = s.execute(
+                update(Alert)
+                .where(Alert.id == item.id, Alert.claim_token == item.token)
+                .values(claimed_until=None, claim_token=None, attempts=Alert.attempts + 1, **values)
+            )
+            if not rowcount(result):
+                return False, None  # our claim had lapsed; whoever holds it settles the row
+            return True, s.execute(select(Alert.monitor_id).where(Alert.id == item.id)).scalar()
+
+    def mark_sent(
+        self, item: OutboxItem, ts: str, now: datetime, *, logged: bool = False
+    ) -> tuple[bool, int | None]:
+        """Record a delivery; returns (settled by us, the alert's monitor)."""
+        return self._settle(
+            item,
+            status=LOGGED if logged else SENT,
+            slack_ts=ts or None,
+            sent_at=now,
+            last_error=None,
+        )
+
+    def mark_retry(self, item: OutboxItem, error: str, next_attempt_at: datetime) -> None:
+        self._settle(item, last_error=error, next_attempt_at=next_attempt_at)
+
+    def mark_failed(
+        self, item: OutboxItem, error: str, *, fixable: bool
+    ) -> tuple[bool, int | None]:
+        """A permanent failure: kept with its reason for the dashboard; a `fixable` one is
+        queued again once the channel or the token works (`requeue_failed`)."""
+        return self._settle(item, status=FAILED, last_error=error, fixable=fixable)
+
+    def requeue_failed(self, now: datetime, *, channel: str | None = None) -> int:
+        """Queue the fixable failed alerts again (all, or `channel`'s: it works now)."""
+        with self.db.transaction() as s:
+            query = update(Alert).where(Alert.status == FAILED, Alert.fixable.is_(True))
+            if channel is not None:
+                query = query.where(Alert.channel == channel)
+            result = s.execute(query.values(status=PENDING, next_attempt_at=now, last_error=None))
+            return rowcount(result)
+
+    # -- the log -----------------------------------------------------------------------
+
+    def prune(self, now: datetime, *, keep_days: int = 90) -> int:
+        """Forget delivered or failed alerts (and their event keys) older than `keep_days`;
+        returns how many alerts went. Pending alerts are never pruned.
+
+        An old event key can go: the snapshot has long moved past the change it names, so
+        no check can find that change again.
+        """
+        cutoff = now - timedelta(days=keep_days)
+        with self.db.transaction() as s:
+            old = select(Alert.id).where(Alert.created_at < cutoff, Alert.status != PENDING)
+            s.execute(delete(AlertEvent).where(AlertEvent.alert_id.in_(old)))
+            s.execute(
+                delete(AlertEvent).where(
+                    AlertEvent.alert_id.is_(None), AlertEvent.created_at < cutoff
+                )
+            )
+            gone = s.execute(
+                delete(Alert).where(Alert.created_at < cutoff, Alert.status != PENDING)
+            )
+            return rowcount(gone)
+
+    def recent(self, *, limit: int = 50, status: str | None = None) -> list[Alert]:
+        with self.db.transaction() as s:
+            query = select(Alert).order_by(Alert.id.desc()).limit(limit)
+            if status:
+                query = query.where(Alert.status == status)
+            return list(s.execute(query).scalars().all())
+
+    def count(self, status: str | None = None) -> int:
+        with self.db.transaction() as s:
+            query = select(func.count()).select_from(Alert)
+            if status:
+                query = query.where(Alert.status == status)
+            return int(s.execute(query).scalar_one())
+
+
+def redirect_failed(s: Session, monitor_id: int, channel: str, now: datetime) -> None:
+    """A monitor's channel changed: its failed alerts are queued again, to the new one."""
+    s.execute(
+        update(Alert)
+        .where(Alert.monitor_id == monitor_id, Alert.status == FAILED)
+        .values(status=PENDING, channel=channel, next_attempt_at=now, last_error=None)
+    )
+
+
+def detach(s: Session, monitor_id: int) -> None:
+    """A monitor is removed: its alerts stay in the log, belonging to no monitor."""
+    s.execute(update(Alert).where(Alert.monitor_id == monitor_id).values(monitor_id=None))

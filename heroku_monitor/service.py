@@ -1,0 +1,166 @@
+"""The one composition root: `build(settings)` makes every part of the service.
+
+`python app.py`, gunicorn (`wsgi.py`), the tests and the benchmark all build the service
+here; the Flask app (`web.create_app`) and the Socket Mode handler only wrap what it
+made. Building starts nothing: `Service.start()` connects Socket Mode and starts the
+scheduler, `Service.stop()` ends both.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from slack_bolt import App
+
+from heroku_monitor import slack_app
+from heroku_monitor.check import Checker
+from heroku_monitor.clock import Clock, utcnow
+from heroku_monitor.db import Database, open_database
+from heroku_monitor.delivery import Delivery
+from heroku_monitor.heroku import HerokuClient
+from heroku_monitor.monitors import Monitors
+from heroku_monitor.outbox import Outbox
+from heroku_monitor.scheduler import Scheduler
+from heroku_monitor.settings import Settings
+from heroku_monitor.slack import LogNotifier, Notifier, SlackNotifier
+from heroku_monitor.slack_app import StatusAnswers
+
+if TYPE_CHECKING:  # the simulator is only imported, lazily, by `--demo`
+    from heroku_sim import SimulatorServer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Patience:
+    """How long the service waits on Heroku and Slack, and how it backs off. The defaults
+    are for production; tests pass shorter ones instead of waiting on real back-off."""
+
+    heroku_timeout: tuple[float, float] = (3.05, 10.0)  # connect, read (seconds)
+    heroku_retries: int = 3
+    heroku_backoff: float = 0.5  # urllib3's backoff_factor
+    slack_timeout: int = 10
+    slack_retries: int = 2
+
+
+@dataclass
+class Service:
+    settings: Settings
+    db: Database
+    monitors: Monitors
+    outbox: Outbox
+    heroku: HerokuClient
+    notifier: Notifier
+    delivery: Delivery
+    checker: Checker
+    scheduler: Scheduler
+    answers: StatusAnswers
+    # The Slack app (Bolt), when slash commands are on over HTTP or Socket Mode.
+    bolt: App | None = None
+    # Demo mode: the simulated Heroku the service watches (its buttons act on it).
+    simulator: SimulatorServer | None = None
+    # More to close at stop (the Socket Mode connection).
+    closers: list[Callable[[], object]] = field(default_factory=list)
+
+    @property
+    def clock(self) -> Clock:
+        return self.checker.clock
+
+    def start(self) -> None:
+        """Connect Socket Mode (SettingsError, one sentence, when it cannot) and start the
+        scheduler. A restart is often the fix (a new token, an invited bot): undelivered
+        alerts are tried again."""
+        if self.bolt is not None and self.settings.slack_app_token:
+            handler = slack_app.start_socket_mode(self.bolt, self.settings.slack_app_token)
+            self.closers.append(handler.close)
+        self.outbox.requeue_failed(self.clock())
+        self.scheduler.start()
+
+    def stop(self) -> None:
+        for close in self.closers:
+            close()
+        self.scheduler.shutdown()
+        if self.simulator is not None:
+            self.simulator.stop()
+        self.db.close()
+
+
+def config_digest_key(settings: Settings, db: Database) -> bytes:
+    """The key config var values are digested with. Derived from SECRET_KEY when it is
+    set, so that the database holding the digests does not hold their key too (a dump
+    alone then allows no guessing of short values); else one kept in the database."""
+    if settings.secret_key:
+        return hmac.new(settings.secret_key.encode(), b"config-var-digests", "sha256").digest()
+    return db.secret("config_digest_key").encode()
+
+
+def build(
+    settings: Settings,
+    *,
+    clock: Clock = utcnow,
+    simulator: SimulatorServer | None = None,
+    patience: Patience = Patience(),
+) -> Service:
+    """Everything the service needs, built from `settings`, with nothing started.
+
+    Raises SettingsError, one sentence, when the database cannot be opened.
+    """
+    db = open_database(settings.database_url)
+    monitors, outbox = Monitors(db), Outbox(db)
+    monitors.seed(
+        settings.monitored_app_name,
+        settings.slack_channel,
+        settings.check_interval_minutes,
+        clock(),
+    )
+    heroku = HerokuClient(
+        settings.heroku_api_url,
+        settings.heroku_api_key,
+        timeout=patience.heroku_timeout,
+        retries=patience.heroku_retries,
+        backoff=patience.heroku_backoff,
+        release_window=settings.release_window,
+    )
+    notifier: Notifier
+    if settings.slack_bot_token:
+        notifier = SlackNotifier(
+            settings.slack_bot_token,
+            settings.slack_api_url,
+            timeout=patience.slack_timeout,
+            retries=patience.slack_retries,
+        )
+    else:
+        notifier = LogNotifier()
+    digest_key = config_digest_key(settings, db)
+    delivery = Delivery(outbox, monitors, notifier, clock)
+    checker = Checker(monitors, outbox, heroku, delivery, digest_key=digest_key, clock=clock)
+    scheduler = Scheduler(
+        checker,
+        monitors,
+        delivery,
+        outbox,
+        max_workers=settings.max_concurrent_checks,
+        rate_share=settings.rate_share,
+    )
+    answers = StatusAnswers(monitors, heroku, digest_key, clock)
+    bolt = None
+    if settings.slack_signing_secret or settings.slack_app_token:
+        bolt = slack_app.build_bolt(settings, answers)
+    return Service(
+        settings,
+        db,
+        monitors,
+        outbox,
+        heroku,
+        notifier,
+        delivery,
+        checker,
+        scheduler,
+        answers,
+        bolt=bolt,
+        simulator=simulator,
+    )

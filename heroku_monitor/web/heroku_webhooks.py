@@ -1,0 +1,71 @@
+"""`POST /webhooks/heroku`: Heroku app webhook deliveries trigger an immediate check.
+
+The delivery only says *that* something changed; the check (the same function the
+scheduler calls) decides *what* changed, so detection stays in one place and the many
+deliveries Heroku may send for one change (a release's create and update, retries) end
+in one alert. https://devcenter.heroku.com/articles/app-webhooks#securing-webhook-requests
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import logging
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+
+from heroku_monitor.web.context import current_service
+
+log = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = "Heroku-Webhook-Hmac-SHA256"
+
+bp = Blueprint("webhooks", __name__)
+
+
+def signature(secret: str, body: bytes) -> str:
+    """What Heroku puts in Heroku-Webhook-Hmac-SHA256: base64 of HMAC-SHA256 of the body."""
+    return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+
+
+def app_name_of(payload: Any) -> str | None:
+    """The app a delivery is about: `data.app.name`, or `data.name` for the app itself."""
+    if not isinstance(payload, dict):
+        return None
+    data = payload.get("data")
+    if not isinstance(data, dict):
+        return None
+    app = data.get("app")
+    if isinstance(app, dict) and isinstance(app.get("name"), str):
+        return str(app["name"])
+    if payload.get("resource") == "app" and isinstance(data.get("name"), str):
+        return str(data["name"])
+    return None
+
+
+@bp.post("/webhooks/heroku")
+def heroku() -> tuple[Response, int]:
+    service = current_service()
+    secret = service.settings.heroku_webhook_secret
+    if not secret:
+        message = "Heroku webhooks are off: set HEROKU_WEBHOOK_SECRET to turn them on."
+        return jsonify(error=message), 503
+    body = request.get_data(cache=False)
+    given = request.headers.get(SIGNATURE_HEADER, "")
+    if not hmac.compare_digest(given.encode(), signature(secret, body).encode()):
+        return jsonify(error="The Heroku-Webhook-Hmac-SHA256 signature does not match."), 401
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        return jsonify(error="The delivery is not JSON."), 400
+    name = app_name_of(payload)
+    monitors = [m for m in service.monitors.all() if m.app_name == name and not m.paused]
+    for monitor in monitors:
+        service.scheduler.run_now(monitor.id)
+    if name and not monitors:
+        log.info("webhook for %s, which no active monitor watches: ignored", name)
+    # Heroku counts any 2xx as delivered; answering before the check keeps it fast.
+    return jsonify(app=name, checks=len(monitors)), 202
