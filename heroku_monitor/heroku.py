@@ -145,8 +145,6 @@ class HerokuClient:
         # cached is what the caller kept (config vars as digests), never a raw body.
         self._cache: dict[tuple[str, str], tuple[str, Any, str | None]] = {}
         self.rate_limit_remaining: int | None = None
-        self.requests_made = 0
-        self.bytes_received = 0
 
     # -- transport ---------------------------------------------------------------------
 
@@ -166,12 +164,9 @@ class HerokuClient:
             if timed_out and not isinstance(reason, NewConnectionError):
                 raise Unavailable(f"Heroku did not answer {path} in time.") from exc
             raise Unavailable(f"could not reach the Heroku API at {self.base_url}.") from exc
-        with self._lock:
-            self.requests_made += 1
-            self.bytes_received += len(response.content)
-            remaining = response.headers.get("RateLimit-Remaining")
-            if remaining and remaining.isdigit():
-                self.rate_limit_remaining = int(remaining)
+        remaining = response.headers.get("RateLimit-Remaining")
+        if remaining and remaining.isdigit():
+            self.rate_limit_remaining = int(remaining)
         if response.status_code >= 400:
             raise self._error(response, path)
         return response

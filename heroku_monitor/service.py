@@ -45,6 +45,7 @@ class Patience:
     heroku_backoff: float = 0.5  # urllib3's backoff_factor
     slack_timeout: int = 10
     slack_retries: int = 2
+    slack_backoff: float = 0.5  # slack_sdk's backoff_factor
 
 
 @dataclass
@@ -132,6 +133,7 @@ def build(
             settings.slack_api_url,
             timeout=patience.slack_timeout,
             retries=patience.slack_retries,
+            backoff=patience.slack_backoff,
         )
     else:
         notifier = LogNotifier()

@@ -62,11 +62,8 @@ def _int(
     raw = env.get(name, "").strip()
     if not raw:
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        value = low - 1
-    if not low <= value <= high:
+    value = validation.whole_number(raw, low, high)
+    if value is None:
         errors.append(f"{name} must be a whole number from {low} to {high} (got {raw!r}).")
         return default
     return value
@@ -98,7 +95,9 @@ def from_env(env: Mapping[str, str], *, demo: bool = False, require_slack: bool 
     channel = get("SLACK_CHANNEL")
     if channel and (problem := validation.channel_error(channel)):
         errors.append(f"SLACK_CHANNEL {channel!r}: {problem}")
-    interval = _int(env, "CHECK_INTERVAL_MINUTES", 5, 1, 60, errors)
+    interval = _int(
+        env, "CHECK_INTERVAL_MINUTES", 5, validation.INTERVAL_MIN, validation.INTERVAL_MAX, errors
+    )
     port = _int(env, "PORT", 5000, 1, 65535, errors)
     concurrency = _int(env, "CHECK_CONCURRENCY", 4, 1, 64, errors)
     simulator_port = _int(env, "SIMULATOR_PORT", 5001, 0, 65535, errors)

@@ -9,6 +9,7 @@ cause: the channel, an invite, the token), and `retry_after` (Slack's Retry-Afte
 from __future__ import annotations
 
 import logging
+import random
 from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.error import URLError
@@ -19,6 +20,8 @@ from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
     ServerErrorRetryHandler,
 )
+from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
+from slack_sdk.http_retry.jitter import Jitter
 
 log = logging.getLogger(__name__)
 
@@ -86,8 +89,28 @@ class Notifier(Protocol):
     def post(self, channel: str, text: str, blocks: list[dict[str, Any]]) -> Receipt: ...
 
 
+class _Jitter(Jitter):
+    """Up to `spread` seconds more, at random (slack_sdk's RandomJitter adds up to 1 s)."""
+
+    def __init__(self, spread: float) -> None:
+        self.spread = spread
+
+    def recalculate(self, duration: float) -> float:
+        return duration + random.uniform(0, self.spread)
+
+
 class SlackNotifier:
-    def __init__(self, token: str, base_url: str, *, timeout: int = 10, retries: int = 2) -> None:
+    def __init__(
+        self,
+        token: str,
+        base_url: str,
+        *,
+        timeout: int = 10,
+        retries: int = 2,
+        backoff: float = 0.5,
+    ) -> None:
+        # slack_sdk's default: 0.5 s x 2^n, plus up to a second of jitter; all scaled.
+        pause = BackoffRetryIntervalCalculator(backoff_factor=backoff, jitter=_Jitter(2 * backoff))
         self.client = WebClient(
             token=token,
             base_url=base_url,
@@ -95,8 +118,8 @@ class SlackNotifier:
             # No rate-limit handler: it would sleep out Retry-After while holding the
             # alert's claim. A 429 goes back to the outbox with its Retry-After instead.
             retry_handlers=[
-                ConnectionErrorRetryHandler(max_retry_count=retries),
-                ServerErrorRetryHandler(max_retry_count=retries),
+                ConnectionErrorRetryHandler(max_retry_count=retries, interval_calculator=pause),
+                ServerErrorRetryHandler(max_retry_count=retries, interval_calculator=pause),
             ],
         )
 

@@ -11,10 +11,6 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-DYNO_STATES = ("up", "starting", "idle", "crashed", "down")
-RELEASE_STATES = ("pending", "succeeded", "failed", "expired")
-ADDON_STATES = ("provisioning", "provisioned", "deprovisioned")
-
 
 @dataclass(frozen=True)
 class Dyno:

@@ -13,7 +13,8 @@ APP_NAME = re.compile(r"[a-z][a-z0-9-]{1,28}[a-z0-9]")
 # Slack channel names: lower-case letters, digits, hyphens and underscores, at most 80
 # characters. https://api.slack.com/methods/conversations.create#naming
 CHANNEL_NAME = re.compile(r"#[a-z0-9_-]{1,80}")
-INTERVAL = re.compile(r"[0-9]{1,2}")  # ASCII digits only, always fullmatch()ed
+# ASCII digits only, always fullmatch()ed: not int(), which takes "1_0", "٣" or "+5".
+WHOLE_NUMBER = re.compile(r"[0-9]{1,9}")
 INTERVAL_MIN, INTERVAL_MAX = 1, 60
 
 
@@ -37,15 +38,20 @@ def channel_error(value: str) -> str | None:
     )
 
 
+def whole_number(value: str, low: int, high: int) -> int | None:
+    """The number `value` writes in ASCII digits, when it is from `low` to `high`."""
+    text = value.strip()
+    if not WHOLE_NUMBER.fullmatch(text) or not low <= int(text) <= high:
+        return None
+    return int(text)
+
+
 def parse_interval(value: str | int) -> tuple[int | None, str | None]:
     """(minutes, None) for a whole number from 1 to 60, else (None, the error)."""
-    message = (
-        f"The check interval is a whole number of minutes from {INTERVAL_MIN} to {INTERVAL_MAX}."
-    )
-    text = str(value).strip()
-    if not INTERVAL.fullmatch(text):  # not int(): it would take "1_0", "٣" or "+5"
-        return None, message
-    minutes = int(text)
-    if not INTERVAL_MIN <= minutes <= INTERVAL_MAX:
-        return None, message
+    minutes = whole_number(str(value), INTERVAL_MIN, INTERVAL_MAX)
+    if minutes is None:
+        return None, (
+            "The check interval is a whole number of minutes from "
+            f"{INTERVAL_MIN} to {INTERVAL_MAX}."
+        )
     return minutes, None

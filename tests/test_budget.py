@@ -7,10 +7,14 @@ import pytest
 from heroku_monitor.budget import plan
 
 
-def test_a_few_apps_poll_at_their_configured_interval():
-    budget = plan([5, 1, 10], share=0.5)
-    assert budget.stretch == 1.0 and not budget.stretched
-    assert budget.seconds(1) == 60
+def test_intervals_are_kept_while_polling_fits_its_share_and_stretched_just_past_it():
+    # 7 apps every minute: 7 x 5 x 60 = 2,100 requests/h, within half of 4,500 (2,250).
+    fits = plan([1] * 7, share=0.5)
+    assert fits.stretch == 1.0 and not fits.stretched and fits.seconds(1) == 60
+    # An 8th app makes 2,400/h: every interval grows by 2,400 / 2,250.
+    over = plan([1] * 8, share=0.5)
+    assert over.stretched and over.stretch == pytest.approx(2400 / 2250)
+    assert over.seconds(1) == 64 and over.seconds(5) == 320
 
 
 def test_many_apps_at_one_minute_are_stretched_to_half_the_limit():

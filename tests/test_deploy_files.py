@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import yaml
 
+from heroku_monitor.settings import from_env
 from heroku_monitor.slack_app import COMMAND
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,8 +57,37 @@ DYNO_SIZES = {
     "shield-m",
     "shield-l",
 }
-# Set by Heroku itself (the add-on, the router) or only by tests: not for the button.
-PLATFORM_VARIABLES = {"DATABASE_URL", "PORT", "HEROKU_API_URL", "SLACK_API_URL"}
+# Set by Heroku itself (the add-on, the router, the dyno) or only by tests: not for the button.
+PLATFORM_VARIABLES = {"DATABASE_URL", "PORT", "DYNO", "HEROKU_API_URL", "SLACK_API_URL"}
+# For running elsewhere (a laptop, the demo): documented, but no question for the button.
+LOCAL_VARIABLES = {"CHECK_CONCURRENCY", "SIMULATOR_PORT"}
+
+
+class RecordingEnv(dict[str, str]):
+    """An empty environment that remembers every name it was asked for."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked: set[str] = set()
+
+    def get(self, name: str, default: Any = None) -> Any:
+        self.asked.add(name)
+        return super().get(name, default)
+
+    def __getitem__(self, name: str) -> str:
+        self.asked.add(name)
+        return super().__getitem__(name)
+
+    def __contains__(self, name: object) -> bool:
+        self.asked.add(str(name))
+        return super().__contains__(name)
+
+
+def variables_the_service_reads() -> set[str]:
+    env = RecordingEnv()
+    from_env(env, demo=True)
+    assert env.asked, "from_env read nothing: the recording misses how it reads"
+    return env.asked
 
 
 def app_json() -> dict:
@@ -83,11 +114,14 @@ def test_app_json_follows_herokus_documented_schema():
     assert all(set(b) == {"url"} for b in manifest["buildpacks"])
 
 
-def test_app_json_asks_for_every_variable_the_service_reads():
+def test_every_variable_the_service_reads_is_documented_and_asked_for_by_app_json():
+    read = variables_the_service_reads()
     env = app_json()["env"]
     readme = (ROOT / "README.md").read_text()
     documented = set(re.findall(r"^\| `([A-Z_]+)` \|", readme, flags=re.M))
-    assert documented - PLATFORM_VARIABLES - {"CHECK_CONCURRENCY", "SIMULATOR_PORT"} <= set(env)
+    assert read - {"DYNO"} <= documented, "read by from_env but not in the README's table"
+    assert read - PLATFORM_VARIABLES - LOCAL_VARIABLES <= set(env), "missing from app.json"
+    assert set(env) <= read, "app.json asks for variables the service never reads"
     assert env["HEROKU_API_KEY"]["required"] and env["SLACK_BOT_TOKEN"]["required"]
     assert env["SECRET_KEY"]["generator"] == "secret"
     assert any(

@@ -5,6 +5,7 @@ after three failed checks and one when it recovers, and the dashboard says what 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -14,7 +15,7 @@ from heroku_monitor.service import Service
 from heroku_monitor.slack import DeliveryError
 from heroku_monitor.web import create_app
 from heroku_sim import DEFAULT_TOKEN, Simulator
-from tests.world import APP, World, first_monitor
+from tests.world import APP, QUICK, World, first_monitor
 
 TROUBLE = "🔥 *Monitoring Trouble* 🔥"
 RECOVERED = "🩹 *Monitoring Recovered* 🩹"
@@ -23,12 +24,16 @@ CRASH_TEXT = f"{CRASH}\nApp: my-app\nCrashed dynos:\n• web.1 (web)"
 DEPLOY = "🚀 *New Deploy Detected* 🚀"
 
 
+# Timeouts short enough that a test of them waits on little (retries and back-off kept).
+IMPATIENT = replace(QUICK, heroku_timeout=(1.0, 0.1), slack_timeout=1)
+
+
 def firsts(world: World) -> list[str]:
     return [t.split("\n")[0] for t in world.texts()]
 
 
 def slow(sim: Simulator) -> None:
-    sim.set_latency(1.0)  # the test's client gives up after 0.3 s
+    sim.set_latency(0.5)  # the test's client gives up after 0.1 s (IMPATIENT)
 
 
 HEROKU_FAULTS: dict[str, tuple[Callable[[Simulator], None], str]] = {
@@ -51,8 +56,7 @@ def heal(sim: Simulator) -> None:
 def test_heroku_fault_gives_one_trouble_alert_with_its_cause_and_loses_nothing(
     world: World, fault: str
 ):
-    service = world.service()
-    service.heroku.timeout = (1.0, 0.3)
+    service = world.service(patience=IMPATIENT)
     mid = first_monitor(service)
     service.checker.check(mid)
     world.sim.deploy(APP, "ann@example.com")  # these happen while Heroku is failing us
@@ -95,14 +99,13 @@ def later(service: Service, minutes: int) -> None:
 
 @pytest.mark.parametrize("fault", ["429", "500", "503", "timeout"])
 def test_slack_faults_keep_the_alert_until_it_is_delivered(world: World, fault: str):
-    service = world.service()
-    service.notifier.client.timeout = 1  # type: ignore[attr-defined]
+    service = world.service(patience=IMPATIENT)
     mid = first_monitor(service)
     service.checker.check(mid)
     if fault == "429":
         world.slack.fail_next(10, status=429, retry_after=1)
     elif fault == "timeout":
-        world.slack.set_latency(1.5)
+        world.slack.set_latency(1.2)  # past IMPATIENT's 1 s
     else:
         world.slack.fail_next(10, status=int(fault))
     world.sim.crash_dyno(APP, "web.1")

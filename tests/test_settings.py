@@ -26,6 +26,26 @@ def test_out_of_range_interval_is_a_clear_error(value: str):
         from_env({**GOOD, "CHECK_INTERVAL_MINUTES": value})
 
 
+@pytest.mark.parametrize("value", ["1_0", "+5", "٣", " 7 ", "10", "60", "061", "1e1"])
+def test_the_environment_and_the_dashboard_take_the_same_intervals(value: str):
+    from heroku_monitor.validation import parse_interval
+
+    minutes, _ = parse_interval(value)
+    try:
+        from_environment: int | None = from_env(
+            {**GOOD, "CHECK_INTERVAL_MINUTES": value}
+        ).check_interval_minutes
+    except SettingsError:
+        from_environment = None
+    assert from_environment == minutes
+
+
+@pytest.mark.parametrize("name", ["PORT", "CHECK_CONCURRENCY", "HEROKU_RATE_SHARE_PERCENT"])
+def test_numbers_in_the_environment_are_plain_ascii_digits(name: str):
+    with pytest.raises(SettingsError, match=f"{name} must be a whole number"):
+        from_env({**GOOD, name: "1_0"})
+
+
 def test_interval_defaults_to_five_minutes():
     assert from_env(GOOD).check_interval_minutes == 5
 

@@ -18,8 +18,9 @@ def slack() -> Iterator[FakeSlack]:
         yield fake
 
 
-def notifier(slack: FakeSlack, **kwargs: int) -> SlackNotifier:
-    return SlackNotifier(slack.token, slack.url, **kwargs)
+def notifier(slack: FakeSlack, **kwargs: float) -> SlackNotifier:
+    """A notifier of the fake Slack, retrying without real back-off."""
+    return SlackNotifier(slack.token, slack.url, **{"backoff": 0.01, **kwargs})  # type: ignore[arg-type]
 
 
 def test_message_is_posted_with_text_and_blocks(slack: FakeSlack):

@@ -14,7 +14,7 @@ from tests.fakes import FakeSlack
 
 APP = "my-app"
 # Real retries, without real back-off: fault tests wait on nothing but the fakes.
-QUICK = Patience(heroku_backoff=0.01)
+QUICK = Patience(heroku_backoff=0.01, slack_backoff=0.01)
 
 
 @dataclass
@@ -36,8 +36,8 @@ class World:
         )
         return replace(settings, **changes)
 
-    def service(self, **changes: Any) -> Service:
-        return service_module.build(self.settings(**changes), patience=QUICK)
+    def service(self, patience: Patience = QUICK, **changes: Any) -> Service:
+        return service_module.build(self.settings(**changes), patience=patience)
 
     def baseline(self, **changes: Any) -> tuple[Service, int]:
         """A service whose first monitor has had its first (baseline) check."""
