@@ -116,6 +116,8 @@ class Alert(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     last_error: Mapped[str | None] = mapped_column(Text, default=None)
     slack_ts: Mapped[str | None] = mapped_column(String(40), default=None)
+    # The channel's ID as Slack answered the post (chat.update and replies need it).
+    channel_id: Mapped[str | None] = mapped_column(String(40), default=None)
     # For a failed alert: whether a person's fix (the channel, an invite, the token) can
     # get it through. False when Slack refused the message itself. Decided by slack.py.
     fixable: Mapped[bool] = mapped_column(Boolean, default=True, server_default=TRUE)
@@ -287,7 +289,7 @@ def migrate(conn: Connection) -> None:
 
 
 # Columns added by migrations after the first: a pre-migration database lacks them.
-LATER_COLUMNS = {("alerts", "fixable")}
+LATER_COLUMNS = {("alerts", "fixable"), ("alerts", "channel_id")}
 
 
 def _is_later_column(diff: Any) -> bool:

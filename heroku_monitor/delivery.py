@@ -72,7 +72,7 @@ class Delivery:
             self.outbox.mark_retry(item, str(exc), self.clock() + timedelta(seconds=wait))
             return RETRY
         now = self.clock()
-        settled, monitor_id = self.outbox.mark_sent(item, receipt.ts, now, logged=receipt.logged)
+        settled, monitor_id = self.outbox.mark_sent(item, receipt, now)
         if settled:
             # The channel (or the token) works now: what failed there may go through too.
             self.monitors.set_delivery_error(monitor_id, None)

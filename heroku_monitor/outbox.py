@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from heroku_monitor.db import Alert, AlertEvent, Database, Monitor, rowcount
 from heroku_monitor.detect import Event
 from heroku_monitor.messages import Message
+from heroku_monitor.slack import Receipt
 
 PENDING, SENT, LOGGED, FAILED = "pending", "sent", "logged", "failed"
 # Longer than the longest post (10 s timeout, two retries): no other process takes an
@@ -133,13 +134,14 @@ class Outbox:
             return True, s.execute(select(Alert.monitor_id).where(Alert.id == item.id)).scalar()
 
     def mark_sent(
-        self, item: OutboxItem, ts: str, now: datetime, *, logged: bool = False
+        self, item: OutboxItem, receipt: Receipt, now: datetime
     ) -> tuple[bool, int | None]:
         """Record a delivery; returns (settled by us, the alert's monitor)."""
         return self._settle(
             item,
-            status=LOGGED if logged else SENT,
-            slack_ts=ts or None,
+            status=LOGGED if receipt.logged else SENT,
+            slack_ts=receipt.ts or None,
+            channel_id=receipt.channel_id or None,
             sent_at=now,
             last_error=None,
         )

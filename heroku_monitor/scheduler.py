@@ -145,6 +145,11 @@ class Scheduler:
         """Run the outbox now, on a worker."""
         self.aps.add_job(self._deliver, "date")
 
+    def deliver_at(self, when: datetime) -> None:
+        """Run the outbox at `when` (an alert's retry is due then), on a worker."""
+        if self.aps.running:
+            self.aps.add_job(self._deliver, "date", run_date=when)
+
     def next_run(self, monitor_id: int) -> datetime | None:
         job = self.aps.get_job(_job_id(monitor_id))
         # A job added before the scheduler starts has no next run time yet.

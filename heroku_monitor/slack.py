@@ -76,10 +76,11 @@ class DeliveryError(Exception):
 
 @dataclass(frozen=True)
 class Receipt:
-    """A delivered message: its `ts` (empty when only logged) and whether it only went to
-    the log (no Slack token in demo mode)."""
+    """A delivered message: its `ts` and its channel's ID as Slack answered (both empty when
+    only logged), and whether it only went to the log (no Slack token in demo mode)."""
 
     ts: str
+    channel_id: str = ""
     logged: bool = False
 
 
@@ -142,7 +143,7 @@ class SlackNotifier:
             raise DeliveryError(
                 f"could not reach Slack ({exc.__class__.__name__})", permanent=False
             ) from exc
-        return Receipt(str(response.get("ts") or ""))
+        return Receipt(str(response.get("ts") or ""), str(response.get("channel") or ""))
 
 
 class LogNotifier:

@@ -114,10 +114,12 @@ def test_outbox_item_is_claimed_by_one_process_only(database_url: str):
     again = second.outbox.claim_next(now + timedelta(seconds=121))
     assert again is not None and again.id == claimed.id
     # The lapsed claim can no longer settle the row: only the new holder can.
-    first.outbox.mark_sent(claimed, "1.1", now)
+    first.outbox.mark_sent(claimed, Receipt("1.1", "C0ALERTS"), now)
     assert first.outbox.count(PENDING) == 1
-    second.outbox.mark_sent(again, "1.2", now)
+    second.outbox.mark_sent(again, Receipt("1.2", "C0ALERTS"), now)
     assert first.outbox.count(PENDING) == 0
+    (sent,) = first.outbox.recent()
+    assert (sent.slack_ts, sent.channel_id) == ("1.2", "C0ALERTS")  # for replies and edits
 
 
 def test_trouble_is_queued_once_after_three_failures_and_recovery_once(database_url: str):
@@ -218,7 +220,7 @@ def test_old_delivered_alerts_are_pruned_but_pending_ones_never(database_url: st
     store.success(mid, down, T0)
     first = store.outbox.claim_next(T0)
     assert first is not None
-    store.outbox.mark_sent(first, "1.2", T0)
+    store.outbox.mark_sent(first, Receipt("1.2", "C0ALERTS"), T0)
     assert store.outbox.prune(T0 + timedelta(days=91)) == 1
     assert [a.status for a in store.outbox.recent()] == [PENDING]
     assert store.outbox.prune(T0 + timedelta(days=400)) == 0
@@ -303,6 +305,7 @@ def test_a_database_made_before_migrations_is_adopted_not_recreated(sqlite_url: 
     Base.metadata.create_all(engine)  # what the first version did, before this column:
     with engine.begin() as conn:
         conn.execute(text("ALTER TABLE alerts DROP COLUMN fixable"))
+        conn.execute(text("ALTER TABLE alerts DROP COLUMN channel_id"))
     engine.dispose()
     store = Store(sqlite_url)
     assert make_monitor(store) == 1
