@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from heroku_monitor import budget, detect, messages
 from heroku_monitor.clock import Clock, utcnow
 from heroku_monitor.delivery import Delivery
-from heroku_monitor.detect import Event
+from heroku_monitor.detect import CheckFailed, Event
 from heroku_monitor.heroku import HerokuClient, HerokuError, RateLimited
 from heroku_monitor.monitors import Monitors
 from heroku_monitor.outbox import Outbox
@@ -80,17 +80,17 @@ class Checker:
         app, now = monitor.app_name, self.clock()
         if self.throttled_until is not None and now < self.throttled_until:
             return CheckResult(monitor_id, app, False, now, [], self.throttle_note())
-        seen: AppSnapshot | str
+        seen: AppSnapshot | CheckFailed
         try:
             seen = self.heroku.snapshot(app, now=now, digest_key=self.digest_key)
         except RateLimited:
             self._throttle(now)
             return CheckResult(monitor_id, app, False, now, [], self.throttle_note())
         except HerokuError as exc:
-            seen = str(exc)
-            log.warning("check of %s failed: %s", app, seen)
+            seen = CheckFailed(str(exc))
+            log.warning("check of %s failed: %s", app, seen.reason)
         fresh = record(self.monitors, self.outbox, monitor_id, app, seen, now)
-        error = seen if isinstance(seen, str) else None
+        error = seen.reason if isinstance(seen, CheckFailed) else None
         if error is None:
             self.throttled_until, self._throttle_seconds = None, THROTTLE_FIRST
             self._mind_rate_limit(now)
@@ -131,7 +131,7 @@ def record(
     outbox: Outbox,
     monitor_id: int,
     app: str,
-    seen: AppSnapshot | str,
+    seen: AppSnapshot | CheckFailed,
     now: datetime,
 ) -> list[Event]:
     """In one transaction: load the monitor's state, decide (pure), save the state and
@@ -148,6 +148,6 @@ def record(
         if decision is None:
             return []  # a newer check already landed: this one is stale
         monitors.save_state(s, monitor_id, decision, now)
-        fresh = outbox.record(s, monitor_id, decision.events, now)
+        fresh = outbox.first_seen(s, monitor_id, decision.events, now)
         outbox.enqueue(s, monitor_id, messages.build(fresh, now), now)
         return fresh

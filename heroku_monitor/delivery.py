@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 
 from heroku_monitor.clock import Clock
 from heroku_monitor.monitors import Monitors
-from heroku_monitor.outbox import FAILED, SENT, Outbox, OutboxItem
+from heroku_monitor.outbox import FAILED, LEASE_SECONDS, SENT, Outbox, OutboxItem
 from heroku_monitor.slack import DeliveryError, Notifier
 
 log = logging.getLogger(__name__)
@@ -21,11 +22,22 @@ RETRY = "retry"  # what `_send` says of a passing failure (SENT and FAILED: the 
 
 
 class Delivery:
-    def __init__(self, outbox: Outbox, monitors: Monitors, notifier: Notifier, clock: Clock):
+    def __init__(
+        self,
+        outbox: Outbox,
+        monitors: Monitors,
+        notifier: Notifier,
+        clock: Clock,
+        *,
+        lease: float = LEASE_SECONDS,
+    ) -> None:
         self.outbox = outbox
         self.monitors = monitors
         self.notifier = notifier
         self.clock = clock
+        self.lease = lease
+        # Called with the time a retry is due, so it goes then (the scheduler sets it).
+        self.wake_at: Callable[[datetime], object] = lambda when: None
         self._lock = threading.Lock()
         self._more = threading.Event()  # set when alerts were queued during a run
 
@@ -35,19 +47,23 @@ class Delivery:
         One delivery run at a time per process (it keeps a channel's alerts in order); a
         caller that finds a run going leaves its alerts to it instead of waiting, so a
         slow Slack never holds up checks. A passing failure (429, 5xx, timeout) ends the
-        run: what is left waits for its retry time or the next run, never a busy loop.
+        run for that channel: its alerts wait for the retry time (they stay in order), the
+        other channels' alerts go on. Never a busy loop.
         """
         self._more.set()
         if not self._lock.acquire(blocking=False):
             return 0
         delivered = 0
+        waiting: set[str] = set()  # channels whose alerts wait for a retry
         try:
             while self._more.is_set():
                 self._more.clear()
-                while (item := self.outbox.claim_next(self.clock())) is not None:
+                while (
+                    item := self.outbox.claim_next(self.clock(), lease=self.lease, skip=waiting)
+                ) is not None:
                     outcome = self._send(item)
                     if outcome == RETRY:
-                        return delivered
+                        waiting.add(item.channel)
                     delivered += outcome == SENT
             return delivered
         finally:
@@ -59,17 +75,23 @@ class Delivery:
         try:
             receipt = self.notifier.post(item.channel, item.text, item.blocks)
         except DeliveryError as exc:
-            if exc.permanent:
+            now = self.clock()
+            if exc.permanent or _given_up(item, exc, now):
                 log.error("alert %s to %s not delivered: %s", item.id, item.channel, exc)
                 settled, monitor_id = self.outbox.mark_failed(item, str(exc), fixable=exc.fixable)
                 if settled:
                     self.monitors.set_delivery_error(monitor_id, f"{item.channel}: {exc}")
                 return FAILED
-            wait = exc.retry_after or min(15 * 2**item.attempts, 900)
+            # Slack's Retry-After to the second; else back-off, 15 s doubling up to 15 min.
+            wait = (
+                max(1.0, exc.retry_after) if exc.retry_after is not None else backoff(item.attempts)
+            )
+            due = now + timedelta(seconds=wait)
             log.warning(
                 "alert %s to %s will be retried in %.0f s: %s", item.id, item.channel, wait, exc
             )
-            self.outbox.mark_retry(item, str(exc), self.clock() + timedelta(seconds=wait))
+            self.outbox.mark_retry(item, str(exc), due)
+            self.wake_at(due)
             return RETRY
         now = self.clock()
         settled, monitor_id = self.outbox.mark_sent(item, receipt, now)
@@ -78,3 +100,15 @@ class Delivery:
             self.monitors.set_delivery_error(monitor_id, None)
             self.outbox.requeue_failed(now, channel=item.channel)
         return SENT
+
+
+def backoff(attempts: int) -> float:
+    """Seconds before the next try of an alert that failed `attempts` times before."""
+    return float(min(15 * 2**attempts, 900))
+
+
+def _given_up(item: OutboxItem, exc: DeliveryError, now: datetime) -> bool:
+    """An error Slack does not document has been retried for long enough."""
+    if exc.give_up_after is None or item.created_at is None:
+        return False
+    return (now - item.created_at).total_seconds() >= exc.give_up_after

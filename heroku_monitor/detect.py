@@ -283,6 +283,13 @@ class CheckState:
 
 
 @dataclass(frozen=True)
+class CheckFailed:
+    """A check that could not read the app from Heroku, and why (one sentence)."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
 class Decision:
     """What one check decided: the events to alert on, the state to keep, and why the
     check failed (None when it succeeded)."""
@@ -292,14 +299,16 @@ class Decision:
     error: str | None = None
 
 
-def decide(app: str, state: CheckState, seen: AppSnapshot | str, at: datetime) -> Decision | None:
+def decide(
+    app: str, state: CheckState, seen: AppSnapshot | CheckFailed, at: datetime
+) -> Decision | None:
     """The outcome of one check of `app` made at `at`: `seen` is the snapshot Heroku gave,
     or the reason the check failed. None when the snapshot is older than the one kept (a slower
     check of the same app landed first): it decides nothing."""
-    if isinstance(seen, str):
+    if isinstance(seen, CheckFailed):
         failures = state.failures + 1
-        events = check_failed(app, failures, seen, at)
-        return Decision(events, CheckState(state.snapshot, failures), seen)
+        events = check_failed(app, failures, seen.reason, at)
+        return Decision(events, CheckState(state.snapshot, failures), seen.reason)
     previous = state.snapshot
     if previous is not None and previous.taken_at > seen.taken_at:
         return None

@@ -162,7 +162,9 @@ class Monitors:
         )
         row = s.execute(
             select(MonitorState).where(MonitorState.monitor_id == monitor_id).with_for_update()
-        ).scalar_one()
+        ).scalar_one_or_none()
+        if row is None:
+            return None  # the monitor was removed meanwhile
         previous = None
         if row.snapshot and row.app_name == app_name:
             previous = AppSnapshot.from_json(row.snapshot)

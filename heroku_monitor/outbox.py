@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -25,9 +25,10 @@ from heroku_monitor.messages import Message
 from heroku_monitor.slack import Receipt
 
 PENDING, SENT, LOGGED, FAILED = "pending", "sent", "logged", "failed"
-# Longer than the longest post (10 s timeout, two retries): no other process takes an
-# alert while it is being sent.
-LEASE_SECONDS = 120.0
+# How long a claim holds by default; the service passes its own (`service.Patience.lease`):
+# just longer than the longest post, so no other process takes an alert while it is being
+# sent, and one whose sender died is taken again within seconds.
+LEASE_SECONDS = 20.0
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,7 @@ class OutboxItem:
     blocks: list[dict[str, Any]]
     attempts: int
     token: str = ""
+    created_at: datetime | None = None
 
 
 class Outbox:
@@ -48,7 +50,7 @@ class Outbox:
 
     # -- recording, inside the checker's transaction -----------------------------------
 
-    def record(
+    def first_seen(
         self, s: Session, monitor_id: int, events: Sequence[Event], now: datetime
     ) -> list[Event]:
         """Record each event's key; returns the events not recorded before."""
@@ -89,20 +91,24 @@ class Outbox:
 
     # -- sending -----------------------------------------------------------------------
 
-    def claim_next(self, now: datetime, *, lease: float = LEASE_SECONDS) -> OutboxItem | None:
-        """Claim the oldest due alert for `lease` seconds, or None when none is due.
+    def claim_next(
+        self, now: datetime, *, lease: float = LEASE_SECONDS, skip: Collection[str] = ()
+    ) -> OutboxItem | None:
+        """Claim the oldest due alert for `lease` seconds, or None when none is due; alerts
+        to the channels in `skip` are left alone.
 
         A claim is a conditional UPDATE that only one process can win, made right before
         the alert is posted.
         """
         with self.db.transaction() as s:
-            candidates = s.execute(
+            query = (
                 select(Alert)
                 .where(Alert.status == PENDING, Alert.next_attempt_at <= now)
                 .where((Alert.claimed_until.is_(None)) | (Alert.claimed_until < now))
-                .order_by(Alert.id)
-                .limit(5)
-            ).scalars()
+            )
+            if skip:
+                query = query.where(Alert.channel.not_in(list(skip)))
+            candidates = s.execute(query.order_by(Alert.id).limit(5)).scalars()
             for alert in candidates:
                 token = secrets.token_hex(8)
                 won = s.execute(
@@ -115,7 +121,13 @@ class Outbox:
                 if rowcount(won) == 1:
                     blocks = json.loads(alert.blocks)
                     return OutboxItem(
-                        alert.id, alert.channel, alert.text, blocks, alert.attempts, token
+                        alert.id,
+                        alert.channel,
+                        alert.text,
+                        blocks,
+                        alert.attempts,
+                        token,
+                        alert.created_at,
                     )
             return None
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -43,9 +44,20 @@ class Patience:
     heroku_timeout: tuple[float, float] = (3.05, 10.0)  # connect, read (seconds)
     heroku_retries: int = 3
     heroku_backoff: float = 0.5  # urllib3's backoff_factor
-    slack_timeout: int = 10
+    # chat.postMessage answers in well under a second; a post that takes 5 s is lost.
+    slack_timeout: int = 5
     slack_retries: int = 2
     slack_backoff: float = 0.5  # slack_sdk's backoff_factor
+
+    @property
+    def lease(self) -> float:
+        """Seconds an outbox claim holds: just longer than the longest post can take (each
+        try's timeout, the back-off between tries and its jitter), so no other process
+        takes an alert while it is being sent, and one whose sender died goes within
+        seconds of the lease's end."""
+        tries = self.slack_retries + 1
+        pauses = sum(self.slack_backoff * (2**n + 2) for n in range(self.slack_retries))
+        return float(math.ceil(self.slack_timeout * tries + pauses + 1))
 
 
 @dataclass
@@ -138,7 +150,7 @@ def build(
     else:
         notifier = LogNotifier()
     digest_key = config_digest_key(settings, db)
-    delivery = Delivery(outbox, monitors, notifier, clock)
+    delivery = Delivery(outbox, monitors, notifier, clock, lease=patience.lease)
     checker = Checker(monitors, outbox, heroku, delivery, digest_key=digest_key, clock=clock)
     scheduler = Scheduler(
         checker,
@@ -148,6 +160,7 @@ def build(
         max_workers=settings.max_concurrent_checks,
         rate_share=settings.rate_share,
     )
+    delivery.wake_at = scheduler.deliver_at
     answers = StatusAnswers(monitors, heroku, digest_key, clock)
     bolt = None
     if settings.slack_signing_secret or settings.slack_app_token:

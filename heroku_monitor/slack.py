@@ -25,49 +25,133 @@ from slack_sdk.http_retry.jitter import Jitter
 
 log = logging.getLogger(__name__)
 
-# Refusals of the message itself: no fix of the channel or the token can send it.
-MESSAGE_ERRORS = frozenset({"invalid_blocks", "invalid_arguments", "msg_too_long", "no_text"})
-# Errors that the same request will never get past: a person must fix the token, the
-# channel or the app's scopes. https://api.slack.com/methods/chat.postMessage#errors
-PERMANENT_ERRORS = frozenset(
+# What each error of chat.postMessage and chat.update means, from Slack's method docs
+# (https://api.slack.com/methods/chat.postMessage#errors, .../chat.update#errors) and the
+# errors every method can answer. Decided here, once; the outbox stores the verdict.
+
+# The message itself is refused: no fix of the channel or the token can send it.
+MESSAGE_ERRORS = frozenset(
+    {
+        "invalid_blocks",
+        "invalid_blocks_format",
+        "msg_blocks_too_long",
+        "msg_too_long",
+        "no_text",
+        "too_many_attachments",
+        "invalid_attachments",
+        "too_many_contact_cards",
+        "invalid_metadata_format",
+        "invalid_metadata_schema",
+        "metadata_too_large",
+        "metadata_must_be_sent_from_app",
+        "invalid_arguments",
+        "invalid_arg_name",
+        "invalid_array_arg",
+        "invalid_charset",
+        "invalid_form_data",
+        "invalid_post_type",
+        "missing_post_type",
+        "restricted_action_non_threadable_channel",
+        "cannot_reply_to_message",
+        "duplicate_message_not_found",
+        # chat.update: the message to edit cannot be edited
+        "cant_update_message",
+        "edit_window_closed",
+        "message_not_found",
+        "block_mismatch",
+        "is_inactive",
+    }
+)
+# The same request will never get past these; a person can fix the cause (the channel, an
+# invite, the token, the app's scopes or the workspace's settings), then it is sent again.
+FIXABLE_ERRORS = frozenset(
     {
         "channel_not_found",
+        "duplicate_channel_not_found",
         "not_in_channel",
         "is_archived",
-        "invalid_auth",
-        "not_authed",
-        "account_inactive",
-        "token_revoked",
-        "token_expired",
-        "missing_scope",
-        "no_permission",
+        "messages_tab_disabled",
         "restricted_action",
+        "restricted_action_read_only_channel",
+        "restricted_action_thread_only_channel",
         "team_access_not_granted",
         "ekm_access_denied",
+        "as_user_not_supported",
+        "access_denied",
+        "account_inactive",
+        "app_access_restricted",
+        "deprecated_endpoint",
+        "method_deprecated",
+        "enterprise_is_restricted",
+        "invalid_auth",
+        "is_bot",
+        "missing_scope",
+        "no_permission",
+        "not_allowed_token_type",
+        "not_authed",
+        "team_not_found",
+        "token_expired",
+        "token_revoked",
+        "two_factor_setup_required",
     }
-    | MESSAGE_ERRORS
 )
+PERMANENT_ERRORS = MESSAGE_ERRORS | FIXABLE_ERRORS
+# Slack's own passing trouble: retried with back-off for as long as it lasts.
+PASSING_ERRORS = frozenset(
+    {
+        "ratelimited",
+        "rate_limited",
+        "message_limit_exceeded",
+        "internal_error",
+        "fatal_error",
+        "service_unavailable",
+        "request_timeout",
+        "team_added_to_org",
+        "org_login_required",
+        "accesslimited",
+    }
+)
+# An error in none of these lists is retried with back-off for at most this long (from the
+# alert's creation), then marked failed and shown: nothing waits forever.
+UNKNOWN_ERROR_PATIENCE = 3600.0
 
 HINTS = {
     "channel_not_found": "the channel does not exist, or the bot cannot see it",
     "not_in_channel": "invite the bot to the channel (/invite @Heroku Monitor)",
     "is_archived": "the channel is archived",
+    "restricted_action_read_only_channel": "the channel is read-only for the bot",
+    "restricted_action_thread_only_channel": "the channel only takes thread replies",
+    "restricted_action": "a workspace setting stops the bot from posting there",
     "invalid_auth": "SLACK_BOT_TOKEN is not valid",
     "not_authed": "SLACK_BOT_TOKEN is missing",
     "token_revoked": "SLACK_BOT_TOKEN was revoked",
+    "token_expired": "SLACK_BOT_TOKEN has expired",
+    "not_allowed_token_type": "SLACK_BOT_TOKEN must be a bot token (xoxb-…)",
     "missing_scope": "the Slack app lacks the chat:write scope",
+    "msg_blocks_too_long": "the message was too long for Slack (a bug: please report it)",
+    "invalid_blocks": "Slack refused the message's layout (a bug: please report it)",
 }
 
 
 class DeliveryError(Exception):
     """A message was not delivered. `str()` is one sentence for the dashboard."""
 
-    def __init__(self, reason: str, *, permanent: bool, retry_after: float | None = None) -> None:
+    def __init__(
+        self,
+        reason: str,
+        *,
+        permanent: bool,
+        retry_after: float | None = None,
+        known: bool = True,
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.permanent = permanent
         self.fixable = reason not in MESSAGE_ERRORS
         self.retry_after = retry_after
+        # How long a passing failure may go on before the alert is given up (None: as long
+        # as it lasts); only errors nobody listed are given up on.
+        self.give_up_after = None if permanent or known else UNKNOWN_ERROR_PATIENCE
 
     def __str__(self) -> str:
         hint = HINTS.get(self.reason)
@@ -138,7 +222,10 @@ class SlackNotifier:
                 )
                 wait = float(retry_after[0] if isinstance(retry_after, list) else retry_after or 30)
                 raise DeliveryError("ratelimited", permanent=False, retry_after=wait) from exc
-            raise DeliveryError(error, permanent=error in PERMANENT_ERRORS) from exc
+            if status >= 500 or error in PASSING_ERRORS:  # Slack's trouble, however worded
+                raise DeliveryError(error, permanent=False) from exc
+            permanent = error in PERMANENT_ERRORS
+            raise DeliveryError(error, permanent=permanent, known=permanent) from exc
         except (URLError, OSError) as exc:  # TimeoutError and connection errors are OSErrors
             raise DeliveryError(
                 f"could not reach Slack ({exc.__class__.__name__})", permanent=False

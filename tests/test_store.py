@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from heroku_monitor import check, detect, messages
 from heroku_monitor.db import Database
 from heroku_monitor.delivery import Delivery
-from heroku_monitor.detect import diff
+from heroku_monitor.detect import CheckFailed, diff
 from heroku_monitor.monitors import Monitors
 from heroku_monitor.outbox import FAILED, PENDING, Outbox
 from heroku_monitor.slack import DeliveryError, Receipt
@@ -19,7 +19,7 @@ from tests.builders import T0, dyno, snap
 CRASHED = snap(dynos=(dyno("web.1", "crashed"), dyno("worker.1")), minutes=5)
 
 
-class Store:
+class Storage:
     """One process's view of a database: its monitors and its outbox."""
 
     def __init__(self, url: str) -> None:
@@ -32,14 +32,14 @@ class Store:
         return check.record(self.monitors, self.outbox, monitor_id, seen.app, seen, now)
 
     def failure(self, monitor_id: int, app: str, reason: str, now: datetime) -> list[detect.Event]:
-        return check.record(self.monitors, self.outbox, monitor_id, app, reason, now)
+        return check.record(self.monitors, self.outbox, monitor_id, app, CheckFailed(reason), now)
 
 
-def make_monitor(store: Store) -> int:
+def make_monitor(store: Storage) -> int:
     return store.monitors.add("my-app", "#alerts", 5, T0)
 
 
-def queue_crash(store: Store) -> int:
+def queue_crash(store: Storage) -> int:
     """A monitor with a baseline, then a crash whose alert waits in the outbox."""
     mid = make_monitor(store)
     store.success(mid, snap(), T0)
@@ -48,7 +48,7 @@ def queue_crash(store: Store) -> int:
 
 
 def test_baseline_then_crash_queues_one_alert(database_url: str):
-    store = Store(database_url)
+    store = Storage(database_url)
     mid = make_monitor(store)
     assert store.success(mid, snap(), T0) == []
     events = store.success(mid, CRASHED, T0)
@@ -57,24 +57,24 @@ def test_baseline_then_crash_queues_one_alert(database_url: str):
 
 
 def test_same_event_from_a_second_process_on_one_database_is_not_queued_twice(database_url: str):
-    first, second = Store(database_url), Store(database_url)
+    first, second = Storage(database_url), Storage(database_url)
     mid = make_monitor(first)
     first.success(mid, snap(), T0)
     # Both processes computed the crash against the same baseline (a race already lost).
     events = diff(snap(), CRASHED)
     for store, expected in ((first, events), (second, [])):
         with store.db.transaction() as s:
-            fresh = store.outbox.record(s, mid, events, T0)
+            fresh = store.outbox.first_seen(s, mid, events, T0)
             store.outbox.enqueue(s, mid, messages.build(fresh, T0), T0)
         assert fresh == expected
     assert second.outbox.count() == 1
 
 
 def test_restart_neither_repeats_nor_misses_an_event(sqlite_url: str):
-    store = Store(sqlite_url)
+    store = Storage(sqlite_url)
     mid = queue_crash(store)
     store.db.close()
-    restarted = Store(sqlite_url)
+    restarted = Storage(sqlite_url)
     again = snap(dynos=(dyno("web.1", "crashed"), dyno("worker.1")), minutes=10)
     assert restarted.success(mid, again, T0) == []
     down = snap(dynos=(dyno("web.1", "crashed"), dyno("worker.1", "down")), minutes=15)
@@ -82,13 +82,13 @@ def test_restart_neither_repeats_nor_misses_an_event(sqlite_url: str):
 
 
 def test_concurrent_checks_of_one_monitor_alert_once(database_url: str):
-    stores = [Store(database_url) for _ in range(4)]
+    stores = [Storage(database_url) for _ in range(4)]
     mid = make_monitor(stores[0])
     stores[0].success(mid, snap(), T0)
     results: list[list[detect.Event]] = []
     barrier = threading.Barrier(len(stores))
 
-    def check(store: Store) -> None:
+    def check(store: Storage) -> None:
         barrier.wait()
         results.append(store.success(mid, CRASHED, T0))
 
@@ -102,7 +102,7 @@ def test_concurrent_checks_of_one_monitor_alert_once(database_url: str):
 
 
 def test_outbox_item_is_claimed_by_one_process_only(database_url: str):
-    first, second = Store(database_url), Store(database_url)
+    first, second = Storage(database_url), Storage(database_url)
     mid = make_monitor(first)
     first.success(mid, snap(), T0)
     first.success(mid, CRASHED, T0)
@@ -123,7 +123,7 @@ def test_outbox_item_is_claimed_by_one_process_only(database_url: str):
 
 
 def test_trouble_is_queued_once_after_three_failures_and_recovery_once(database_url: str):
-    store = Store(database_url)
+    store = Storage(database_url)
     mid = make_monitor(store)
     store.success(mid, snap(), T0)
     raised = [store.failure(mid, "my-app", "500 unavailable: boom", at(i)) for i in range(1, 6)]
@@ -140,7 +140,7 @@ def at(minutes: int) -> datetime:
 
 
 def test_trouble_alerts_again_after_the_monitor_went_to_another_app_and_back(sqlite_url: str):
-    store = Store(sqlite_url)
+    store = Storage(sqlite_url)
     mid = make_monitor(store)
     first = [store.failure(mid, "my-app", "500", at(i)) for i in range(1, 4)]
     store.monitors.update(mid, app_name="typo-app", channel="#alerts", interval=5, now=at(4))
@@ -150,7 +150,7 @@ def test_trouble_alerts_again_after_the_monitor_went_to_another_app_and_back(sql
 
 
 def test_trouble_alerts_for_a_monitor_removed_and_added_again(sqlite_url: str):
-    store = Store(sqlite_url)
+    store = Storage(sqlite_url)
     mid = make_monitor(store)
     first = [store.failure(mid, "my-app", "500", at(i)) for i in range(1, 4)]
     store.monitors.delete(mid)
@@ -160,16 +160,16 @@ def test_trouble_alerts_for_a_monitor_removed_and_added_again(sqlite_url: str):
 
 
 def test_environment_seeds_the_first_monitor_only_once(sqlite_url: str):
-    store = Store(sqlite_url)
+    store = Storage(sqlite_url)
     assert store.monitors.seed("my-app", "#alerts", 5, T0)
     for m in store.monitors.all():
         store.monitors.delete(m.id)
-    assert not Store(sqlite_url).monitors.seed("my-app", "#alerts", 5, T0)
+    assert not Storage(sqlite_url).monitors.seed("my-app", "#alerts", 5, T0)
     assert store.monitors.all() == []
 
 
 def test_permanent_failure_is_kept_and_queued_again_when_the_channel_changes(sqlite_url: str):
-    store = Store(sqlite_url)
+    store = Storage(sqlite_url)
     mid = queue_crash(store)
     item = store.outbox.claim_next(T0)
     assert item is not None
@@ -181,7 +181,7 @@ def test_permanent_failure_is_kept_and_queued_again_when_the_channel_changes(sql
 
 
 def test_stale_snapshot_never_replaces_a_newer_one(sqlite_url: str):
-    store = Store(sqlite_url)
+    store = Storage(sqlite_url)
     mid = make_monitor(store)
     store.success(mid, CRASHED, T0)
     older = snap(minutes=1)
@@ -195,7 +195,7 @@ def test_heroku_postgres_url_works_as_given(postgres_url: str):
 
     given = postgres_url.replace("postgresql+psycopg://", "postgres://")
     settings = from_env({"HEROKU_API_KEY": "k", "SLACK_BOT_TOKEN": "x", "DATABASE_URL": given})
-    store = Store(settings.database_url)
+    store = Storage(settings.database_url)
     assert store.monitors.add("my-app", "#alerts", 5, T0) == 1
     assert not store.db.is_sqlite
 
@@ -214,7 +214,7 @@ def test_processes_starting_together_on_a_new_postgres_database_all_come_up(post
 
 
 def test_old_delivered_alerts_are_pruned_but_pending_ones_never(database_url: str):
-    store = Store(database_url)
+    store = Storage(database_url)
     mid = queue_crash(store)
     down = snap(dynos=(dyno("web.1", "crashed"), dyno("worker.1", "down")), minutes=10)
     store.success(mid, down, T0)
@@ -241,7 +241,7 @@ class Channel:
 
 
 def test_a_channel_that_works_again_gets_its_undelivered_alerts(sqlite_url: str):
-    store = Store(sqlite_url)
+    store = Storage(sqlite_url)
     mid = queue_crash(store)
     channel = Channel()
     delivery = Delivery(store.outbox, store.monitors, channel, lambda: T0)
@@ -262,7 +262,7 @@ def test_a_channel_that_works_again_gets_its_undelivered_alerts(sqlite_url: str)
 
 
 def test_a_message_slack_refused_for_its_content_is_never_queued_again(sqlite_url: str):
-    store = Store(sqlite_url)
+    store = Storage(sqlite_url)
     queue_crash(store)
     item = store.outbox.claim_next(T0)
     assert item is not None
@@ -273,7 +273,7 @@ def test_a_message_slack_refused_for_its_content_is_never_queued_again(sqlite_ur
 def test_a_monitor_switched_to_another_app_starts_from_a_baseline_without_old_failures(
     sqlite_url: str,
 ):
-    store = Store(sqlite_url)
+    store = Storage(sqlite_url)
     mid = make_monitor(store)
     store.success(mid, snap(), T0)
     store.failure(mid, "my-app", "500 unavailable", T0)
@@ -290,7 +290,7 @@ def test_the_models_and_the_migrations_describe_the_same_schema(database_url: st
 
     from heroku_monitor.db import Base
 
-    store = Store(database_url)  # migrated to the newest revision
+    store = Storage(database_url)  # migrated to the newest revision
     with store.db.engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         assert compare_metadata(context, Base.metadata) == []
@@ -307,7 +307,7 @@ def test_a_database_made_before_migrations_is_adopted_not_recreated(sqlite_url: 
         conn.execute(text("ALTER TABLE alerts DROP COLUMN fixable"))
         conn.execute(text("ALTER TABLE alerts DROP COLUMN channel_id"))
     engine.dispose()
-    store = Store(sqlite_url)
+    store = Storage(sqlite_url)
     assert make_monitor(store) == 1
     assert "alembic_version" in inspect(store.db.engine).get_table_names()
 
@@ -319,7 +319,7 @@ def test_a_database_newer_than_this_code_is_one_clear_sentence(sqlite_url: str):
     from heroku_monitor.db import open_database
     from heroku_monitor.settings import SettingsError
 
-    store = Store(sqlite_url)
+    store = Storage(sqlite_url)
     with store.db.engine.begin() as conn:
         conn.execute(text("UPDATE alembic_version SET version_num = '0099'"))
     store.db.close()
