@@ -65,6 +65,9 @@ class Delivery:
                     if outcome == RETRY:
                         waiting.add(item.channel)
                     delivered += outcome == SENT
+            due = self.outbox.next_due(self.clock())
+            if due is not None:
+                self.wake_at(due)  # a retry, or a lease a dead process left behind
             return delivered
         finally:
             self._lock.release()
@@ -91,7 +94,6 @@ class Delivery:
                 "alert %s to %s will be retried in %.0f s: %s", item.id, item.channel, wait, exc
             )
             self.outbox.mark_retry(item, str(exc), due)
-            self.wake_at(due)
             return RETRY
         now = self.clock()
         settled, monitor_id = self.outbox.mark_sent(item, receipt, now)

@@ -131,6 +131,16 @@ class Outbox:
                     )
             return None
 
+    def next_due(self, now: datetime) -> datetime | None:
+        """When the next pending alert can be claimed: its retry time, or the end of the
+        claim another process holds (one that died leaves its alert claimed until then)."""
+        with self.db.transaction() as s:
+            rows = s.execute(
+                select(Alert.next_attempt_at, Alert.claimed_until).where(Alert.status == PENDING)
+            ).all()
+        times = [max(due, claimed or due) for due, claimed in rows]
+        return min(times) if times else None
+
     def _settle(self, item: OutboxItem, **values: Any) -> tuple[bool, int | None]:
         """Settle a claimed alert in a transaction of its own, first: nothing that follows
         can undo it (which would send the alert again when its claim lapses). Returns

@@ -124,7 +124,24 @@ def test_slack_faults_keep_the_alert_until_it_is_delivered(world: World, fault: 
         assert world.texts() == [CRASH_TEXT]
 
 
-@pytest.mark.parametrize("error", ["channel_not_found", "not_in_channel", "invalid_auth"])
+# Each from the issue that found them treated as passing, plus the classic three.
+PERMANENT = [
+    "channel_not_found",
+    "not_in_channel",
+    "invalid_auth",
+    "restricted_action_read_only_channel",
+    "restricted_action_thread_only_channel",
+    "msg_blocks_too_long",
+    "invalid_blocks_format",
+    "team_not_found",
+    "access_denied",
+    "not_allowed_token_type",
+    "is_bot",
+    "app_access_restricted",
+]
+
+
+@pytest.mark.parametrize("error", PERMANENT)
 def test_permanent_slack_error_is_shown_on_the_dashboard_and_not_retried(world: World, error: str):
     service, mid = world.baseline()
     world.slack.fail_next(1, error=error)

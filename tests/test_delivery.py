@@ -1,0 +1,116 @@
+"""Delivering the outbox: one channel's trouble never holds up another's, Slack's
+Retry-After is kept to the second, and nothing waits forever."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from typing import Any
+
+from heroku_monitor.delivery import Delivery
+from heroku_monitor.outbox import FAILED, PENDING
+from heroku_monitor.slack import UNKNOWN_ERROR_PATIENCE, DeliveryError, Receipt
+from tests.builders import T0, snap
+from tests.test_store import CRASHED, Storage
+from tests.world import APP, World, first_monitor
+
+
+class Slack:
+    """A stand-in for Slack: each channel answers with its scripted error, or takes the post."""
+
+    def __init__(self, **errors: DeliveryError) -> None:
+        self.errors = errors
+        self.posted: list[tuple[str, str]] = []
+
+    def post(self, channel: str, text: str, blocks: list[dict[str, Any]]) -> Receipt:
+        error = self.errors.get(channel.lstrip("#"))
+        if error is not None:
+            raise error
+        self.posted.append((channel, text))
+        return Receipt(f"1.{len(self.posted)}", "C0" + channel.lstrip("#").upper())
+
+
+def crash_in(storage: Storage, channel: str, app: str) -> None:
+    """A monitor of `app` alerting to `channel`, with a crash waiting in the outbox."""
+    mid = storage.monitors.add(app, channel, 5, T0)
+    storage.success(mid, snap(app=app), T0)
+    storage.success(mid, snap(app=app, dynos=CRASHED.dynos, minutes=5), T0)
+
+
+def test_a_retry_for_one_channel_never_holds_up_another_channels_alerts(sqlite_url: str):
+    storage = Storage(sqlite_url)
+    crash_in(storage, "#busy", "app-one")
+    crash_in(storage, "#quiet", "app-two")
+    slack = Slack(busy=DeliveryError("ratelimited", permanent=False, retry_after=30))
+    woken: list = []
+    delivery = Delivery(storage.outbox, storage.monitors, slack, lambda: T0)
+    delivery.wake_at = woken.append
+    assert delivery.run() == 1
+    assert [channel for channel, _ in slack.posted] == ["#quiet"]
+    assert woken == [T0 + timedelta(seconds=30)]  # the retry is woken when it is due
+    (waiting,) = storage.outbox.recent(status=PENDING)
+    assert waiting.channel == "#busy" and waiting.next_attempt_at == T0 + timedelta(seconds=30)
+
+
+def test_an_error_slack_does_not_document_is_retried_for_an_hour_then_failed_and_shown(
+    sqlite_url: str,
+):
+    storage = Storage(sqlite_url)
+    crash_in(storage, "#alerts", "my-app")
+    slack = Slack(alerts=DeliveryError("brand_new_error", permanent=False, known=False))
+    now = [T0]
+    delivery = Delivery(storage.outbox, storage.monitors, slack, lambda: now[0])
+    tries = 0
+    while storage.outbox.count(PENDING) and tries < 100:
+        (item,) = storage.outbox.recent(status=PENDING)
+        now[0] = max(now[0], item.next_attempt_at)  # wait for each retry as it falls due
+        delivery.run()
+        tries += 1
+    assert 1 < tries < 20  # backed off, not hammered
+    (failed,) = storage.outbox.recent(status=FAILED)
+    assert (now[0] - T0).total_seconds() >= UNKNOWN_ERROR_PATIENCE
+    assert (now[0] - T0).total_seconds() < UNKNOWN_ERROR_PATIENCE + 900
+    assert failed.last_error == "brand_new_error"
+    view = storage.monitors.get(failed.monitor_id or 0)
+    assert view is not None and view.delivery_error == "#alerts: brand_new_error"
+
+
+def test_a_documented_passing_error_is_retried_for_as_long_as_it_lasts(sqlite_url: str):
+    storage = Storage(sqlite_url)
+    crash_in(storage, "#alerts", "my-app")
+    slack = Slack(alerts=DeliveryError("internal_error", permanent=False))
+    delivery = Delivery(storage.outbox, storage.monitors, slack, lambda: T0 + timedelta(days=2))
+    delivery.run()
+    assert storage.outbox.count(PENDING) == 1 and storage.outbox.count(FAILED) == 0
+
+
+def test_an_alert_goes_again_when_slacks_retry_after_expires(world: World):
+    service = world.service()
+    mid = first_monitor(service)
+    service.checker.check(mid)
+    service.scheduler.start()
+    try:
+        world.slack.fail_next(2, status=429, retry_after=1)
+        world.sim.crash_dyno(APP, "web.1")
+        started = time.monotonic()
+        service.checker.check(mid)
+        (message,) = world.slack.wait_for_messages(1, timeout=10)
+        delay = time.monotonic() - started
+    finally:
+        service.stop()
+    assert "Dyno Crash Detected" in message["text"]
+    assert 2.0 <= delay < 4.0, f"{delay:.1f} s after two 429s with Retry-After: 1"
+
+
+def test_a_claim_whose_sender_died_is_taken_again_when_its_lease_ends(sqlite_url: str):
+    storage = Storage(sqlite_url)
+    crash_in(storage, "#alerts", "my-app")
+    died = storage.outbox.claim_next(T0, lease=20)  # killed before it could settle
+    assert died is not None
+    slack = Slack()
+    restarted = Delivery(storage.outbox, storage.monitors, slack, lambda: T0, lease=20)
+    woken: list = []
+    restarted.wake_at = woken.append
+    assert restarted.run() == 0 and woken == [T0 + timedelta(seconds=20)]
+    restarted.clock = lambda: T0 + timedelta(seconds=20, microseconds=1)
+    assert restarted.run() == 1
