@@ -16,6 +16,10 @@ from typing import Any
 
 from slack_bolt import Ack, App, Respond
 from slack_bolt.authorization import AuthorizeResult
+from slack_bolt.logger.messages import (
+    warning_client_prioritized_and_token_skipped,
+    warning_token_skipped,
+)
 from slack_sdk import WebClient
 
 from heroku_monitor import messages, validation
@@ -104,27 +108,50 @@ class StatusAnswers:
         return Answer(*messages.status_reply(snapshot, self.clock()))
 
 
+# Bolt's own log: warnings and errors only. At INFO it logs the whole body of every
+# request it refuses, which anyone can send.
+bolt_log = logging.getLogger("heroku_monitor.bolt")
+bolt_log.setLevel(logging.WARNING)
+
+
+class _TokenFromSettings(logging.Filter):
+    """Bolt warns, at construction, that SLACK_BOT_TOKEN in the environment "will be
+    ignored" when `authorize` is given: true, and meant (the token comes from Settings,
+    through `authorize`). Only those two sentences are dropped."""
+
+    EXPECTED = frozenset({warning_token_skipped(), warning_client_prioritized_and_token_skipped()})
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() not in self.EXPECTED
+
+
 def build_bolt(settings: Settings, answers: StatusAnswers) -> App:
     """The Bolt app; building it calls nothing over the network.
 
     `authorize` stands in for Bolt's default single-team authorization, which would call
-    `auth.test` on the first request (and read SLACK_BOT_TOKEN from the environment).
+    `auth.test` on the first request; the token it gives comes from Settings.
     """
     token = settings.slack_bot_token or None
 
     def authorize(enterprise_id: str | None, team_id: str | None, **_: Any) -> AuthorizeResult:
         return AuthorizeResult(enterprise_id=enterprise_id, team_id=team_id, bot_token=token)
 
-    bolt = App(
-        signing_secret=settings.slack_signing_secret or "socket-mode-needs-no-signature",
-        authorize=authorize,
-        client=WebClient(token=token, base_url=settings.slack_api_url, timeout=10),
-        token_verification_enabled=False,
-        request_verification_enabled=bool(settings.slack_signing_secret),
-        ssl_check_enabled=True,
-        url_verification_enabled=True,
-        logger=log,
-    )
+    quiet = _TokenFromSettings()
+    bolt_log.addFilter(quiet)
+    try:
+        bolt = App(
+            signing_secret=settings.slack_signing_secret or "socket-mode-needs-no-signature",
+            authorize=authorize,
+            # No token here: each request's client gets the one `authorize` returns.
+            client=WebClient(base_url=settings.slack_api_url, timeout=10),
+            token_verification_enabled=False,
+            request_verification_enabled=bool(settings.slack_signing_secret),
+            ssl_check_enabled=True,
+            url_verification_enabled=True,
+            logger=bolt_log,
+        )
+    finally:
+        bolt_log.removeFilter(quiet)
 
     @bolt.command(COMMAND)
     def heroku_status(ack: Ack, command: dict[str, Any], respond: Respond) -> None:
@@ -132,12 +159,27 @@ def build_bolt(settings: Settings, answers: StatusAnswers) -> App:
         ack(response_type="ephemeral", text=answer.text, blocks=answer.blocks)
         if answer.fetch:
             later = answers.live(answer.fetch)
-            respond(
-                response_type="ephemeral",
-                text=later.text,
-                blocks=later.blocks,
-                replace_original=True,
-            )
+            try:
+                sent = respond(
+                    response_type="ephemeral",
+                    text=later.text,
+                    blocks=later.blocks,
+                    replace_original=True,
+                )
+            except Exception as exc:  # slack_sdk raises several kinds; each means "not shown"
+                log.error(
+                    "the /heroku-status answer about %s did not reach Slack: %s",
+                    answer.fetch,
+                    str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__,
+                )
+                return
+            if sent.status_code >= 400:
+                log.error(
+                    "Slack refused the /heroku-status answer about %s: %s %s",
+                    answer.fetch,
+                    sent.status_code,
+                    str(sent.body)[:200],
+                )
 
     return bolt
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from flask.testing import FlaskClient
 
 from heroku_monitor.service import Service
 from heroku_monitor.web import create_app
+from tests.web import wait_until
 from tests.world import APP, World, first_monitor
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
@@ -26,7 +28,15 @@ class Slash:
     service: Service
     client: FlaskClient
 
-    def send(self, text: str = "", *, secret: str = SECRET, age: float = 0, signed: bool = True):
+    def send(
+        self,
+        text: str = "",
+        *,
+        secret: str = SECRET,
+        age: float = 0,
+        signed: bool = True,
+        response_url: str | None = None,
+    ):
         body = urlencode(
             {
                 "token": "deprecated-verification-token",
@@ -39,7 +49,7 @@ class Slash:
                 "command": "/heroku-status",
                 "text": text,
                 "api_app_id": "A0FAKEAPP1",
-                "response_url": self.world.slack.response_url("status"),
+                "response_url": response_url or self.world.slack.response_url("status"),
                 "trigger_id": "1.2.3",
             }
         )
@@ -172,3 +182,19 @@ def test_an_app_the_monitor_no_longer_watches_is_read_live(slash: Slash):
         mid, app_name="other-app", channel="#alerts", interval=5, now=slash.service.clock()
     )
     assert "Riding out to check *my-app*" in slash.send(APP).json["text"]
+
+
+def test_a_follow_up_answer_slack_refuses_is_logged_not_lost(
+    slash: Slash, caplog: pytest.LogCaptureFixture
+):
+    slash.service.checker.check(first_monitor(slash.service))
+    slash.world.sim.create_app("other-app")
+
+    def said() -> list[str]:
+        return [r.getMessage() for r in caplog.records if "other-app" in r.getMessage()]
+
+    with caplog.at_level(logging.ERROR):
+        response = slash.send("other-app", response_url=slash.world.slack.response_url(max_uses=0))
+        assert response.status_code == 200  # "Riding out to check…"
+        wait_until(lambda: bool(said()))
+    assert "refused" in said()[0]
