@@ -10,9 +10,10 @@ import re
 # Heroku app names: a lower-case letter first, then lower-case letters, digits and dashes,
 # 3-30 characters (the Platform API's app name pattern allows no trailing dash either).
 APP_NAME = re.compile(r"[a-z][a-z0-9-]{1,28}[a-z0-9]")
-# Slack channel names: lower-case letters, digits, hyphens and underscores, at most 80
-# characters. https://api.slack.com/methods/conversations.create#naming
-CHANNEL_NAME = re.compile(r"#[a-z0-9_-]{1,80}")
+# A Slack channel ID: C (public) or G (private, older) and upper-case letters and digits.
+# On Enterprise Grid org-wide installs only an ID works.
+CHANNEL_ID = re.compile(r"[CG][A-Z0-9]{8,20}")
+CHANNEL_NAME_MAX = 80
 # ASCII digits only, always fullmatch()ed: not int(), which takes "1_0", "٣" or "+5".
 WHOLE_NUMBER = re.compile(r"[0-9]{1,9}")
 INTERVAL_MIN, INTERVAL_MAX = 1, 60
@@ -28,14 +29,26 @@ def app_name_error(value: str) -> str | None:
 
 
 def channel_error(value: str) -> str | None:
+    """`#name` as Slack names channels, or a channel ID (`C…`, `G…`), as chat.postMessage
+    takes them. Names: lower case (any script: `#alertes-équipe`), digits, hyphens and
+    underscores; no spaces or periods; at most 80 characters.
+    https://api.slack.com/methods/conversations.create#naming
+    """
+    if CHANNEL_ID.fullmatch(value):
+        return None
     if not value.startswith("#"):
-        return "A Slack channel starts with # (for example #alerts)."
-    if CHANNEL_NAME.fullmatch(value):
+        return "A Slack channel is #name (for example #alerts) or a channel ID (C… or G…)."
+    name = value[1:]
+    if 1 <= len(name) <= CHANNEL_NAME_MAX and all(_name_character(c) for c in name):
         return None
     return (
         "A Slack channel name is lower case, without spaces or periods: letters, digits, "
         "hyphens and underscores, at most 80 characters after the #."
     )
+
+
+def _name_character(c: str) -> bool:
+    return c in "-_" or (c.isalnum() and c == c.lower())
 
 
 def whole_number(value: str, low: int, high: int) -> int | None:

@@ -80,7 +80,7 @@ def test_dashboard_refuses_bad_input_at_each_field_then_saves_good_input(browser
     assert answer.value.status == 400
     for field, words in (
         ("app_name", "3-30 characters"),
-        ("slack_channel", "starts with #"),
+        ("slack_channel", "is #name"),
         ("check_interval", "from 1 to 60"),
     ):
         error = page.locator(f"#{field}-config-error")

@@ -14,6 +14,7 @@ from flask.testing import FlaskClient
 from heroku_monitor.service import Service
 from heroku_monitor.web import create_app
 from tests.builders import T0
+from tests.test_settings import ACCEPTED_CHANNELS
 from tests.web import csrf_token, wait_until
 from tests.world import APP, World
 
@@ -79,6 +80,13 @@ def test_saved_settings_take_effect_at_once(site: Site, world: World):
     assert job is not None and job.trigger.interval.total_seconds() == 3600
 
 
+@pytest.mark.parametrize("channel", ACCEPTED_CHANNELS)
+def test_the_form_takes_channel_ids_and_names_in_any_script(site: Site, channel: str):
+    data = {"app_name": "good-app", "slack_channel": channel, "check_interval": "5"}
+    assert site.post("/update-config", data).status_code == 303
+    assert only_monitor(site).slack_channel == channel
+
+
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
@@ -90,7 +98,10 @@ def test_saved_settings_take_effect_at_once(site: Site, world: World):
         ("app_name", "my_app", "An app name is 3-30 characters"),
         ("app_name", "my-app-", "An app name is 3-30 characters"),
         ("slack_channel", "", "Enter a channel"),
-        ("slack_channel", "alerts", "A Slack channel starts with #"),
+        ("slack_channel", "alerts", "A Slack channel is #name"),
+        ("slack_channel", "c0123abcd", "A Slack channel is #name"),
+        ("slack_channel", "#alerts.prod", "A Slack channel name is lower case"),
+        ("slack_channel", "#Équipe", "A Slack channel name is lower case"),
         ("slack_channel", "#Alerts", "A Slack channel name is lower case"),
         ("slack_channel", "#two words", "A Slack channel name is lower case"),
         ("slack_channel", "#" + "a" * 81, "A Slack channel name is lower case"),

@@ -73,8 +73,35 @@ def test_running_on_heroku_is_known_from_dyno():
     assert from_env({**GOOD, "DYNO": "web.1"}).on_heroku
 
 
+ACCEPTED_CHANNELS = [
+    "C0123ABCD",
+    "G0123ABCD",
+    "C0123456789AB",
+    "#alertes-équipe",
+    "#運用_アラート",
+    "#a",
+    "#" + "a" * 80,
+]
+
+
+@pytest.mark.parametrize("channel", ACCEPTED_CHANNELS)
+def test_channel_ids_and_names_in_any_script_are_accepted_as_slack_does(channel: str):
+    assert from_env({**GOOD, "SLACK_CHANNEL": channel}).slack_channel == channel
+
+
 @pytest.mark.parametrize(
-    "value", ["#alerts\n", "#a\u3000b", "#a\u200bb", "#a\u2028b", "#Alerts", "#a.b"]
+    "value",
+    [
+        "#alerts\n",
+        "#a\u3000b",
+        "#a\u200bb",
+        "#a\u2028b",
+        "#Alerts",
+        "#a.b",
+        "c0123abcd",
+        "C0123",
+        "X0123ABCD",
+    ],
 )
 def test_channels_with_hidden_spaces_or_capitals_are_refused(value: str):
     from heroku_monitor.validation import channel_error
