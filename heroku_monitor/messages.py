@@ -1,21 +1,59 @@
 """Turn events into Slack messages: the PRD's text plus Block Kit blocks. Pure: `now` is passed in.
 
 Several events of one kind for one app make one message.
+
+Every message fits Slack's limits (`problems` names any it breaks). A long list is cut at an
+item boundary with "…and N more", the most telling items kept first (removed and changed config
+names before added ones, crashed dynos before running ones); a single over-long item (a release
+description) is cut at a word boundary, never inside an escape such as `&amp;`. The `text` keeps
+every item while it fits Slack's 40,000 characters (it is what the dashboard's alert log shows);
+the blocks carry what fits in about 12,000 characters. Every string that comes from Heroku (dyno
+names and types, release descriptions, users, add-on services and plans, states, error reasons)
+goes through `escape` before it enters a message.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
+
+from slack_sdk.models.blocks import (
+    ContextBlock,
+    HeaderBlock,
+    MarkdownTextObject,
+    PlainTextObject,
+    SectionBlock,
+)
 
 from heroku_monitor import detect
 from heroku_monitor.detect import Event
 from heroku_monitor.snapshot import AppSnapshot
 
 HEROKU_DASHBOARD = "https://dashboard.heroku.com/apps/"
+
+# Slack's limits, in characters (counted by `size`, never fewer than Slack counts).
+# Documented: 50 blocks (https://docs.slack.dev/reference/block-kit/blocks), header text 150
+# (.../blocks/header-block), section text 3,000 and at most 10 fields of 2,000 each
+# (.../blocks/section-block); `text` past 40,000 is truncated (chat.postMessage).
+# Undocumented: `msg_blocks_too_long`. Slack staff speak of "12,000 text characters with a
+# buffer for block containers" (slackapi/bolt-js#2509) and one report (bolt-js#2867) had 11,341
+# characters of block text refused, so the measure kept here is the stricter one: the blocks'
+# compact JSON (`blocks_size`), at most 12,000.
+MAX_TEXT = 40_000
+MAX_BLOCKS = 50
+MAX_HEADER = 150
+MAX_SECTION = 3_000
+MAX_FIELD = 2_000
+MAX_FIELDS = 10
+MAX_BLOCKS_JSON = 12_000
+
+# One item (a release with its description, say) in `text` is cut past this, so that one
+# absurd item cannot crowd the others out of the 40,000 characters.
+TEXT_ITEM_LIMIT = 20_000
 
 # (emoji, title) per kind; the text's first line is `{emoji} *{title}* {emoji}`.
 HEADERS: dict[str, tuple[str, str]] = {
@@ -33,6 +71,8 @@ HEADERS: dict[str, tuple[str, str]] = {
     detect.MONITORING_RECOVERED: ("🩹", "Monitoring Recovered"),
 }
 
+Blocks = list[dict[str, Any]]
+
 
 @dataclass(frozen=True)
 class Message:
@@ -41,7 +81,7 @@ class Message:
     app: str
     kind: str
     text: str
-    blocks: list[dict[str, Any]]
+    blocks: Blocks
     event_keys: tuple[str, ...]
 
     @property
@@ -59,6 +99,197 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+# ---------------------------------------------------------------------- Slack's limits
+
+
+def size(text: str) -> int:
+    """The length of `text` as counted against Slack's limits: in UTF-16 code units, as
+    JavaScript counts (an emoji counts 2), never less than Python's `len`."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def blocks_size(blocks: Blocks) -> int:
+    """The measure held against `msg_blocks_too_long`: the blocks' compact JSON."""
+    return size(json.dumps(blocks, ensure_ascii=False, separators=(",", ":")))
+
+
+def problems(text: str, blocks: Blocks) -> list[str]:
+    """Which of Slack's limits `text` and `blocks` break; empty when they fit."""
+    found: list[str] = []
+    if not text and not blocks:
+        found.append("no text and no blocks")
+    if size(text) > MAX_TEXT:
+        found.append(f"text: {size(text)} > {MAX_TEXT}")
+    if len(blocks) > MAX_BLOCKS:
+        found.append(f"{len(blocks)} blocks > {MAX_BLOCKS}")
+    if blocks_size(blocks) > MAX_BLOCKS_JSON:
+        found.append(f"blocks JSON: {blocks_size(blocks)} > {MAX_BLOCKS_JSON}")
+    for i, block in enumerate(blocks):
+        text_of = (block.get("text") or {}).get("text", "")
+        limit = MAX_HEADER if block.get("type") == "header" else MAX_SECTION
+        if size(text_of) > limit:
+            found.append(f"blocks[{i}] text: {size(text_of)} > {limit}")
+        fields = block.get("fields") or []
+        if len(fields) > MAX_FIELDS:
+            found.append(f"blocks[{i}]: {len(fields)} fields > {MAX_FIELDS}")
+        for j, item in enumerate(fields):
+            if size(item["text"]) > MAX_FIELD:
+                found.append(f"blocks[{i}] field {j}: {size(item['text'])} > {MAX_FIELD}")
+    return found
+
+
+def clip(text: str, limit: int) -> str:
+    """`text` if it fits in `limit`, else cut at a word boundary with "…" (never inside an
+    escape such as `&amp;`; mid-word only when a single word is longer than `limit`)."""
+    if size(text) <= limit:
+        return text
+    room = max(0, limit - 1)
+    cut = text[:room]
+    while size(cut) > room:
+        cut = cut[: len(cut) - (size(cut) - room)]
+    space = max(cut.rfind(" "), cut.rfind("\n"))
+    if space > 0:
+        cut = cut[:space].rstrip()
+    else:
+        amp = cut.rfind("&")
+        if amp != -1 and ";" not in cut[amp:]:
+            cut = cut[:amp]
+    return cut + "…"
+
+
+# ---------------------------------------------------------------------- bodies and cutting
+
+
+@dataclass(frozen=True)
+class Part:
+    """A piece of a message body: a line (`label` alone), or items under a label.
+
+    Items are mrkdwn-safe (escaped). `inline` lists read `label a, b, c` on one line, others
+    put each item on a line of its own after `bullet`. When items are cut, `omitted` counts
+    them and a last "…and N more" says so. Items of parts with a lower `priority` are kept
+    first.
+    """
+
+    label: str = ""
+    items: tuple[str, ...] = ()
+    inline: bool = False
+    separator: str = ", "
+    bullet: str = "• "
+    priority: int = 1
+    omitted: int = 0
+
+    def lines(self, width: int | None, item_limit: int) -> list[str]:
+        """The part's lines; an inline list is wrapped at `width` (None: never)."""
+        items = [clip(item, item_limit) for item in self.items]
+        more = [f"…and {self.omitted} more"] if self.omitted else []
+        if not self.inline:
+            head = [self.label] if self.label else []
+            return head + [f"{self.bullet}{item}" for item in items + more]
+        lines: list[str] = []
+        line = self.label
+        started = False  # an item is on `line` already
+        for item in items + more:
+            if not started:
+                line = f"{line} {item}" if line else item
+                started = True
+                continue
+            candidate = f"{line}{self.separator}{item}"
+            if width is not None and size(candidate) > width:
+                lines.append(line + self.separator.rstrip())
+                line = item
+            else:
+                line = candidate
+        lines.append(line)
+        return lines
+
+
+def _lines(parts: Sequence[Part], width: int | None, item_limit: int) -> list[str]:
+    return [line for part in parts for line in part.lines(width, item_limit)]
+
+
+def _keep(parts: Sequence[Part], k: int) -> list[Part]:
+    """`parts` with only `k` items in all, kept by priority, then in order."""
+    kept: dict[int, int] = {}
+    left = k
+    for i in sorted(range(len(parts)), key=lambda i: parts[i].priority):
+        kept[i] = min(left, len(parts[i].items))
+        left -= kept[i]
+    return [
+        replace(p, items=p.items[: kept[i]], omitted=p.omitted + len(p.items) - kept[i])
+        for i, p in enumerate(parts)
+    ]
+
+
+T = TypeVar("T")
+
+
+def _fit(parts: Sequence[Part], build: Callable[[list[Part]], T], ok: Callable[[T], bool]) -> T:
+    """`build(parts)`, with as many items as keep it `ok` (all of them when they fit)."""
+    whole = build(list(parts))
+    if ok(whole):
+        return whole
+    total = sum(len(p.items) for p in parts)
+    lo, hi = 0, total - 1
+    best = build(_keep(parts, 0))
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        candidate = build(_keep(parts, mid))
+        if ok(candidate):
+            lo, best = mid, candidate
+        else:
+            hi = mid - 1
+    return best
+
+
+def _sections(lines: Sequence[str]) -> Blocks:
+    """Section blocks holding `lines`, as few as fit Slack's 3,000 characters each, each
+    cut between lines."""
+    blocks: Blocks = []
+    chunk: list[str] = []
+    for line in lines:
+        line = clip(line, MAX_SECTION)
+        if chunk and size("\n".join([*chunk, line])) > MAX_SECTION:
+            blocks.append(_section("\n".join(chunk)))
+            chunk = []
+        chunk.append(line)
+    if chunk:
+        blocks.append(_section("\n".join(chunk)))
+    return blocks
+
+
+def _section(text: str) -> dict[str, Any]:
+    return SectionBlock(text=MarkdownTextObject(text=text)).to_dict()
+
+
+def _fields(*texts: str) -> dict[str, Any]:
+    return SectionBlock(
+        fields=[MarkdownTextObject(text=clip(t, MAX_FIELD)) for t in texts]
+    ).to_dict()
+
+
+def _header(text: str) -> dict[str, Any]:
+    return HeaderBlock(text=PlainTextObject(text=clip(text, MAX_HEADER))).to_dict()
+
+
+def _context(text: str) -> dict[str, Any]:
+    return ContextBlock(elements=[MarkdownTextObject(text=text)]).to_dict()
+
+
+def _text_fits(text: str) -> bool:
+    return size(text) <= MAX_TEXT
+
+
+def _blocks_fit(blocks: Blocks) -> bool:
+    return not problems("-", blocks)
+
+
+# Room an item may take in a block: a section, less its label.
+BLOCK_ITEM_LIMIT = MAX_SECTION - 100
+
+
+# ---------------------------------------------------------------------- alerts
+
+
 def header(kind: str, events: Sequence[Event] = ()) -> tuple[str, str]:
     """(emoji, title) of a kind; maintenance depends on which way it switched."""
     if kind == detect.MAINTENANCE:
@@ -69,107 +300,114 @@ def header(kind: str, events: Sequence[Event] = ()) -> tuple[str, str]:
 
 def dashboard_link(app: str) -> str:
     """A Slack link to the app's page in the Heroku dashboard."""
-    return f"<{HEROKU_DASHBOARD}{app}|Open {app} in the Heroku dashboard>"
+    return f"<{HEROKU_DASHBOARD}{app}|Open {escape(app)} in the Heroku dashboard>"
 
 
 def _who(email: str) -> str:
     return escape(email) if email else "unknown"
 
 
-def _body(kind: str, events: Sequence[Event]) -> list[str]:
-    """The lines after `App: {app}`, as in the PRD's templates."""
-    lines: list[str] = []
+def _body(kind: str, events: Sequence[Event]) -> list[Part]:
+    """The parts after `App: {app}`, as in the PRD's templates."""
     if kind in (detect.DYNO_CRASHED, detect.DYNOS_DOWN, detect.DYNOS_RECOVERED):
         label = {
             detect.DYNO_CRASHED: "Crashed dynos:",
             detect.DYNOS_DOWN: "Down dynos:",
             detect.DYNOS_RECOVERED: "Recovered dynos:",
         }[kind]
-        lines.append(label)
-        lines += [f"• {e.dyno.name} ({e.dyno.type})" for e in events if e.dyno]
-    elif kind in (detect.DEPLOY, detect.ROLLBACK, detect.RELEASE_FAILED):
+        names = tuple(f"{escape(e.dyno.name)} ({escape(e.dyno.type)})" for e in events if e.dyno)
+        return [Part(label, names)]
+    if kind in (detect.DEPLOY, detect.ROLLBACK, detect.RELEASE_FAILED):
         releases = sorted((e for e in events if e.release), key=lambda e: e.release.version)  # type: ignore[union-attr]
+        items = []
         for e in releases:
             r = e.release
             assert r is not None
             if kind == detect.DEPLOY:
-                lines += [f"Version: v{r.version}", f"Deployed by: {_who(r.user)}"]
+                lines = [f"Version: v{r.version}", f"Deployed by: {_who(r.user)}"]
             elif kind == detect.ROLLBACK:
-                lines += [
+                lines = [
                     f"Rollback to v{e.rollback_to}" if e.rollback_to else "Rollback",
                     f"Version: v{r.version}",
                     f"Rolled back by: {_who(r.user)}",
                 ]
             else:
-                lines += [f"Version: v{r.version}", f"Released by: {_who(r.user)}"]
+                lines = [f"Version: v{r.version}", f"Released by: {_who(r.user)}"]
                 if r.description:
                     lines.append(f"Description: {escape(r.description)}")
-    elif kind == detect.CONFIG_CHANGED:
+            items.append("\n".join(lines))
+        return [Part(items=tuple(items), bullet="")]
+    if kind == detect.CONFIG_CHANGED:
         added = sorted({n for e in events for n in e.added})
         removed = sorted({n for e in events for n in e.removed})
         changed = sorted({n for e in events for n in e.changed})
-        for label, names in (("Added", added), ("Removed", removed), ("Changed", changed)):
-            if names:
-                lines.append(f"{label}: {', '.join(escape(n) for n in names)}")
-        lines.append("Review changes in Heroku dashboard.")
-    elif kind in (detect.ADDON_ADDED, detect.ADDON_REMOVED, detect.ADDON_CHANGED):
+        # Removed and changed names matter most: they come first and are cut last.
+        parts = [
+            Part(f"{label}:", tuple(escape(n) for n in names), inline=True, priority=priority)
+            for label, names, priority in (
+                ("Removed", removed, 0),
+                ("Changed", changed, 0),
+                ("Added", added, 1),
+            )
+            if names
+        ]
+        return [*parts, Part("Review changes in Heroku dashboard.")]
+    if kind in (detect.ADDON_ADDED, detect.ADDON_REMOVED, detect.ADDON_CHANGED):
+        lines = []
         for e in events:
             a = e.addon
             assert a is not None
-            line = f"• {escape(a.service)} ({escape(a.plan)})"
+            line = f"{escape(a.service)} ({escape(a.plan)})"
             if kind == detect.ADDON_ADDED:
-                line += f": {a.state}"
+                line += f": {escape(a.state)}"
             elif kind == detect.ADDON_CHANGED and e.previous_addon:
                 p = e.previous_addon
                 if p.plan != a.plan:
-                    line = f"• {escape(a.service)}: plan {escape(p.plan)} → {escape(a.plan)}"
+                    line = f"{escape(a.service)}: plan {escape(p.plan)} → {escape(a.plan)}"
                 if p.state != a.state:
-                    line += f": {p.state} → {a.state}"
+                    line += f": {escape(p.state)} → {escape(a.state)}"
             lines.append(line)
-    elif kind == detect.MAINTENANCE:
+        return [Part(items=tuple(lines))]
+    if kind == detect.MAINTENANCE:
         on = bool(events[-1].maintenance)
-        lines.append(
-            "Maintenance mode is on: visitors get the maintenance page."
-            if on
-            else "Maintenance mode is off: the app serves traffic again."
-        )
-    elif kind == detect.MONITORING_TROUBLE:
+        return [
+            Part(
+                "Maintenance mode is on: visitors get the maintenance page."
+                if on
+                else "Maintenance mode is off: the app serves traffic again."
+            )
+        ]
+    if kind == detect.MONITORING_TROUBLE:
         e = events[-1]
-        lines.append(f"The Heroku API failed {e.failures} checks in a row: {escape(e.reason)}")
-    elif kind == detect.MONITORING_RECOVERED:
+        line = f"The Heroku API failed {e.failures} checks in a row: {escape(e.reason)}"
+        return [Part(items=(line,), bullet="")]
+    if kind == detect.MONITORING_RECOVERED:
         e = events[-1]
-        lines.append(f"The Heroku API answers again after {e.failures} failed checks.")
-    return lines
+        return [Part(f"The Heroku API answers again after {e.failures} failed checks.")]
+    return []
 
 
 def render(app: str, kind: str, events: Sequence[Event], now: datetime) -> Message:
     """The one message for `events`, all of `kind` and `app`."""
     emoji, title = header(kind, events)
-    body = _body(kind, events)
-    text = "\n".join([f"{emoji} *{title}* {emoji}", f"App: {app}", *body])
+    parts = _body(kind, events)
+    opening = [f"{emoji} *{title}* {emoji}", f"App: {escape(app)}"]
+
+    def text_of(parts: list[Part]) -> str:
+        return "\n".join([*opening, *_lines(parts, None, TEXT_ITEM_LIMIT)])
+
     epoch = int(now.timestamp())
     fallback = now.strftime("%Y-%m-%d %H:%M UTC")
-    blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": f"{emoji} {title} {emoji}"}},
-        {"type": "section", "fields": [{"type": "mrkdwn", "text": f"*App:*\n{app}"}]},
-    ]
-    if body:
-        # A section's text is capped at 3,000 characters by Slack.
-        blocks.append(
-            {"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(body)[:3000]}}
-        )
-    blocks.append(
-        {
-            "type": "context",
-            "elements": [
-                {
-                    "type": "mrkdwn",
-                    "text": f"<!date^{epoch}^{{date_short_pretty}} at {{time}}|{fallback}>"
-                    f" · {dashboard_link(app)}",
-                }
-            ],
-        }
+    fixed_head = [_header(f"{emoji} {title} {emoji}"), _fields(f"*App:*\n{escape(app)}")]
+    context = _context(
+        f"<!date^{epoch}^{{date_short_pretty}} at {{time}}|{fallback}> · {dashboard_link(app)}"
     )
+
+    def blocks_of(parts: list[Part]) -> Blocks:
+        return [*fixed_head, *_sections(_lines(parts, MAX_SECTION, BLOCK_ITEM_LIMIT)), context]
+
+    text = _fit(parts, text_of, _text_fits)
+    blocks = _fit(parts, blocks_of, _blocks_fit)
     return Message(app, kind, text, blocks, tuple(e.key for e in events))
 
 
@@ -187,6 +425,8 @@ def build(events: Iterable[Event], now: datetime) -> list[Message]:
     ]
 
 
+# ---------------------------------------------------------------------- slash answers
+
 HEALTH_EMOJI = {"healthy": "🟢", "degraded": "🟠", "down": "🔴"}
 STATE_EMOJI = {"up": "🟢", "starting": "🟡", "idle": "💤", "crashed": "🔴", "down": "🔴"}
 
@@ -194,89 +434,93 @@ STATE_EMOJI = {"up": "🟢", "starting": "🟡", "idle": "💤", "crashed": "�
 def ago(then: datetime, now: datetime) -> str:
     """`12 seconds ago`, `3 minutes ago`, `2 hours ago`."""
     seconds = max(0, int((now - then).total_seconds()))
-    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
-        if seconds >= size:
-            n = seconds // size
+    for unit, size_ in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size_:
+            n = seconds // size_
             return f"{n} {unit}{'s' if n != 1 else ''} ago"
     return f"{seconds} second{'s' if seconds != 1 else ''} ago"
 
 
 def status_reply(
     snapshot: AppSnapshot, now: datetime, *, problem: str | None = None
-) -> tuple[str, list[dict[str, Any]]]:
+) -> tuple[str, Blocks]:
     """The `/heroku-status app` answer: health, dynos, current release, add-ons,
     maintenance and when it was seen so, as text and blocks. `problem`: why the latest
     check failed, when it did (the rest is then older news, and says so)."""
-    app = snapshot.app
     health = snapshot.health()
-    title = f"{HEALTH_EMOJI[health]} {app} is {health}"
-    dynos = [
-        f"{STATE_EMOJI.get(d.state, '•')} {d.name} ({d.type}): {d.state}"
-        for d in sorted(snapshot.dynos, key=lambda d: d.name)
-    ] or ["No dynos are running."]
+    title = f"{HEALTH_EMOJI[health]} {snapshot.app} is {health}"
+    # Crashed and down dynos first: when the list is cut, they are the ones kept.
+    ordered = sorted(snapshot.dynos, key=lambda d: (d.state not in ("crashed", "down"), d.name))
+    dynos = tuple(
+        f"{STATE_EMOJI.get(d.state, '•')} {escape(d.name)} ({escape(d.type)}): {escape(d.state)}"
+        for d in ordered
+    ) or ("No dynos are running.",)
     release = snapshot.current_release
     if release:
-        when = release.created_at.replace("T", " ").replace("Z", " UTC")
+        when = escape(release.created_at.replace("T", " ").replace("Z", " UTC"))
         release_line = f"v{release.version} by {_who(release.user)}, {when}"
         if release.description:
             release_line += f": {escape(release.description)}"
     else:
         release_line = "none yet"
-    addons = [
-        f"{escape(a.service)} ({escape(a.plan)}): {a.state}"
+    addons = tuple(
+        f"{escape(a.service)} ({escape(a.plan)}): {escape(a.state)}"
         for a in sorted(snapshot.addons, key=lambda a: a.name)
-    ] or ["none"]
+    ) or ("none",)
     maintenance = "on 🚧" if snapshot.maintenance else "off"
     seen = ago(snapshot.taken_at, now)
     checked = f"Last checked {seen}"
     if problem:
-        checked = f"⚠️ The latest check failed ({escape(problem)}); this is from {seen}"
-    lines = [
-        f"*{title}*",
-        "*Dynos:*",
-        *dynos,
-        f"*Current release:* {release_line}",
-        "*Add-ons:* " + "; ".join(addons),
-        f"*Maintenance mode:* {maintenance}",
-        checked,
-    ]
-    blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": title}},
-        {"type": "section", "text": {"type": "mrkdwn", "text": "*Dynos:*\n" + "\n".join(dynos)}},
-        {
-            "type": "section",
-            "fields": [
-                {"type": "mrkdwn", "text": f"*Current release:*\n{release_line}"},
-                {"type": "mrkdwn", "text": f"*Maintenance mode:*\n{maintenance}"},
-            ],
-        },
-        {"type": "section", "text": {"type": "mrkdwn", "text": "*Add-ons:*\n" + "\n".join(addons)}},
-        {
-            "type": "context",
-            "elements": [
-                {
-                    "type": "mrkdwn",
-                    "text": f"{checked} · {dashboard_link(app)}",
-                }
-            ],
-        },
-    ]
-    return "\n".join(lines), blocks
+        checked = f"⚠️ The latest check failed ({clip(escape(problem), 500)}); this is from {seen}"
+
+    def text_of(parts: list[Part]) -> str:
+        return "\n".join([f"*{escape(title)}*", *_lines(parts, None, TEXT_ITEM_LIMIT)])
+
+    text = _fit(
+        [
+            Part("*Dynos:*", dynos, bullet=""),
+            Part("*Current release:*", (release_line,), inline=True, priority=0),
+            Part("*Add-ons:*", addons, inline=True, separator="; ", priority=0),
+            Part(f"*Maintenance mode:* {maintenance}"),
+            Part(checked),
+        ],
+        text_of,
+        _text_fits,
+    )
+    release_field = clip(f"*Current release:*\n{release_line}", MAX_FIELD)
+
+    def blocks_of(parts: list[Part]) -> Blocks:
+        dyno_part, addon_part = parts
+        return [
+            _header(title),
+            *_sections(dyno_part.lines(MAX_SECTION, BLOCK_ITEM_LIMIT)),
+            _fields(release_field, f"*Maintenance mode:*\n{maintenance}"),
+            *_sections(addon_part.lines(MAX_SECTION, BLOCK_ITEM_LIMIT)),
+            _context(f"{checked} · {dashboard_link(snapshot.app)}"),
+        ]
+
+    blocks = _fit(
+        [Part("*Dynos:*", dynos, bullet=""), Part("*Add-ons:*", addons, bullet="", priority=0)],
+        blocks_of,
+        _blocks_fit,
+    )
+    return text, blocks
 
 
 def summary_reply(
     rows: Sequence[tuple[str, AppSnapshot | None, bool]], now: datetime
-) -> tuple[str, list[dict[str, Any]]]:
+) -> tuple[str, Blocks]:
     """The `/heroku-status` answer without an app: one line per monitored app."""
     if not rows:
         text = (
             "🌵 No app is monitored yet. Add one on the dashboard, or ask `/heroku-status my-app`."
         )
-        return text, [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
+        return text, [_section(text)]
     lines = []
     for app, snapshot, failing in rows:
+        name = escape(app)
         if snapshot is None:
-            lines.append(f"⏳ *{app}*: not checked yet")
+            lines.append(f"⏳ *{name}*: not checked yet")
             continue
         health = snapshot.health()
         up = sum(1 for d in snapshot.dynos if d.state == "up")
@@ -284,19 +528,20 @@ def summary_reply(
         version = f", v{release.version}" if release else ""
         maintenance = ", maintenance on 🚧" if snapshot.maintenance else ""
         lines.append(
-            f"{HEALTH_EMOJI[health]} *{app}*: {health}, {up}/{len(snapshot.dynos)} dynos up"
+            f"{HEALTH_EMOJI[health]} *{name}*: {health}, {up}/{len(snapshot.dynos)} dynos up"
             f"{version}{maintenance} (checked {ago(snapshot.taken_at, now)})"
             + (", ⚠️ latest check failed" if failing else "")
         )
-    text = "*🤠 Heroku status*\n" + "\n".join(lines)
-    blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": "🤠 Heroku status"}},
-        {"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)}},
-        {
-            "type": "context",
-            "elements": [
-                {"type": "mrkdwn", "text": "Ask `/heroku-status app-name` for the details."}
-            ],
-        },
-    ]
-    return text, blocks
+    apps = [Part(items=tuple(lines), bullet="")]
+
+    def text_of(parts: list[Part]) -> str:
+        return "\n".join(["*🤠 Heroku status*", *_lines(parts, None, TEXT_ITEM_LIMIT)])
+
+    def blocks_of(parts: list[Part]) -> Blocks:
+        return [
+            _header("🤠 Heroku status"),
+            *_sections(_lines(parts, MAX_SECTION, BLOCK_ITEM_LIMIT)),
+            _context("Ask `/heroku-status app-name` for the details."),
+        ]
+
+    return _fit(apps, text_of, _text_fits), _fit(apps, blocks_of, _blocks_fit)

@@ -220,6 +220,37 @@ def test_on_heroku_without_a_password_the_dashboard_is_read_only(world: World):
     assert [m.app_name for m in service.monitors.all()] == [APP]
 
 
+@pytest.mark.parametrize("address", ["203.0.113.9", "10.0.0.5", "2001:db8::1"])
+def test_without_a_password_a_client_on_another_machine_can_change_nothing(
+    world: World, address: str
+):
+    service = world.service()
+    client = create_app(service).test_client()
+    remote = {"REMOTE_ADDR": address}
+    page = client.get("/", environ_base=remote).get_data(as_text=True)
+    assert "Read-only" in page and "only from this machine" in page
+    token = csrf_token(client, environ_base=remote)
+    data = {"app_name": "evil-app", "slack_channel": "#x", "check_interval": "5"}
+    response = client.post(
+        "/update-config", data={**data, "csrf_token": token}, environ_base=remote
+    )
+    assert response.status_code == 403
+    assert [(m.app_name, m.slack_channel) for m in service.monitors.all()] == [(APP, "#alerts")]
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1", "::1", "::ffff:127.0.0.1"])
+def test_without_a_password_a_client_on_this_machine_may_change_things(world: World, address: str):
+    service = world.service()
+    client = create_app(service).test_client()
+    local = {"REMOTE_ADDR": address}
+    assert "Read-only" not in client.get("/", environ_base=local).get_data(as_text=True)
+    token = csrf_token(client, environ_base=local)
+    data = {"app_name": "good-app", "slack_channel": "#ops", "check_interval": "5"}
+    response = client.post("/update-config", data={**data, "csrf_token": token}, environ_base=local)
+    assert response.status_code == 303
+    service.stop()
+
+
 def test_every_page_carries_security_headers(site: Site):
     for path in ("/", "/healthz", "/nowhere"):
         headers = site.client.get(path).headers

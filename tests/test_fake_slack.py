@@ -6,6 +6,7 @@ production would.
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from collections.abc import Iterator
@@ -23,6 +24,7 @@ from slack_sdk.http_retry.builtin_interval_calculators import FixedValueRetryInt
 from slack_sdk.webhook import WebhookClient
 
 from tests.fakes import FakeSlack
+from tests.fakes.slack_api import blocks_json_chars
 
 TS = re.compile(r"^\d{10}\.\d{6}$")
 
@@ -106,6 +108,62 @@ def test_form_encoded_post_with_token_field_is_accepted(slack: FakeSlack) -> Non
     [message] = slack.messages
     assert message["blocks"] == [{"type": "section", "text": {"type": "mrkdwn", "text": "*down*"}}]
     assert "token" not in message["request"]
+
+
+@pytest.mark.parametrize("channel_id", ["C0123ABCD", "G0123ABCD"])
+def test_post_by_channel_or_private_group_id_answers_that_id(
+    slack: FakeSlack, client: WebClient, channel_id: str
+) -> None:
+    slack.add_channel("ops-private", channel_id=channel_id)
+
+    response = client.chat_postMessage(channel=channel_id, text="by id")
+
+    assert response["channel"] == channel_id and TS.match(response["ts"])
+    [message] = slack.messages
+    assert message["channel"] == channel_id and message["channel_name"] == "ops-private"
+    is_private = client.conversations_info(channel=channel_id)["channel"]["is_private"]
+    assert is_private is channel_id.startswith("G")
+
+
+def test_post_to_a_channel_named_with_non_ascii_letters(
+    slack: FakeSlack, client: WebClient
+) -> None:
+    channel_id = slack.add_channel("alertes-équipe")
+
+    response = client.chat_postMessage(channel="#alertes-équipe", text="bonjour")
+    form = requests.post(
+        slack.url + "chat.postMessage",
+        data={"token": slack.token, "channel": "alertes-équipe", "text": "encore"},
+        timeout=5,
+    ).json()
+
+    assert response["channel"] == channel_id and TS.match(response["ts"])
+    assert form["ok"] is True and form["channel"] == channel_id
+    assert [m["channel_name"] for m in slack.messages] == ["alertes-équipe"] * 2
+
+
+def test_a_decomposed_accent_finds_the_same_channel(slack: FakeSlack, client: WebClient) -> None:
+    channel_id = slack.add_channel("équipe")
+
+    response = client.chat_postMessage(channel="#e\u0301quipe", text="hi")
+
+    assert response["channel"] == channel_id
+
+
+@pytest.mark.parametrize("name", ["Alerts", "two words", "v1.2", "a" * 81, "", "alerts!"])
+def test_add_channel_refuses_names_slack_refuses(slack: FakeSlack, name: str) -> None:
+    with pytest.raises(ValueError):
+        slack.add_channel(name)
+
+
+def test_add_channel_accepts_names_slack_accepts(slack: FakeSlack) -> None:
+    for name in ("a" * 80, "déploiements_2026", "デプロイ", "#ops-team"):
+        slack.add_channel(name)
+
+
+def test_add_channel_refuses_a_malformed_id(slack: FakeSlack) -> None:
+    with pytest.raises(ValueError):
+        slack.add_channel("ops", channel_id="D0123ABCD")
 
 
 def test_json_body_token_without_authorization_header_is_not_authed(slack: FakeSlack) -> None:
@@ -200,6 +258,109 @@ def test_more_than_50_blocks_is_invalid_blocks(client: WebClient) -> None:
     error = api_error(lambda: client.chat_postMessage(channel="#alerts", text="t", blocks=blocks))
 
     assert error.response["error"] == "invalid_blocks"
+
+
+def section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+def fields(*texts: str) -> dict[str, Any]:
+    return {"type": "section", "fields": [{"type": "mrkdwn", "text": t} for t in texts]}
+
+
+def header(text: str) -> dict[str, Any]:
+    return {"type": "header", "text": {"type": "plain_text", "text": text}}
+
+
+def test_blocks_at_each_documented_limit_are_accepted(slack: FakeSlack, client: WebClient) -> None:
+    blocks = [header("h" * 150), section("s" * 3000), fields("f" * 2000, *["x"] * 9)]
+
+    response = client.chat_postMessage(channel="#alerts", text="t", blocks=blocks)
+
+    assert response["ok"] is True
+    assert slack.messages[0]["blocks"] == blocks
+
+
+def test_header_text_over_150_chars_is_invalid_blocks(client: WebClient) -> None:
+    error = api_error(
+        lambda: client.chat_postMessage(channel="#alerts", text="t", blocks=[header("h" * 151)])
+    )
+
+    assert error.response["error"] == "invalid_blocks"
+    assert (
+        "must be less than 151 characters [json-pointer:/blocks/0/text/text]"
+        in error.response["errors"]
+    )
+
+
+def test_section_field_over_2000_chars_is_invalid_blocks(client: WebClient) -> None:
+    blocks = [fields("ok", "f" * 2001)]
+
+    error = api_error(lambda: client.chat_postMessage(channel="#alerts", text="t", blocks=blocks))
+
+    assert error.response["error"] == "invalid_blocks"
+    assert (
+        "must be less than 2001 characters [json-pointer:/blocks/0/fields/1/text]"
+        in error.response["errors"]
+    )
+
+
+def test_more_than_10_fields_is_invalid_blocks(client: WebClient) -> None:
+    blocks = [fields(*["x"] * 11)]
+
+    error = api_error(lambda: client.chat_postMessage(channel="#alerts", text="t", blocks=blocks))
+
+    assert error.response["error"] == "invalid_blocks"
+    assert (
+        "no more than 10 items allowed [json-pointer:/blocks/0/fields]"
+        in (error.response["errors"])
+    )
+
+
+def test_unknown_block_type_is_invalid_blocks(client: WebClient) -> None:
+    blocks = [section("fine"), {"type": "banner", "text": "nope"}]
+
+    error = api_error(lambda: client.chat_postMessage(channel="#alerts", text="t", blocks=blocks))
+
+    assert error.response["error"] == "invalid_blocks"
+    assert any("/blocks/1" in e for e in error.response["errors"])
+
+
+def test_blocks_json_over_12000_chars_is_msg_blocks_too_long(
+    slack: FakeSlack, client: WebClient
+) -> None:
+    # Each block is valid alone (3,000 characters); five of them are too long together.
+    blocks = [section("y" * 3000) for _ in range(5)]
+
+    error = api_error(lambda: client.chat_postMessage(channel="#alerts", text="t", blocks=blocks))
+
+    assert error.response["error"] == "msg_blocks_too_long"
+    assert slack.messages == []
+
+
+def twelve_thousand(fill: str) -> list[dict[str, Any]]:
+    """Three full sections and a fourth of one-character `fill`: 12,000 characters in all."""
+    full = [section("y" * 3000)] * 3
+    room = 12_000 - blocks_json_chars([*full, section("")])
+    return [*full, section(fill * room)]
+
+
+def test_blocks_json_of_12000_chars_is_accepted(client: WebClient) -> None:
+    blocks = twelve_thousand("z")
+    assert blocks_json_chars(blocks) == 12_000
+
+    assert client.chat_postMessage(channel="#alerts", text="t", blocks=blocks)["ok"] is True
+
+
+def test_blocks_length_counts_an_emoji_as_two_characters(client: WebClient) -> None:
+    # 12,000 ASCII characters pass; the same with one "z" made "🚨" (two UTF-16 units) does not.
+    blocks = twelve_thousand("z")
+    blocks[3] = section("🚨" + blocks[3]["text"]["text"][1:])
+    assert len(json.dumps(blocks, ensure_ascii=False, separators=(",", ":"))) == 12_000
+
+    error = api_error(lambda: client.chat_postMessage(channel="#alerts", text="t", blocks=blocks))
+
+    assert error.response["error"] == "msg_blocks_too_long"
 
 
 def test_more_than_100_attachments_is_too_many_attachments(client: WebClient) -> None:
@@ -386,6 +547,21 @@ def test_response_url_without_text_or_blocks_is_refused(slack: FakeSlack) -> Non
     assert answer.status_code == 400
     assert answer.text == "no_text"
     assert slack.response_posts == []
+
+
+def test_response_url_blocks_are_held_to_the_block_limits(slack: FakeSlack) -> None:
+    url = slack.response_url("status")
+
+    invalid = requests.post(url, json={"text": "t", "blocks": [section("y" * 3001)]}, timeout=5)
+    too_long = requests.post(
+        url, json={"text": "t", "blocks": [section("y" * 3000)] * 5}, timeout=5
+    )
+    fine = WebhookClient(url).send(text="t", blocks=[header("h" * 150), section("y" * 3000)])
+
+    assert (invalid.status_code, invalid.text) == (400, "invalid_blocks")
+    assert (too_long.status_code, too_long.text) == (400, "msg_blocks_too_long")
+    assert fine.status_code == 200
+    assert len(slack.response_posts) == 1
 
 
 def test_response_url_works_five_times_only(slack: FakeSlack) -> None:

@@ -7,7 +7,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
 from heroku_monitor.service import Service
-from heroku_monitor.web import auth, dashboard, healthz, heroku_webhooks, slack_endpoints
+from heroku_monitor.web import auth, dashboard, healthz, heroku_webhooks, mrkdwn, slack_endpoints
 from heroku_monitor.web.context import EXTENSION
 
 
@@ -25,6 +25,7 @@ def create_app(service: Service) -> Flask:
         MAX_CONTENT_LENGTH=1024 * 1024,
     )
     app.extensions[EXTENSION] = service
+    app.add_template_filter(mrkdwn.to_html, "mrkdwn")  # alerts shown as Slack shows them
     auth.init_app(app)  # before CSRF: a stranger gets 401/403, not a form error
     csrf = CSRFProtect(app)
     app.register_blueprint(dashboard.bp)

@@ -1,13 +1,15 @@
 """Who may see and change the dashboard, and the security headers of every answer.
 
 With DASHBOARD_PASSWORD: HTTP Basic auth (any user name) for the dashboard and every
-state-changing route. On Heroku without it: the dashboard is read-only. The Slack and
+state-changing route. Without it: on Heroku the dashboard is read-only; elsewhere only
+clients on this machine (loopback) may change anything, since it listens on 0.0.0.0. The Slack and
 webhook endpoints verify their own signatures, and /healthz is for uptime checks.
 """
 
 from __future__ import annotations
 
 import hmac
+import ipaddress
 
 from flask import Flask, Response, render_template, request
 
@@ -31,9 +33,33 @@ SECURITY_HEADERS = {
 }
 
 
-def read_only(settings: Settings) -> bool:
-    """On Heroku, a dashboard without a password must not let anyone change it."""
-    return settings.on_heroku and not settings.dashboard_password
+ON_HEROKU = (
+    "This dashboard runs on Heroku without DASHBOARD_PASSWORD, so it is read-only: "
+    "heroku config:set DASHBOARD_PASSWORD=… turns changes on."
+)
+NOT_LOCAL = (
+    "Without DASHBOARD_PASSWORD, changes are taken only from this machine (it listens on "
+    "every address): set DASHBOARD_PASSWORD to make changes from elsewhere."
+)
+
+
+def read_only_reason(settings: Settings, client: str | None) -> str:
+    """Why `client` may not change anything here, or "" when it may. Without a password,
+    on Heroku nobody may; elsewhere only a client on this machine (loopback) may."""
+    if settings.dashboard_password:
+        return ""
+    if settings.on_heroku:
+        return ON_HEROKU
+    return "" if _loopback(client) else NOT_LOCAL
+
+
+def _loopback(address: str | None) -> bool:
+    try:
+        ip = ipaddress.ip_address(address or "")
+    except ValueError:
+        return False  # a Unix socket or no address: nothing says it is this machine
+    mapped = getattr(ip, "ipv4_mapped", None)
+    return bool(ip.is_loopback or (mapped is not None and mapped.is_loopback))
 
 
 def init_app(app: Flask) -> None:
@@ -53,13 +79,9 @@ def init_app(app: Flask) -> None:
                     {"WWW-Authenticate": 'Basic realm="Heroku Monitor", charset="UTF-8"'},
                 )
             return None
-        if read_only(settings) and request.method not in SAFE_METHODS:
-            return render_template(
-                "message.html",
-                title="Read-only",
-                message="This dashboard is read-only on Heroku until DASHBOARD_PASSWORD is set: "
-                "heroku config:set DASHBOARD_PASSWORD=… turns changes on.",
-            ), 403
+        reason = read_only_reason(settings, request.remote_addr)
+        if reason and request.method not in SAFE_METHODS:
+            return render_template("message.html", title="Read-only", message=reason), 403
         return None
 
     @app.after_request

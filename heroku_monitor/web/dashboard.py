@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from heroku_monitor import messages
@@ -18,7 +18,7 @@ from heroku_monitor.db import Alert
 from heroku_monitor.monitors import MonitorView
 from heroku_monitor.outbox import FAILED
 from heroku_monitor.service import Service
-from heroku_monitor.web.auth import read_only
+from heroku_monitor.web.auth import read_only_reason
 from heroku_monitor.web.context import current_service
 from heroku_monitor.web.forms import ActionForm, MonitorForm
 
@@ -50,7 +50,7 @@ class Page:
     action: ActionForm
     alerts: list[Alert]
     undelivered: int
-    read_only: bool
+    read_only: str  # why this visitor may change nothing ("" when they may)
     scheduler_running: bool
     rate_limit: int | None
     budget: Budget
@@ -140,7 +140,7 @@ def _page(service: Service, failed: MonitorForm | None, failed_slot: str) -> Pag
         action=ActionForm(),
         alerts=service.outbox.recent(limit=25),
         undelivered=service.outbox.count(FAILED),
-        read_only=read_only(settings),
+        read_only=read_only_reason(settings, request.remote_addr),
         scheduler_running=scheduler.running,
         rate_limit=service.heroku.rate_limit_remaining,
         budget=scheduler.budget,

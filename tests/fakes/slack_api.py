@@ -12,9 +12,15 @@ Slack documents, not the way our code hopes:
   ``channel`` may be an ID, a name or a ``#name``; the reply always carries the channel ID, a
   unique ``ts`` ("1700000000.000100") and the posted message object.
 * ``text`` longer than 40,000 characters is truncated and posted with a ``message_truncated``
-  warning, not refused; a JSON body without a charset gets a ``missing_charset`` warning.
+  warning, not refused (https://api.slack.com/changelog/2018-04-truncating-really-long-messages;
+  the method's ``msg_too_long`` is listed without a threshold, so it is never answered here); a
+  JSON body without a charset gets a ``missing_charset`` warning.
+* ``blocks`` are held to Block Kit's documented limits (``invalid_blocks``: at most 50 blocks, a
+  known block type, header text 150, section text 3,000, at most 10 fields of 2,000 each) and to
+  the undocumented cumulative one (``msg_blocks_too_long``, see `MAX_BLOCKS_JSON_CHARS`).
 * ``response_url`` posts (slash command replies) are JSON, answered with a plain ``ok``, and each
-  URL can be used five times.
+  URL can be used five times; their blocks are held to the same limits (HTTP 400 with the error
+  code as the body, as Slack's webhooks answer).
 
 Faults can be scripted (`fail_next`, `set_latency`, `revoke_token`) and everything received is
 recorded (`messages`, `response_posts`, `api_requests`, `calls`). All shared state is guarded by
@@ -26,9 +32,11 @@ Where Slack's documentation is silent the choice made here is marked "Not docume
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import threading
 import time
+import unicodedata
 from collections import Counter, deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -42,8 +50,45 @@ from loopback import BackgroundServer
 # Limits Slack documents for chat.postMessage and Block Kit.
 MAX_TEXT_CHARS = 40_000  # longer text is truncated, with a message_truncated warning
 MAX_BLOCKS = 50
+MAX_HEADER_TEXT_CHARS = 150
 MAX_SECTION_TEXT_CHARS = 3_000
+MAX_SECTION_FIELDS = 10
+MAX_FIELD_TEXT_CHARS = 2_000
 MAX_ATTACHMENTS = 100
+MAX_CHANNEL_NAME_CHARS = 80
+# Not documented by Slack: chat.postMessage refuses blocks that are too long in all with
+# msg_blocks_too_long. Slack staff speak of "12,000 text characters with a buffer for block
+# containers" (slackapi/bolt-js#2509); one report (bolt-js#2867) had blocks with 11,341
+# characters of text (17,694 of JSON) refused and 9,597 (15,561 of JSON) accepted, so neither
+# the text nor the JSON measure matches Slack exactly. This fake takes the stricter: the
+# blocks' compact JSON, counted in UTF-16 code units as JavaScript counts, over 12,000 is
+# refused. It refuses every case observed refused, and some Slack would accept.
+MAX_BLOCKS_JSON_CHARS = 12_000
+# The block types of https://docs.slack.dev/reference/block-kit/blocks; any other is refused.
+BLOCK_TYPES = frozenset(
+    {
+        "actions",
+        "alert",
+        "card",
+        "carousel",
+        "container",
+        "context",
+        "context_actions",
+        "data_table",
+        "divider",
+        "file",
+        "header",
+        "image",
+        "input",
+        "markdown",
+        "rich_text",
+        "section",
+        "table",
+        "video",
+    }
+)
+# Channel and private-group IDs as Slack shows them: C or G, then upper-case letters and digits.
+CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{8,}$")
 RESPONSE_URL_MAX_USES = 5  # "use a response_url five times within 30 minutes"
 
 # Not documented by Slack: my recollection of the live service is HTTP 404 with this body.
@@ -168,14 +213,35 @@ class FakeSlack(BackgroundServer):
 
     # ------------------------------------------------------------------ workspace setup
 
-    def add_channel(self, name: str, *, member: bool = True, archived: bool = False) -> str:
-        """Add a public channel (name without "#") and return its ID."""
-        name = name.removeprefix("#")
+    def add_channel(
+        self,
+        name: str,
+        *,
+        member: bool = True,
+        archived: bool = False,
+        channel_id: str | None = None,
+    ) -> str:
+        """Add a channel (name with or without "#") and return its ID.
+
+        Names follow Slack's rule: lower case letters (non-ASCII ones too, e.g.
+        ``alertes-équipe``), digits, hyphens and underscores, at most 80 characters; a bad name
+        raises ValueError. `channel_id` (``C…``, or ``G…`` for a private channel) is made up
+        when not given.
+        """
+        name = unicodedata.normalize("NFC", name.removeprefix("#"))
+        problem = channel_name_error(name)
+        if problem:
+            raise ValueError(problem)
+        if channel_id is not None and not CHANNEL_ID.match(channel_id):
+            raise ValueError(f"{channel_id!r} is not a Slack channel ID (C… or G…)")
         with self._lock:
             if any(c.name == name for c in self._channels.values()):
                 raise ValueError(f"channel #{name} already exists")
-            self._channel_seq += 1
-            channel_id = f"C0FAKE{self._channel_seq:04d}"
+            if channel_id is None:
+                self._channel_seq += 1
+                channel_id = f"C0FAKE{self._channel_seq:04d}"
+            if channel_id in self._channels:
+                raise ValueError(f"channel {channel_id} already exists")
             self._channels[channel_id] = Channel(channel_id, name, member, archived)
         return channel_id
 
@@ -475,7 +541,7 @@ class FakeSlack(BackgroundServer):
                 "id": channel.id,
                 "name": channel.name,
                 "is_channel": True,
-                "is_private": False,
+                "is_private": channel.id.startswith("G"),
                 "is_archived": channel.archived,
                 "is_member": channel.member,
             }
@@ -565,6 +631,14 @@ class FakeSlack(BackgroundServer):
         has_content = any(payload.get(k) for k in ("text", "blocks", "attachments"))
         if not has_content and not payload.get("delete_original"):
             return _text_response("no_text", status=400)
+        try:
+            _parse_blocks(payload.get("blocks"))
+        except _ApiError as refused:
+            # Slack's webhooks answer HTTP 400 with the bare error code, e.g. "invalid_blocks".
+            # Not documented by Slack: whether msg_blocks_too_long also applies to response_url
+            # (bolt-js#2867 saw respond() take blocks chat.postMessage refused); held to it here,
+            # so that an answer that fits here fits either path.
+            return _text_response(refused.error, status=400)
         post = {
             "name": target.name,
             "url": target.url,
@@ -586,7 +660,7 @@ class FakeSlack(BackgroundServer):
         """Look a channel up by ID, "name" or "#name" (lock held by the caller)."""
         if value in self._channels:
             return self._channels[value]
-        name = value.removeprefix("#")
+        name = unicodedata.normalize("NFC", value.removeprefix("#"))
         for channel in self._channels.values():
             if channel.name == name:
                 return channel
@@ -626,7 +700,14 @@ def _parse_json_array(value: Any) -> list[Any] | None:
 
 
 def _parse_blocks(value: Any) -> list[dict[str, Any]] | None:
-    """Check `blocks` the way Slack does, at the depth this fake needs."""
+    """Check `blocks` the way Slack does, at the depth this fake needs.
+
+    Per block: a known type, header text at most 150 characters, section text at most 3,000,
+    at most 10 section fields of at most 2,000 each (https://docs.slack.dev/reference/block-kit/
+    blocks/header-block, .../section-block): ``invalid_blocks``, with Slack's ``errors`` list.
+    In all: at most 50 blocks (``invalid_blocks``), and `MAX_BLOCKS_JSON_CHARS` of JSON
+    (``msg_blocks_too_long``, which Slack answers without details).
+    """
     if value is None or value == "":
         return None
     if isinstance(value, str):
@@ -640,27 +721,74 @@ def _parse_blocks(value: Any) -> list[dict[str, Any]] | None:
     if len(value) > MAX_BLOCKS:
         errors.append(f"no more than {MAX_BLOCKS} items allowed [json-pointer:/blocks]")
     for index, block in enumerate(value):
-        if not isinstance(block, dict) or not isinstance(block.get("type"), str):
-            errors.append(f"missing required field: type [json-pointer:/blocks/{index}]")
-            continue
-        text = block.get("text")
-        if block["type"] == "section" and isinstance(text, dict):
-            body = text.get("text")
-            if isinstance(body, str) and len(body) > MAX_SECTION_TEXT_CHARS:
-                errors.append(
-                    f"failed to match all allowed schemas [json-pointer:/blocks/{index}/text]"
-                )
-                errors.append(
-                    f"must be less than {MAX_SECTION_TEXT_CHARS + 1} characters "
-                    f"[json-pointer:/blocks/{index}/text/text]"
-                )
+        errors += _block_errors(index, block)
     if errors:
         raise _ApiError(
             "invalid_blocks",
             errors=errors,
             response_metadata={"messages": [f"[ERROR] {e}" for e in errors]},
         )
+    if blocks_json_chars(value) > MAX_BLOCKS_JSON_CHARS:
+        raise _ApiError("msg_blocks_too_long")
     return value
+
+
+def blocks_json_chars(blocks: list[Any]) -> int:
+    """The measure held against `MAX_BLOCKS_JSON_CHARS`: compact JSON, in UTF-16 code units."""
+    compact = json.dumps(blocks, ensure_ascii=False, separators=(",", ":"))
+    return len(compact.encode("utf-16-le")) // 2
+
+
+def _too_long(pointer: str, text: Any, limit: int) -> list[str]:
+    if isinstance(text, str) and len(text) > limit:
+        return [
+            f"failed to match all allowed schemas [json-pointer:{pointer.rsplit('/', 1)[0]}]",
+            f"must be less than {limit + 1} characters [json-pointer:{pointer}]",
+        ]
+    return []
+
+
+def _block_errors(index: int, block: Any) -> list[str]:
+    at = f"/blocks/{index}"
+    if not isinstance(block, dict) or not isinstance(block.get("type"), str):
+        return [f"missing required field: type [json-pointer:{at}]"]
+    kind = block["type"]
+    if kind not in BLOCK_TYPES:
+        # Not documented by Slack: the wording of this error.
+        return [f"unsupported type: {kind} [json-pointer:{at}/type]"]
+    text = block.get("text")
+    body = text.get("text") if isinstance(text, dict) else None
+    if kind == "header":
+        return _too_long(f"{at}/text/text", body, MAX_HEADER_TEXT_CHARS)
+    if kind != "section":
+        return []
+    errors = _too_long(f"{at}/text/text", body, MAX_SECTION_TEXT_CHARS)
+    fields = block.get("fields")
+    if isinstance(fields, list):
+        if len(fields) > MAX_SECTION_FIELDS:
+            limit = MAX_SECTION_FIELDS
+            errors.append(f"no more than {limit} items allowed [json-pointer:{at}/fields]")
+        for n, field in enumerate(fields):
+            field_text = field.get("text") if isinstance(field, dict) else None
+            errors += _too_long(f"{at}/fields/{n}/text", field_text, MAX_FIELD_TEXT_CHARS)
+    return errors
+
+
+def channel_name_error(name: str) -> str | None:
+    """Why Slack would refuse `name` (without "#") as a channel name, or None.
+
+    Lower case letters (any script), digits, hyphens and underscores; no spaces or periods;
+    at most 80 characters.
+    """
+    if not name:
+        return "a channel name cannot be empty"
+    if len(name) > MAX_CHANNEL_NAME_CHARS:
+        return f"#{name} is longer than {MAX_CHANNEL_NAME_CHARS} characters"
+    for char in name:
+        allowed = char in "-_" or char.isdigit() or (char.isalpha() and char == char.lower())
+        if not allowed:
+            return f"#{name}: {char!r} is not allowed in a channel name"
+    return None
 
 
 def _webhook_payload() -> dict[str, Any] | None:
