@@ -15,45 +15,34 @@ goes through `escape` before it enters a message.
 from __future__ import annotations
 
 import hashlib
-import json
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
-
-from slack_sdk.models.blocks import (
-    ContextBlock,
-    HeaderBlock,
-    MarkdownTextObject,
-    PlainTextObject,
-    SectionBlock,
-)
 
 from heroku_monitor import detect
+from heroku_monitor.blocks import (
+    BLOCK_ITEM_LIMIT,
+    MAX_FIELD,
+    MAX_SECTION,
+    TEXT_ITEM_LIMIT,
+    Blocks,
+    Part,
+    blocks_fit,
+    clip,
+    context_block,
+    escape,
+    fields_block,
+    fit,
+    header_block,
+    lines_of,
+    section_block,
+    sections,
+    text_fits,
+)
 from heroku_monitor.detect import Event
 from heroku_monitor.snapshot import AppSnapshot
 
 HEROKU_DASHBOARD = "https://dashboard.heroku.com/apps/"
-
-# Slack's limits, in characters (counted by `size`, never fewer than Slack counts).
-# Documented: 50 blocks (https://docs.slack.dev/reference/block-kit/blocks), header text 150
-# (.../blocks/header-block), section text 3,000 and at most 10 fields of 2,000 each
-# (.../blocks/section-block); `text` past 40,000 is truncated (chat.postMessage).
-# Undocumented: `msg_blocks_too_long`. Slack staff speak of "12,000 text characters with a
-# buffer for block containers" (slackapi/bolt-js#2509) and one report (bolt-js#2867) had 11,341
-# characters of block text refused, so the measure kept here is the stricter one: the blocks'
-# compact JSON (`blocks_size`), at most 12,000.
-MAX_TEXT = 40_000
-MAX_BLOCKS = 50
-MAX_HEADER = 150
-MAX_SECTION = 3_000
-MAX_FIELD = 2_000
-MAX_FIELDS = 10
-MAX_BLOCKS_JSON = 12_000
-
-# One item (a release with its description, say) in `text` is cut past this, so that one
-# absurd item cannot crowd the others out of the 40,000 characters.
-TEXT_ITEM_LIMIT = 20_000
 
 # (emoji, title) per kind; the text's first line is `{emoji} *{title}* {emoji}`.
 HEADERS: dict[str, tuple[str, str]] = {
@@ -71,8 +60,6 @@ HEADERS: dict[str, tuple[str, str]] = {
     detect.MONITORING_RECOVERED: ("🩹", "Monitoring Recovered"),
 }
 
-Blocks = list[dict[str, Any]]
-
 
 @dataclass(frozen=True)
 class Message:
@@ -89,202 +76,6 @@ class Message:
         """Stable identity of the message, from the events it carries."""
         joined = "\n".join(sorted(self.event_keys))
         return f"{self.app}:{self.kind}:{hashlib.sha256(joined.encode()).hexdigest()[:24]}"
-
-
-def escape(text: str) -> str:
-    """Escape the three characters Slack's mrkdwn treats as control characters.
-
-    https://api.slack.com/reference/surfaces/formatting#escaping
-    """
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-# ---------------------------------------------------------------------- Slack's limits
-
-
-def size(text: str) -> int:
-    """The length of `text` as counted against Slack's limits: in UTF-16 code units, as
-    JavaScript counts (an emoji counts 2), never less than Python's `len`."""
-    return len(text.encode("utf-16-le")) // 2
-
-
-def blocks_size(blocks: Blocks) -> int:
-    """The measure held against `msg_blocks_too_long`: the blocks' compact JSON."""
-    return size(json.dumps(blocks, ensure_ascii=False, separators=(",", ":")))
-
-
-def problems(text: str, blocks: Blocks) -> list[str]:
-    """Which of Slack's limits `text` and `blocks` break; empty when they fit."""
-    found: list[str] = []
-    if not text and not blocks:
-        found.append("no text and no blocks")
-    if size(text) > MAX_TEXT:
-        found.append(f"text: {size(text)} > {MAX_TEXT}")
-    if len(blocks) > MAX_BLOCKS:
-        found.append(f"{len(blocks)} blocks > {MAX_BLOCKS}")
-    if blocks_size(blocks) > MAX_BLOCKS_JSON:
-        found.append(f"blocks JSON: {blocks_size(blocks)} > {MAX_BLOCKS_JSON}")
-    for i, block in enumerate(blocks):
-        text_of = (block.get("text") or {}).get("text", "")
-        limit = MAX_HEADER if block.get("type") == "header" else MAX_SECTION
-        if size(text_of) > limit:
-            found.append(f"blocks[{i}] text: {size(text_of)} > {limit}")
-        fields = block.get("fields") or []
-        if len(fields) > MAX_FIELDS:
-            found.append(f"blocks[{i}]: {len(fields)} fields > {MAX_FIELDS}")
-        for j, item in enumerate(fields):
-            if size(item["text"]) > MAX_FIELD:
-                found.append(f"blocks[{i}] field {j}: {size(item['text'])} > {MAX_FIELD}")
-    return found
-
-
-def clip(text: str, limit: int) -> str:
-    """`text` if it fits in `limit`, else cut at a word boundary with "…" (never inside an
-    escape such as `&amp;`; mid-word only when a single word is longer than `limit`)."""
-    if size(text) <= limit:
-        return text
-    room = max(0, limit - 1)
-    cut = text[:room]
-    while size(cut) > room:
-        cut = cut[: len(cut) - (size(cut) - room)]
-    space = max(cut.rfind(" "), cut.rfind("\n"))
-    if space > 0:
-        cut = cut[:space].rstrip()
-    else:
-        amp = cut.rfind("&")
-        if amp != -1 and ";" not in cut[amp:]:
-            cut = cut[:amp]
-    return cut + "…"
-
-
-# ---------------------------------------------------------------------- bodies and cutting
-
-
-@dataclass(frozen=True)
-class Part:
-    """A piece of a message body: a line (`label` alone), or items under a label.
-
-    Items are mrkdwn-safe (escaped). `inline` lists read `label a, b, c` on one line, others
-    put each item on a line of its own after `bullet`. When items are cut, `omitted` counts
-    them and a last "…and N more" says so. Items of parts with a lower `priority` are kept
-    first.
-    """
-
-    label: str = ""
-    items: tuple[str, ...] = ()
-    inline: bool = False
-    separator: str = ", "
-    bullet: str = "• "
-    priority: int = 1
-    omitted: int = 0
-
-    def lines(self, width: int | None, item_limit: int) -> list[str]:
-        """The part's lines; an inline list is wrapped at `width` (None: never)."""
-        items = [clip(item, item_limit) for item in self.items]
-        more = [f"…and {self.omitted} more"] if self.omitted else []
-        if not self.inline:
-            head = [self.label] if self.label else []
-            return head + [f"{self.bullet}{item}" for item in items + more]
-        lines: list[str] = []
-        line = self.label
-        started = False  # an item is on `line` already
-        for item in items + more:
-            if not started:
-                line = f"{line} {item}" if line else item
-                started = True
-                continue
-            candidate = f"{line}{self.separator}{item}"
-            if width is not None and size(candidate) > width:
-                lines.append(line + self.separator.rstrip())
-                line = item
-            else:
-                line = candidate
-        lines.append(line)
-        return lines
-
-
-def _lines(parts: Sequence[Part], width: int | None, item_limit: int) -> list[str]:
-    return [line for part in parts for line in part.lines(width, item_limit)]
-
-
-def _keep(parts: Sequence[Part], k: int) -> list[Part]:
-    """`parts` with only `k` items in all, kept by priority, then in order."""
-    kept: dict[int, int] = {}
-    left = k
-    for i in sorted(range(len(parts)), key=lambda i: parts[i].priority):
-        kept[i] = min(left, len(parts[i].items))
-        left -= kept[i]
-    return [
-        replace(p, items=p.items[: kept[i]], omitted=p.omitted + len(p.items) - kept[i])
-        for i, p in enumerate(parts)
-    ]
-
-
-T = TypeVar("T")
-
-
-def _fit(parts: Sequence[Part], build: Callable[[list[Part]], T], ok: Callable[[T], bool]) -> T:
-    """`build(parts)`, with as many items as keep it `ok` (all of them when they fit)."""
-    whole = build(list(parts))
-    if ok(whole):
-        return whole
-    total = sum(len(p.items) for p in parts)
-    lo, hi = 0, total - 1
-    best = build(_keep(parts, 0))
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        candidate = build(_keep(parts, mid))
-        if ok(candidate):
-            lo, best = mid, candidate
-        else:
-            hi = mid - 1
-    return best
-
-
-def _sections(lines: Sequence[str]) -> Blocks:
-    """Section blocks holding `lines`, as few as fit Slack's 3,000 characters each, each
-    cut between lines."""
-    blocks: Blocks = []
-    chunk: list[str] = []
-    for line in lines:
-        line = clip(line, MAX_SECTION)
-        if chunk and size("\n".join([*chunk, line])) > MAX_SECTION:
-            blocks.append(_section("\n".join(chunk)))
-            chunk = []
-        chunk.append(line)
-    if chunk:
-        blocks.append(_section("\n".join(chunk)))
-    return blocks
-
-
-def _section(text: str) -> dict[str, Any]:
-    return SectionBlock(text=MarkdownTextObject(text=text)).to_dict()
-
-
-def _fields(*texts: str) -> dict[str, Any]:
-    return SectionBlock(
-        fields=[MarkdownTextObject(text=clip(t, MAX_FIELD)) for t in texts]
-    ).to_dict()
-
-
-def _header(text: str) -> dict[str, Any]:
-    return HeaderBlock(text=PlainTextObject(text=clip(text, MAX_HEADER))).to_dict()
-
-
-def _context(text: str) -> dict[str, Any]:
-    return ContextBlock(elements=[MarkdownTextObject(text=text)]).to_dict()
-
-
-def _text_fits(text: str) -> bool:
-    return size(text) <= MAX_TEXT
-
-
-def _blocks_fit(blocks: Blocks) -> bool:
-    return not problems("-", blocks)
-
-
-# Room an item may take in a block: a section, less its label.
-BLOCK_ITEM_LIMIT = MAX_SECTION - 100
 
 
 # ---------------------------------------------------------------------- alerts
@@ -394,20 +185,20 @@ def render(app: str, kind: str, events: Sequence[Event], now: datetime) -> Messa
     opening = [f"{emoji} *{title}* {emoji}", f"App: {escape(app)}"]
 
     def text_of(parts: list[Part]) -> str:
-        return "\n".join([*opening, *_lines(parts, None, TEXT_ITEM_LIMIT)])
+        return "\n".join([*opening, *lines_of(parts, None, TEXT_ITEM_LIMIT)])
 
     epoch = int(now.timestamp())
     fallback = now.strftime("%Y-%m-%d %H:%M UTC")
-    fixed_head = [_header(f"{emoji} {title} {emoji}"), _fields(f"*App:*\n{escape(app)}")]
-    context = _context(
+    fixed_head = [header_block(f"{emoji} {title} {emoji}"), fields_block(f"*App:*\n{escape(app)}")]
+    context = context_block(
         f"<!date^{epoch}^{{date_short_pretty}} at {{time}}|{fallback}> · {dashboard_link(app)}"
     )
 
     def blocks_of(parts: list[Part]) -> Blocks:
-        return [*fixed_head, *_sections(_lines(parts, MAX_SECTION, BLOCK_ITEM_LIMIT)), context]
+        return [*fixed_head, *sections(lines_of(parts, MAX_SECTION, BLOCK_ITEM_LIMIT)), context]
 
-    text = _fit(parts, text_of, _text_fits)
-    blocks = _fit(parts, blocks_of, _blocks_fit)
+    text = fit(parts, text_of, text_fits)
+    blocks = fit(parts, blocks_of, blocks_fit)
     return Message(app, kind, text, blocks, tuple(e.key for e in events))
 
 
@@ -474,9 +265,9 @@ def status_reply(
         checked = f"⚠️ The latest check failed ({clip(escape(problem), 500)}); this is from {seen}"
 
     def text_of(parts: list[Part]) -> str:
-        return "\n".join([f"*{escape(title)}*", *_lines(parts, None, TEXT_ITEM_LIMIT)])
+        return "\n".join([f"*{escape(title)}*", *lines_of(parts, None, TEXT_ITEM_LIMIT)])
 
-    text = _fit(
+    text = fit(
         [
             Part("*Dynos:*", dynos, bullet=""),
             Part("*Current release:*", (release_line,), inline=True, priority=0),
@@ -485,24 +276,24 @@ def status_reply(
             Part(checked),
         ],
         text_of,
-        _text_fits,
+        text_fits,
     )
     release_field = clip(f"*Current release:*\n{release_line}", MAX_FIELD)
 
     def blocks_of(parts: list[Part]) -> Blocks:
         dyno_part, addon_part = parts
         return [
-            _header(title),
-            *_sections(dyno_part.lines(MAX_SECTION, BLOCK_ITEM_LIMIT)),
-            _fields(release_field, f"*Maintenance mode:*\n{maintenance}"),
-            *_sections(addon_part.lines(MAX_SECTION, BLOCK_ITEM_LIMIT)),
-            _context(f"{checked} · {dashboard_link(snapshot.app)}"),
+            header_block(title),
+            *sections(dyno_part.lines(MAX_SECTION, BLOCK_ITEM_LIMIT)),
+            fields_block(release_field, f"*Maintenance mode:*\n{maintenance}"),
+            *sections(addon_part.lines(MAX_SECTION, BLOCK_ITEM_LIMIT)),
+            context_block(f"{checked} · {dashboard_link(snapshot.app)}"),
         ]
 
-    blocks = _fit(
+    blocks = fit(
         [Part("*Dynos:*", dynos, bullet=""), Part("*Add-ons:*", addons, bullet="", priority=0)],
         blocks_of,
-        _blocks_fit,
+        blocks_fit,
     )
     return text, blocks
 
@@ -515,7 +306,7 @@ def summary_reply(
         text = (
             "🌵 No app is monitored yet. Add one on the dashboard, or ask `/heroku-status my-app`."
         )
-        return text, [_section(text)]
+        return text, [section_block(text)]
     lines = []
     for app, snapshot, failing in rows:
         name = escape(app)
@@ -535,13 +326,13 @@ def summary_reply(
     apps = [Part(items=tuple(lines), bullet="")]
 
     def text_of(parts: list[Part]) -> str:
-        return "\n".join(["*🤠 Heroku status*", *_lines(parts, None, TEXT_ITEM_LIMIT)])
+        return "\n".join(["*🤠 Heroku status*", *lines_of(parts, None, TEXT_ITEM_LIMIT)])
 
     def blocks_of(parts: list[Part]) -> Blocks:
         return [
-            _header("🤠 Heroku status"),
-            *_sections(_lines(parts, MAX_SECTION, BLOCK_ITEM_LIMIT)),
-            _context("Ask `/heroku-status app-name` for the details."),
+            header_block("🤠 Heroku status"),
+            *sections(lines_of(parts, MAX_SECTION, BLOCK_ITEM_LIMIT)),
+            context_block("Ask `/heroku-status app-name` for the details."),
         ]
 
-    return _fit(apps, text_of, _text_fits), _fit(apps, blocks_of, _blocks_fit)
+    return fit(apps, text_of, text_fits), fit(apps, blocks_of, blocks_fit)

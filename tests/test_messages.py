@@ -11,6 +11,7 @@ import pytest
 from slack_sdk import WebClient
 from slack_sdk.webhook import WebhookClient
 
+from heroku_monitor import blocks as kit
 from heroku_monitor import detect, messages
 from heroku_monitor.detect import diff
 from heroku_monitor.snapshot import AppSnapshot, Dyno
@@ -218,7 +219,7 @@ def post(slack: FakeSlack, text: str, blocks: list[dict[str, Any]]) -> dict[str,
 @pytest.mark.parametrize("case", ALERTS)
 def test_every_alert_fits_slacks_limits_and_slack_accepts_it(slack: FakeSlack, case: str):
     for message in messages.build(ALERTS[case](), T0):
-        assert messages.problems(message.text, message.blocks) == []
+        assert kit.problems(message.text, message.blocks) == []
         posted = post(slack, message.text, message.blocks)
         assert posted["text"] == message.text and not posted["truncated"]
 
@@ -226,7 +227,7 @@ def test_every_alert_fits_slacks_limits_and_slack_accepts_it(slack: FakeSlack, c
 @pytest.mark.parametrize("case", ANSWERS)
 def test_every_slash_answer_fits_slacks_limits_and_slack_accepts_it(slack: FakeSlack, case: str):
     text, blocks = ANSWERS[case]()
-    assert messages.problems(text, blocks) == []
+    assert kit.problems(text, blocks) == []
     assert not post(slack, text, blocks)["truncated"]
     answer = WebhookClient(slack.response_url(case.replace(" ", "-"))).send(
         response_type="ephemeral", text=text, blocks=blocks, replace_original=True
@@ -264,7 +265,7 @@ def test_a_cut_list_ends_with_and_n_more_after_whole_items():
         re.fullmatch(r"• queue-worker-long-name\.\d+ \(queue-worker-long-name\)", x) for x in whole
     )
     assert more == f"• …and {600 - len(whole)} more"
-    assert messages.blocks_size(message.blocks) <= messages.MAX_BLOCKS_JSON
+    assert kit.blocks_size(message.blocks) <= kit.MAX_BLOCKS_JSON
 
 
 def test_the_text_keeps_every_item_for_the_alert_log():
@@ -277,7 +278,7 @@ def test_the_text_keeps_every_item_for_the_alert_log():
 
 def test_the_text_stays_within_40000_chars_and_keeps_the_prd_opening_lines():
     (message,) = messages.build(crashed(3000, "a-very-long-process-type-name"), T0)
-    assert messages.size(message.text) <= messages.MAX_TEXT
+    assert kit.size(message.text) <= kit.MAX_TEXT
     assert message.text.startswith(
         "🚨 *ALERT: Dyno Crash Detected* 🚨\nApp: my-app\nCrashed dynos:\n• "
     )
@@ -291,13 +292,13 @@ def test_a_long_description_is_cut_at_a_word_boundary_never_inside_an_escape():
     assert LONG_DESCRIPTION.replace("&", "&amp;").strip() in message.text
     _, blocks = ANSWERS["status with a 5,000-char release description full of &"]()
     field = blocks[-3]["fields"][0]["text"]
-    assert messages.size(field) <= messages.MAX_FIELD and field.endswith("R&amp;D…")
+    assert kit.size(field) <= kit.MAX_FIELD and field.endswith("R&amp;D…")
     assert not ESCAPE.search(json.dumps(blocks))
 
 
 def test_clip_never_cuts_inside_an_escape_even_within_one_long_word():
-    assert messages.clip("x" * 8 + "&amp;" * 3, 12) == "xxxxxxxx…"
-    assert messages.clip("ab cd", 10) == "ab cd"
+    assert kit.clip("x" * 8 + "&amp;" * 3, 12) == "xxxxxxxx…"
+    assert kit.clip("ab cd", 10) == "ab cd"
 
 
 def test_heroku_strings_are_escaped_in_every_text_and_block():
