@@ -6,6 +6,7 @@ tests and the benchmark."""
 
 from __future__ import annotations
 
+import socket
 import threading
 from types import TracebackType
 from typing import Any, Self
@@ -32,14 +33,17 @@ class BackgroundServer:
     ) -> None:
         self.host = host
         self.name = name
-        self._server: BaseWSGIServer = make_server(
-            host, port, app, threaded=True, request_handler=QuietHandler
-        )
+        # Bound here, so a busy port raises OSError (werkzeug would print and exit).
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.create_server((host, port), family=family) as listener:
+            self._server: BaseWSGIServer = make_server(
+                host, port, app, threaded=True, request_handler=QuietHandler, fd=listener.fileno()
+            )
         self._thread: threading.Thread | None = None
 
     @property
     def port(self) -> int:
-        return int(self._server.server_port)
+        return int(self._server.server_address[1])
 
     @property
     def url(self) -> str:

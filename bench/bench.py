@@ -6,19 +6,24 @@ against the Heroku simulator and the fake Slack on 127.0.0.1. Not a test: it pri
 Measured: Heroku requests and bytes per check and per hour (1 and N apps at a 1-minute
 interval, against the 4,500 requests/hour limit), wall time for one round of checks with
 100 ms of API latency, time from a dyno crash to the Slack post (webhook and polling),
-/heroku-status latency p50/p99 with Heroku at 0 ms and 2 s, and peak memory.
+/heroku-status latency p50/p99 with Heroku at 0 ms and 2 s, peak memory, and the Heroku
+requests webhook storms cost (50 signed deliveries for one app in a second; one captured
+delivery replayed 300 times in 10 s). `--storms` measures only the storms.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import hashlib
 import hmac
+import json
 import statistics
 import sys
 import tempfile
 import time
 import tracemalloc
+import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
@@ -32,9 +37,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.baseline import BaselineMonitor
 from heroku_monitor import budget
 from heroku_monitor import service as service_module
+from heroku_monitor.scheduler import DELIVERY_JOB, PRUNE_JOB, RECONCILE_JOB
 from heroku_monitor.service import Service
 from heroku_monitor.settings import Settings
 from heroku_monitor.web import create_app
+from heroku_monitor.web.heroku_webhooks import SIGNATURE_HEADER, signature
 from heroku_sim import Simulator, SimulatorServer
 from tests.fakes import FakeSlack
 from tests.web import LiveSite, wait_until
@@ -113,11 +120,84 @@ def signed_command(text: str, response_url: str) -> tuple[str, dict[str, str]]:
     }
 
 
+def quiet(service: Service) -> bool:
+    """No check running and none waiting (debounced, deferred or asked for)."""
+    waiting = [j for j in service.scheduler.aps.get_jobs() if not j.id.startswith("check-")]
+    waiting = [j for j in waiting if j.id not in (DELIVERY_JOB, PRUNE_JOB, RECONCILE_JOB)]
+    return not waiting and not service.scheduler._running
+
+
+def storm_cost(deliveries: int, seconds: float, *, replay: bool) -> tuple[int, int]:
+    """(Heroku requests, checks) that `deliveries` signed webhook deliveries for one app,
+    evenly spread over `seconds`, cost: each a new event (a deploy's dyno restarts), or one
+    captured delivery sent again and again (`replay`)."""
+    app = "storm-app"
+    sim = Simulator(seed=2)
+    sim.create_app(app)
+    body = {
+        "action": "update",
+        "data": {"app": {"id": str(uuid.uuid4()), "name": app}, "name": "web.1"},
+        "id": str(uuid.uuid4()),
+        "resource": "dyno",
+    }
+    with (
+        SimulatorServer(sim) as heroku,
+        FakeSlack() as slack,
+        tempfile.TemporaryDirectory() as workdir,
+    ):
+        service = build(heroku, sim, slack, workdir)
+        service.monitors.add(app, "#alerts", 1, service.clock())
+        service.scheduler.start()
+        wait_until(lambda: service.checker.last_check.ok is True and quiet(service), timeout=30)
+        client = create_app(service).test_client()
+        sim.reset_counters()
+        start = time.monotonic()
+        for i in range(deliveries):
+            if not replay:
+                body = copy.deepcopy(body) | {"id": str(uuid.uuid4())}
+            raw = json.dumps(body).encode()
+            headers = {SIGNATURE_HEADER: signature(WEBHOOK_SECRET, raw)}
+            client.post("/webhooks/heroku", data=raw, headers=headers)
+            time.sleep(max(0.0, start + (i + 1) * seconds / deliveries - time.monotonic()))
+        wait_until(lambda: quiet(service), timeout=60)
+        requests, checks = sim.request_count, sim.requests_by_path.get(f"/apps/{app}", 0)
+        service.stop()
+    return requests, checks
+
+
+def storm_rows() -> list[Row]:
+    rows: list[Row] = []
+    for label, deliveries, seconds, replay in (
+        ("50 signed deliveries for one app in 1 s", 50, 1.0, False),
+        ("1 captured delivery replayed 300 times in 10 s", 300, 10.0, True),
+    ):
+        requests, checks = storm_cost(deliveries, seconds, replay=replay)
+        rows.append(
+            (
+                f"Heroku requests, {label}",
+                f"{requests} ({checks} check{'s' * (checks != 1)})",
+                "no webhooks",
+            )
+        )
+    return rows
+
+
+def print_table(rows: list[Row]) -> None:
+    header: Row = ("measure", "heroku-monitor", "PRD-literal baseline")
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(3)]
+    for row in [header, tuple("-" * w for w in widths), *rows]:
+        print(" | ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--apps", type=int, default=100)
     parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--storms", action="store_true", help="measure only webhook storms")
     args = parser.parse_args()
+    if args.storms:
+        print_table(storm_rows())
+        return
     rows: list[Row] = []
     sim = Simulator(seed=1)
     names = [f"bench-app-{i:03d}" for i in range(args.apps)]
@@ -291,10 +371,8 @@ def main() -> None:
             )
         )
 
-    header: Row = ("measure", "heroku-monitor", "PRD-literal baseline")
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(3)]
-    for row in [header, tuple("-" * w for w in widths), *rows]:
-        print(" | ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)))
+    rows.extend(storm_rows())
+    print_table(rows)
 
 
 if __name__ == "__main__":

@@ -12,13 +12,16 @@ import atexit
 import logging
 import os
 import secrets
+import socket
 import sys
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from flask import Flask
+from werkzeug.serving import make_server
 
 from heroku_monitor import service as service_module
 from heroku_monitor.heroku import HerokuClient, HerokuError
@@ -34,6 +37,9 @@ log = logging.getLogger("heroku_monitor")
 DEMO_APP = "demo-app"
 # The app webhook entities that can change what a check sees.
 WEBHOOK_ENTITIES = ["api:release", "dyno", "api:addon", "api:formation", "api:app"]
+# Where the service receives deliveries: how `register-webhook` knows its own webhook
+# when the URL's host changed.
+WEBHOOK_PATH = "/webhooks/heroku"
 DEMO_DATABASE = "instance/demo.db"
 
 
@@ -110,24 +116,58 @@ def start_demo(settings: Settings) -> tuple[Settings, SimulatorServer]:
     return demo, server
 
 
+def our_webhook(hooks: list[dict[str, Any]], url: str) -> dict[str, Any] | None:
+    """The app's webhook that `register-webhook` made before: the one at `url`; else, when
+    the URL moved, the only one whose URL path ends with WEBHOOK_PATH. ValueError when
+    several end so and none is at `url` (which one is ours cannot be told)."""
+    same = [h for h in hooks if h.get("url") == url]
+    if same:
+        return same[0]
+    ours = [h for h in hooks if urlsplit(str(h.get("url") or "")).path.endswith(WEBHOOK_PATH)]
+    if len(ours) > 1:
+        listed = ", ".join(f"{h.get('id')} ({h.get('url')})" for h in ours)
+        raise ValueError(
+            f"several webhooks end with {WEBHOOK_PATH}: {listed}; remove the ones no monitor "
+            "serves (heroku webhooks:remove ID -a APP) and run this again"
+        )
+    return ours[0] if ours else None
+
+
 def register_webhook(settings: Settings, app_name: str, url: str) -> int:
-    """Subscribe `url` to the app's webhook events, signed with HEROKU_WEBHOOK_SECRET."""
-    if not settings.heroku_webhook_secret:
+    """Subscribe `url` to the app's webhook events, signed with HEROKU_WEBHOOK_SECRET; run
+    again (a rotated secret, a new URL, more event types), it updates that subscription."""
+    secret = settings.heroku_webhook_secret
+    if not secret:
         return fail(
             "set HEROKU_WEBHOOK_SECRET first (any long random string, e.g. "
             "`openssl rand -hex 32`); the same value must be set where the monitor runs."
         )
     client = HerokuClient(settings.heroku_api_url, settings.heroku_api_key)
     try:
-        hook = client.create_webhook(
-            app_name, url=url, secret=settings.heroku_webhook_secret, include=WEBHOOK_ENTITIES
-        )
-    except HerokuError as exc:
+        hook, verb = _create_or_update(client, app_name, url, secret)
+    except (HerokuError, ValueError) as exc:
         return fail(f"could not register the webhook on {app_name}: {exc}", 1)
-    print(
-        f"Registered webhook {hook.get('id')} on {app_name}: {', '.join(WEBHOOK_ENTITIES)} -> {url}"
-    )
+    print(f"{verb} webhook {hook.get('id')} on {app_name}: {', '.join(WEBHOOK_ENTITIES)} -> {url}")
     return 0
+
+
+def _create_or_update(client: HerokuClient, app: str, url: str, secret: str) -> tuple[Any, str]:
+    existing = our_webhook(client.webhooks(app), url)
+    if existing is None:
+        try:
+            hook = client.create_webhook(app, url=url, secret=secret, include=WEBHOOK_ENTITIES)
+            return hook, "Registered"
+        except HerokuError as exc:
+            # 409: made meanwhile (another run of this command): update it instead.
+            if exc.status != 409:
+                raise
+            existing = our_webhook(client.webhooks(app), url)
+            if existing is None:
+                raise
+    hook = client.update_webhook(
+        app, str(existing["id"]), url=url, secret=secret, include=WEBHOOK_ENTITIES
+    )
+    return hook, "Updated"
 
 
 def start(settings: Settings, simulator: SimulatorServer | None = None) -> tuple[Service, Flask]:
@@ -146,23 +186,30 @@ def start(settings: Settings, simulator: SimulatorServer | None = None) -> tuple
 
 
 def run(settings: Settings) -> int:
-    """Run the service in this process (Flask's server) until interrupted."""
+    """Run the service in this process (werkzeug's threaded server) until interrupted."""
+    try:
+        # Bound first, by us: werkzeug would print its own lines and exit on a busy port,
+        # after the scheduler had started.
+        listener = socket.create_server(("0.0.0.0", settings.port))
+    except OSError as exc:
+        return fail(
+            f"cannot listen on port {settings.port} ({exc.strerror}); set PORT to a free port."
+        )
     simulator = None
     try:
         if settings.demo:
             settings, simulator = start_demo(settings)
         service, web = start(settings, simulator)
     except SettingsError as exc:
+        listener.close()
         if simulator is not None:
             simulator.stop()
         return fail(str(exc))
+    server = make_server("0.0.0.0", settings.port, web, threaded=True, fd=listener.fileno())
+    listener.close()  # the server holds its own copy of the socket
     log.info("dashboard on http://localhost:%s", settings.port)
     try:
-        web.run(host="0.0.0.0", port=settings.port, use_reloader=False, threaded=True)
-    except OSError as exc:
-        return fail(
-            f"cannot listen on port {settings.port} ({exc.strerror}); set PORT to a free port."
-        )
+        server.serve_forever()  # until Ctrl-C (SIGINT): it returns, and closes the socket
     finally:
         service.stop()
     return 0

@@ -158,14 +158,30 @@ class Database:
             )
             _sqlite_immediate_transactions(self.engine)
         else:
-            self.engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+            self.engine = create_engine(
+                url,
+                pool_pre_ping=True,
+                pool_size=5,
+                max_overflow=5,
+                connect_args={"connect_timeout": 5},  # an unreachable server: 5 s, not minutes
+            )
         self._session = sessionmaker(self.engine, expire_on_commit=False)
+        # Reads need no write lock: on SQLite (WAL) they then never wait on a writer.
+        self._reader = sessionmaker(
+            self.engine.execution_options(read_only=True), expire_on_commit=False
+        )
         with self.engine.begin() as conn:
             if not self.is_sqlite:
                 # Processes starting together would race to migrate the same tables; the
                 # lock makes them take turns (SQLite's BEGIN IMMEDIATE already does).
                 conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK})
             migrate(conn)
+            # A database we cannot write to (a read-only file) is found now, in one sentence,
+            # not at the first check.
+            stamp = self.insert(KeyValue).values(key="opened_at", value=_now())
+            conn.execute(
+                stamp.on_conflict_do_update(index_elements=["key"], set_={"value": _now()})
+            )
 
     def close(self) -> None:
         self.engine.dispose()
@@ -174,6 +190,12 @@ class Database:
     def transaction(self) -> Iterator[Session]:
         """A session whose work is committed at the end of the block, or rolled back."""
         with self._session.begin() as session:
+            yield session
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A session for reads only (on SQLite a deferred transaction: no write lock)."""
+        with self._reader.begin() as session:
             yield session
 
     def insert(self, table: Any) -> Any:
@@ -199,6 +221,17 @@ class Database:
             return s.execute(select(KeyValue.value).where(KeyValue.key == name)).scalar_one()
 
 
+def database_problem(exc: SQLAlchemyError) -> str:
+    """What went wrong with the database, in a line (the driver's own words)."""
+    if isinstance(exc, DBAPIError) and exc.orig is not None:
+        return str(exc.orig).strip().splitlines()[0]
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
 def rowcount(result: Any) -> int:
     """Rows an UPDATE or DELETE touched (typed Result objects hide the attribute)."""
     return int(result.rowcount)
@@ -220,8 +253,8 @@ def open_database(url: str) -> Database:
             reason = str(exc)
         elif isinstance(exc, CommandError):
             reason = f"its schema is newer than this version knows ({exc}); upgrade the code"
-        elif isinstance(exc, DBAPIError) and exc.orig is not None:
-            reason = str(exc.orig).strip().splitlines()[0]
+        elif isinstance(exc, SQLAlchemyError):
+            reason = database_problem(exc)
         else:
             reason = getattr(exc, "strerror", None) or str(exc).splitlines()[0]
         raise SettingsError(f"Cannot open the database at {shown}: {reason}.") from exc
@@ -242,7 +275,8 @@ def _sqlite_immediate_transactions(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        deferred = conn.get_execution_options().get("read_only")
+        conn.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
 
 
 def _use_wal(dbapi_connection: Any) -> None:
@@ -267,19 +301,14 @@ def migrate(conn: Connection) -> None:
     """Bring the database's schema to the newest migration (Alembic), in `conn`'s
     transaction. A database made before migrations existed is adopted as the first one."""
     from alembic import command
-    from alembic.autogenerate import compare_metadata
     from alembic.config import Config
-    from alembic.migration import MigrationContext
-    from sqlalchemy import inspect
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = conn
-    tables = set(inspect(conn).get_table_names())
-    if "alembic_version" not in tables and "monitors" in tables:
-        # Compared with the first migration's schema: the adopted file is stamped there.
-        first = MigrationContext.configure(conn)
-        if [d for d in compare_metadata(first, Base.metadata) if not _is_later_column(d)]:
+    found = _columns(conn)
+    if "alembic_version" not in found and "monitors" in found:
+        if found != _first_schema():
             raise SchemaError(
                 "it holds tables from a development version of Heroku Monitor that no "
                 "migration knows; move the file aside (or drop its tables) and start again"
@@ -288,13 +317,38 @@ def migrate(conn: Connection) -> None:
     command.upgrade(config, "head")
 
 
-# Columns added by migrations after the first: a pre-migration database lacks them.
-LATER_COLUMNS = {("alerts", "fixable"), ("alerts", "channel_id")}
+def _columns(conn: Connection) -> dict[str, set[str]]:
+    """Each table's column names."""
+    from sqlalchemy import inspect
+
+    inspector = inspect(conn)
+    return {t: {c["name"] for c in inspector.get_columns(t)} for t in inspector.get_table_names()}
 
 
-def _is_later_column(diff: Any) -> bool:
-    return (
-        isinstance(diff, tuple)
-        and diff[0] == "add_column"
-        and (diff[2], diff[3].name) in LATER_COLUMNS
-    )
+def _first_schema() -> dict[str, set[str]]:
+    """The tables and columns the first migration makes (what the version before
+    migrations made too), read from a throwaway in-memory database."""
+    from alembic import command
+    from alembic.config import Config
+
+    scratch = create_engine("sqlite://")
+    with scratch.begin() as conn:
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0001")
+        schema = _columns(conn)
+    scratch.dispose()
+    schema.pop("alembic_version", None)
+    return schema
+
+
+class WebhookSighting(Base):
+    """What Heroku's webhooks brought in the last hour, shared by every process: each
+    delivery's event id (kind "delivery": one seen again is ignored) and each check a
+    webhook triggered (kind "check": the rate budget counts them). Pruned after an hour."""
+
+    __tablename__ = "webhook_sightings"
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

@@ -289,11 +289,25 @@ class HerokuClient:
         data, _ = self.get("/account/rate-limits")
         return int(data["remaining"])
 
+    def webhooks(self, app: str) -> list[dict[str, Any]]:
+        """The app's webhook subscriptions (`GET /apps/{app}/webhooks`; no secrets)."""
+        hooks = self.get_all(f"/apps/{quote(app, safe='')}/webhooks")
+        return [h for h in hooks if isinstance(h, dict)]
+
     def create_webhook(self, app: str, *, url: str, secret: str, include: list[str]) -> Any:
-        """Subscribe `url` to the app's webhook events (the one write the monitor makes)."""
+        """Subscribe `url` to the app's webhook events (the monitor's writes are this and
+        `update_webhook`, both from `register-webhook`)."""
         body = {"include": include, "level": "sync", "url": url, "secret": secret}
         path = f"/apps/{quote(app, safe='')}/webhooks"
         return self._json(self._request("POST", path, body=body), path)
+
+    def update_webhook(
+        self, app: str, webhook_id: str, *, url: str, secret: str, include: list[str]
+    ) -> Any:
+        """Point an existing subscription at `url`, signed with `secret`, for `include`."""
+        body = {"include": include, "level": "sync", "url": url, "secret": secret}
+        path = f"/apps/{quote(app, safe='')}/webhooks/{quote(webhook_id, safe='')}"
+        return self._json(self._request("PATCH", path, body=body), path)
 
 
 def _mapping(data: Any) -> dict[str, Any]:

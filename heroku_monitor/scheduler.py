@@ -1,7 +1,18 @@
-"""APScheduler jobs: one per active monitor at its interval, plus the outbox's retries.
+"""APScheduler jobs: one per active monitor at its interval, plus the outbox's retries,
+webhooks' checks (debounced) and checks waiting for a rate-limit pause to end.
 
 Checks run on a bounded thread pool, so several apps are checked at once and one slow
 app never holds up the others (each Heroku call has its own timeout too).
+
+Where a check comes from decides what happens to it:
+- the interval job ("poll") runs at the monitor's interval within the rate budget; during
+  a rate-limit pause it is skipped (the next interval comes);
+- a webhook delivery ("webhook", `check_soon`) waits `debounce` seconds, and every other
+  delivery for the app in that window joins it: a storm of deliveries costs one check, plus
+  one trailing check for deliveries that arrive while it runs, so the last change is seen;
+- a person or a settings change ("asked", `run_now`) runs as soon as a worker is free.
+A webhook's or a person's check asked for during a rate-limit pause (`Checker.throttled_until`)
+runs when the pause ends: one check per monitor, however many were asked for.
 """
 
 from __future__ import annotations
@@ -9,14 +20,18 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from datetime import UTC, datetime
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy import delete, func, select, update
 
 from heroku_monitor import budget
 from heroku_monitor.check import Checker
+from heroku_monitor.db import Database, WebhookSighting, rowcount
 from heroku_monitor.delivery import Delivery
 from heroku_monitor.monitors import Monitors
 from heroku_monitor.outbox import Outbox
@@ -27,10 +42,73 @@ DELIVERY_JOB = "deliver-outbox"
 PRUNE_JOB = "prune-alert-log"
 RECONCILE_JOB = "follow-monitors"
 RECONCILE_EVERY = 60  # seconds
+# A webhook's check waits this long for the rest of its storm (a deploy sends dozens).
+DEBOUNCE = 1.0  # seconds
+# How long a delivery's id is remembered, and the window webhook checks are counted in.
+SIGHTING_TTL = timedelta(hours=1)
+
+POLL, ASKED, WEBHOOK = "poll", "asked", "webhook"  # where a check request comes from
 
 
 def _job_id(monitor_id: int) -> str:
     return f"check-{monitor_id}"
+
+
+@dataclass(frozen=True)
+class _Request:
+    """What was asked of a monitor's next check: forced (paused monitors too), and by whom."""
+
+    force: bool
+    sources: frozenset[str]
+
+    def __or__(self, other: _Request) -> _Request:
+        return _Request(self.force or other.force, self.sources | other.sources)
+
+
+class WebhookLedger:
+    """The `webhook_sightings` table, shared by every process using the database: the
+    deliveries seen in the last hour (one seen again is ignored) and the checks webhooks
+    triggered (the rate budget counts them)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def first_sighting(self, key: str, now: datetime) -> bool:
+        """Record delivery `key`; True unless some process saw it within `SIGHTING_TTL`.
+
+        One INSERT (or, for a sighting expired but not pruned yet, one conditional
+        UPDATE) decides, so two processes given the same delivery never both say True.
+        """
+        key = f"delivery:{key}"[:200]
+        with self.db.transaction() as s:
+            if self.db.insert_new(s, WebhookSighting, key=key, kind="delivery", seen_at=now):
+                return True
+            renewed = s.execute(
+                update(WebhookSighting)
+                .where(WebhookSighting.key == key, WebhookSighting.seen_at < now - SIGHTING_TTL)
+                .values(seen_at=now)
+            )
+            return rowcount(renewed) == 1
+
+    def record_check(self, now: datetime) -> None:
+        with self.db.transaction() as s:
+            s.add(WebhookSighting(key=f"check:{uuid.uuid4().hex}", kind="check", seen_at=now))
+
+    def checks_since(self, since: datetime) -> int:
+        """Checks webhooks triggered since `since`, in every process."""
+        with self.db.transaction() as s:
+            query = select(func.count()).where(
+                WebhookSighting.kind == "check", WebhookSighting.seen_at >= since
+            )
+            return int(s.execute(query).scalar_one())
+
+    def prune(self, now: datetime) -> int:
+        """Forget what is older than `SIGHTING_TTL`; returns how many rows went."""
+        with self.db.transaction() as s:
+            gone = s.execute(
+                delete(WebhookSighting).where(WebhookSighting.seen_at < now - SIGHTING_TTL)
+            )
+            return rowcount(gone)
 
 
 class Scheduler:
@@ -44,6 +122,7 @@ class Scheduler:
         max_workers: int = 4,
         deliver_every: int = 15,
         rate_share: float = 0.5,
+        debounce: float = DEBOUNCE,
     ) -> None:
         self.checker = checker
         self.monitors = monitors
@@ -51,10 +130,14 @@ class Scheduler:
         self.outbox = outbox
         self.deliver_every = deliver_every
         self.rate_share = rate_share
+        self.debounce = debounce
+        self.ledger = WebhookLedger(monitors.db)
         self.budget = budget.plan([], share=rate_share)
         self._lock = threading.Lock()
         self._running: set[int] = set()
-        self._again: dict[int, bool] = {}  # monitor -> the re-run must be forced
+        self._again: dict[int, _Request] = {}  # monitor -> what its re-run was asked for
+        self._soon: set[int] = set()  # monitors whose webhook check waits to start
+        self._deferred: dict[int, _Request] = {}  # monitor -> its check after the pause
         self.aps = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(max_workers)},
             # A check that waited for a free worker still runs (once, however late): a
@@ -107,17 +190,30 @@ class Scheduler:
 
     def reconcile(self) -> None:
         """Make the interval jobs match the monitors in the database, within the rate
-        budget: a job per active monitor at its (stretched) interval, none for the rest."""
+        budget (less what webhooks' checks spent in the last hour): a job per active
+        monitor at its (stretched) interval, none for the rest."""
         active = {m.id: m for m in self.monitors.all() if not m.paused}
-        planned = budget.plan([m.check_interval for m in active.values()], share=self.rate_share)
-        if planned.stretched and planned.stretch != self.budget.stretch:
+        webhook_checks = self.ledger.checks_since(self.checker.clock() - SIGHTING_TTL)
+        planned = budget.plan(
+            [m.check_interval for m in active.values()],
+            share=self.rate_share,
+            webhook_checks_last_hour=webhook_checks,
+        )
+        before = self.budget.stretch
+        # Webhook checks move the plan a little every minute: say so only when it moved.
+        if planned.stretched and (
+            not self.budget.stretched or abs(planned.stretch / before - 1) > 0.1
+        ):
             log.warning(
                 "polling %d apps as configured would take %.0f Heroku requests an hour, over "
-                "the %.0f allowed (%.0f%% of 4,500): intervals are stretched %.1f times",
+                "the %.0f left for polling (%.0f%% of 4,500, less %.0f for %d webhook checks "
+                "in the last hour): intervals are stretched %.1f times",
                 len(active),
                 planned.demand_per_hour,
                 planned.allowed_per_hour,
                 self.rate_share * 100,
+                planned.webhook_per_hour,
+                webhook_checks,
                 planned.stretch,
             )
         self.budget = planned
@@ -130,16 +226,40 @@ class Scheduler:
             wanted = planned.seconds(monitor.check_interval)
             interval = getattr(getattr(job, "trigger", None), "interval", None)
             if interval is None or interval.total_seconds() != wanted:
-                self._schedule(monitor.id, monitor.check_interval)
+                self._schedule(
+                    monitor.id, monitor.check_interval, getattr(job, "next_run_time", None)
+                )
 
     def run_now(self, monitor_id: int, *, force: bool = False) -> None:
         """Check a monitor as soon as a worker is free, keeping its interval; `force`
         checks a paused monitor too (a person asked).
 
         A one-off job, not a nudge of the interval job: APScheduler skips a run of a job
-        that is already running, and a webhook's check must never be skipped.
+        that is already running, and an asked-for check must never be skipped.
         """
-        self.aps.add_job(self._check, "date", args=[monitor_id, force])
+        self.aps.add_job(self._check, "date", args=[monitor_id, force, ASKED])
+
+    def check_soon(self, monitor_id: int) -> bool:
+        """A webhook says the monitor's app changed: check it `debounce` seconds from now,
+        unless such a check already waits to start (this request joins it). A request that
+        arrives while that check runs schedules the next one, the trailing check that sees
+        the last change. True when this call scheduled a check."""
+        with self._lock:
+            if monitor_id in self._soon:
+                return False
+            self._soon.add(monitor_id)
+        # No job id: APScheduler would skip this job while one of that id still runs.
+        self.aps.add_job(
+            self._webhook_check,
+            "date",
+            run_date=datetime.now(UTC) + timedelta(seconds=self.debounce),
+            args=[monitor_id],
+        )
+        return True
+
+    def first_sighting(self, delivery_key: str) -> bool:
+        """False when any process saw this webhook delivery in the last hour."""
+        return self.ledger.first_sighting(delivery_key, self.checker.clock())
 
     def deliver_soon(self) -> None:
         """Run the outbox now, on a worker."""
@@ -155,41 +275,117 @@ class Scheduler:
         # A job added before the scheduler starts has no next run time yet.
         return getattr(job, "next_run_time", None)
 
-    def _schedule(self, monitor_id: int, minutes: int) -> None:
+    def _schedule(self, monitor_id: int, minutes: int, due: datetime | None = None) -> None:
         """(Re)place the monitor's interval job at its interval within the rate budget; its
-        first run is one interval from now (`run_now` asks for a check at once)."""
+        first run is one interval from now (`run_now` asks for a check at once), or at `due`
+        (the replaced job's next run) when that is sooner: a plan that moves every minute
+        must not keep pushing a poll away."""
+        seconds = self.budget.seconds(minutes)
+        first = datetime.now(UTC) + timedelta(seconds=seconds)
+        if due is not None and due < first:
+            first = due
         self.aps.add_job(
             self._check,
             "interval",
-            seconds=self.budget.seconds(minutes),
-            args=[monitor_id],
+            seconds=seconds,
+            args=[monitor_id, False, POLL],
             id=_job_id(monitor_id),
             replace_existing=True,
+            next_run_time=first,
         )
 
     def interval_seconds(self, minutes: int) -> int:
         """How often a monitor configured at `minutes` is actually polled."""
         return self.budget.seconds(minutes)
 
-    def _check(self, monitor_id: int, force: bool = False) -> None:
+    def _webhook_check(self, monitor_id: int) -> None:
+        with self._lock:
+            # From here on, a delivery schedules the next check (the trailing one).
+            self._soon.discard(monitor_id)
+        self._check(monitor_id, False, WEBHOOK)
+
+    def _check(self, monitor_id: int, force: bool = False, source: str = ASKED) -> None:
+        self._check_as(monitor_id, _Request(force, frozenset({source})))
+
+    def _check_as(self, monitor_id: int, asked: _Request) -> None:
         """Run the check; a request that arrives while it runs makes it run once more
         (forced if any such request was), so no trigger is lost and one monitor is never
         checked twice at once."""
         with self._lock:
             if monitor_id in self._running:
-                self._again[monitor_id] = self._again.get(monitor_id, False) or force
+                again = self._again.get(monitor_id)
+                self._again[monitor_id] = asked if again is None else again | asked
                 return
             self._running.add(monitor_id)
         while True:
             try:
-                self.checker.check(monitor_id, force=force)
+                self._run(monitor_id, asked)
             except Exception:  # a bug: log it with its traceback, keep the scheduler alive
                 log.exception("check of monitor %s crashed", monitor_id)
             with self._lock:
                 if monitor_id not in self._again:
                     self._running.discard(monitor_id)
                     return
-                force = self._again.pop(monitor_id)
+                asked = self._again.pop(monitor_id)
+
+    def _run(self, monitor_id: int, asked: _Request) -> None:
+        """One check, unless Heroku's rate limit pauses checks: then a webhook's or a
+        person's check is deferred to the end of the pause, and a poll waits for its next
+        interval. A check that runs into the limit itself is deferred the same way."""
+        left = self._pause_left()
+        if left is None:
+            result = self.checker.check(monitor_id, force=asked.force)
+            if result is not None and WEBHOOK in asked.sources:
+                self._count_webhook_check()
+            if result is None or result.ok:
+                return
+            left = self._pause_left()
+            if left is None:
+                return
+        if asked.sources - {POLL}:
+            self._defer(monitor_id, asked, left)
+
+    def _pause_left(self) -> float | None:
+        """Seconds until the rate-limit pause ends; None when checks are not paused."""
+        until = self.checker.throttled_until
+        if until is None:
+            return None
+        left = (until - self.checker.clock()).total_seconds()
+        return left if left > 0 else None
+
+    def _defer(self, monitor_id: int, asked: _Request, seconds: float) -> None:
+        """Check the monitor when the pause ends: one job per monitor, however many
+        requests were deferred (their wishes merged). A pause that grew meanwhile defers
+        the check again when the job finds it still on."""
+        with self._lock:
+            waiting = self._deferred.get(monitor_id)
+            self._deferred[monitor_id] = asked if waiting is None else waiting | asked
+        if waiting is not None:
+            return
+        # The pause is in the checker's clock; the job runs on the real one.
+        self.aps.add_job(
+            self._run_deferred,
+            "date",
+            run_date=datetime.now(UTC) + timedelta(seconds=seconds),
+            args=[monitor_id],
+        )
+        log.info(
+            "check of monitor %s deferred to the end of the rate-limit pause, in %.0f s",
+            monitor_id,
+            seconds,
+        )
+
+    def _run_deferred(self, monitor_id: int) -> None:
+        with self._lock:
+            asked = self._deferred.pop(monitor_id, None)
+        if asked is not None:
+            self._check_as(monitor_id, asked)
+
+    def _count_webhook_check(self) -> None:
+        try:
+            self.ledger.record_check(self.checker.clock())
+        except Exception:
+            log.exception("counting a webhook's check in the rate budget failed")
 
     def _prune(self) -> None:
         try:
@@ -201,6 +397,7 @@ class Scheduler:
 
     def _reconcile(self) -> None:
         try:
+            self.ledger.prune(self.checker.clock())
             self.reconcile()
         except Exception:
             log.exception("following the monitors in the database crashed")

@@ -36,9 +36,11 @@ from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 
 from heroku_sim.model import (
+    KEEP,
     ConflictError,
     InvalidParamsError,
     Json,
+    Keep,
     Simulator,
     SimulatorError,
     UnknownAppError,
@@ -374,6 +376,17 @@ def _body() -> Json:
     return data or {}
 
 
+def _webhook_secrets(data: Json) -> tuple[str | Keep | None, str | Keep | None]:
+    """A webhook body's `secret` and `authorization`: a string, null, or KEEP when absent."""
+    values: list[str | Keep | None] = []
+    for name in ("secret", "authorization"):
+        value = data.get(name, KEEP)
+        if value is not None and not isinstance(value, str | Keep):
+            raise ApiError(422, "secret and authorization are strings or null.")
+        values.append(value)
+    return values[0], values[1]
+
+
 def _api_routes(api: Flask, sim: Simulator) -> None:
     """The read-only Platform API endpoints a monitor uses, plus app webhooks."""
 
@@ -429,20 +442,46 @@ def _api_routes(api: Flask, sim: Simulator) -> None:
     @api.post("/apps/<app>/webhooks")
     def create_webhook(app: str) -> Response:
         data = _body()
-        include = data.get("include")
+        include, level, url = data.get("include"), data.get("level"), data.get("url")
         if not isinstance(include, list) or not all(isinstance(e, str) for e in include):
             raise ApiError(422, 'include must be a list of entity names, e.g. ["api:release"].')
-        level, url = data.get("level"), data.get("url")
-        secret, authorization = data.get("secret"), data.get("authorization")
         if not isinstance(level, str) or not isinstance(url, str):
             raise ApiError(422, "level and url are required strings.")
-        for value in (secret, authorization):
-            if value is not None and not isinstance(value, str):
-                raise ApiError(422, "secret and authorization are strings or null.")
+        secret, authorization = _webhook_secrets(data)
         hook = sim.create_webhook(
-            app, include=include, level=level, url=url, secret=secret, authorization=authorization
+            app,
+            include=include,
+            level=level,
+            url=url,
+            secret=None if isinstance(secret, Keep) else secret,
+            authorization=None if isinstance(authorization, Keep) else authorization,
         )
         return _json_response(hook, 201)
+
+    @api.patch("/apps/<app>/webhooks/<webhook_id>")
+    def update_webhook(app: str, webhook_id: str) -> Response:
+        """Every field optional: include, level, url, secret, authorization."""
+        data = _body()
+        include, level, url = data.get("include"), data.get("level"), data.get("url")
+        if include is not None and (
+            not isinstance(include, list) or not all(isinstance(e, str) for e in include)
+        ):
+            raise ApiError(422, 'include must be a list of entity names, e.g. ["api:release"].')
+        if (level is not None and not isinstance(level, str)) or (
+            url is not None and not isinstance(url, str)
+        ):
+            raise ApiError(422, "level and url are strings.")
+        secret, authorization = _webhook_secrets(data)
+        hook = sim.update_webhook(
+            app,
+            webhook_id,
+            include=include,
+            level=level,
+            url=url,
+            secret=secret,
+            authorization=authorization,
+        )
+        return _json_response(hook)
 
     @api.get("/apps/<app>/webhooks/<webhook_id>")
     def webhook(app: str, webhook_id: str) -> Response:

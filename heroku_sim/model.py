@@ -76,6 +76,27 @@ WEBHOOK_ENTITIES = (
     "dyno",
 )
 WEBHOOK_LEVELS = ("notify", "sync")
+# Heroku documents no answer for a second webhook at one URL; the simulator refuses it the
+# way the Platform API refuses other duplicates: 409 {"id": "conflict", "message": ...}.
+WEBHOOK_CONFLICT = "A webhook with that URL already exists for this app."
+
+
+class Keep:
+    """The type of `KEEP`: "leave this field as it is" where None means "set to null"."""
+
+
+KEEP = Keep()
+
+
+def _check_webhook(include: Sequence[str], level: str, url: str) -> None:
+    """InvalidParamsError unless `include`, `level` and `url` are what Heroku accepts."""
+    if not include or any(e not in WEBHOOK_ENTITIES for e in include):
+        raise InvalidParamsError(f"include must list entities among {', '.join(WEBHOOK_ENTITIES)}.")
+    if level not in WEBHOOK_LEVELS:
+        raise InvalidParamsError("level must be notify or sync.")
+    if not re.match(r"^https?://[^\s/]+", url or ""):
+        raise InvalidParamsError("url must be an http(s) URL.")
+
 
 DEFAULT_TOKEN = "sim-token"
 DEFAULT_USER = "dev@example.com"
@@ -953,18 +974,11 @@ class Simulator:
 
         Raises UnknownAppError, InvalidParamsError, ConflictError (same URL twice).
         """
-        if not include or any(e not in WEBHOOK_ENTITIES for e in include):
-            raise InvalidParamsError(
-                f"include must list entities among {', '.join(WEBHOOK_ENTITIES)}."
-            )
-        if level not in WEBHOOK_LEVELS:
-            raise InvalidParamsError("level must be notify or sync.")
-        if not re.match(r"^https?://[^\s/]+", url or ""):
-            raise InvalidParamsError("url must be an http(s) URL.")
+        _check_webhook(include, level, url)
         with self._lock:
             target = self._app(app)
             if any(w.url == url for w in target.webhooks):
-                raise ConflictError("A webhook with that URL already exists for this app.")
+                raise ConflictError(WEBHOOK_CONFLICT)
             now = self._stamp()
             hook = _Webhook(
                 id=self._uuid(),
@@ -977,6 +991,40 @@ class Simulator:
                 updated_at=now,
             )
             target.webhooks.append(hook)
+            return self._webhook_json(target, hook)
+
+    def update_webhook(
+        self,
+        app: str,
+        webhook_id: str,
+        *,
+        include: Sequence[str] | None = None,
+        level: str | None = None,
+        url: str | None = None,
+        secret: str | Keep | None = KEEP,
+        authorization: str | Keep | None = KEEP,
+    ) -> Json:
+        """`PATCH /apps/{app}/webhooks/{id}`: change what is given (`KEEP` or None keeps
+        it; secret and authorization can be set to None). Deliveries of later events use
+        the new values. Raises UnknownApp/UnknownResourceError, InvalidParamsError,
+        ConflictError (another webhook of the app has that URL)."""
+        with self._lock:
+            target = self._app(app)
+            hook = next((w for w in target.webhooks if w.id == webhook_id), None)
+            if hook is None:
+                raise UnknownResourceError("webhook", webhook_id)
+            include = list(hook.include) if include is None else include
+            level = hook.level if level is None else level
+            url = hook.url if url is None else url
+            _check_webhook(include, level, url)
+            if any(w.url == url and w is not hook for w in target.webhooks):
+                raise ConflictError(WEBHOOK_CONFLICT)
+            hook.include, hook.level, hook.url = list(dict.fromkeys(include)), level, url
+            if not isinstance(secret, Keep):
+                hook.secret = secret
+            if not isinstance(authorization, Keep):
+                hook.authorization = authorization
+            hook.updated_at = self._stamp()
             return self._webhook_json(target, hook)
 
     def delete_webhook(self, app: str, webhook_id: str) -> Json:

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import hmac
 from pathlib import Path
 
 import pytest
 import requests
+from flask import Flask, request
 
+from heroku_monitor.cli import _create_or_update, our_webhook
+from heroku_monitor.heroku import HerokuError
+from heroku_monitor.web.heroku_webhooks import SIGNATURE_HEADER, signature
 from heroku_sim import Simulator, SimulatorServer
+from loopback import BackgroundServer
 from tests.fakes import FakeSlack
 from tests.processes import clean_env, free_port, run_app, start, stop, wait_for_http
 from tests.web import wait_until
@@ -104,6 +110,118 @@ def test_register_webhook_creates_the_app_webhook_through_the_platform_api(tmp_p
         again = run_app(env, "register-webhook", "no-such-app", "--url", url, cwd=tmp_path)
         assert again.returncode == 1 and "Traceback" not in again.stderr
         assert "could not register the webhook on no-such-app: 404" in again.stderr
+
+
+def verifying_receiver(secret: str) -> BackgroundServer:
+    """Where the deliveries go: 204 when the signature verifies with `secret` (the
+    monitor's own check), 401 when not."""
+    receiver = Flask("receiver")
+
+    @receiver.post("/webhooks/heroku")
+    def receive() -> tuple[str, int]:
+        given = request.headers.get(SIGNATURE_HEADER, "")
+        ok = hmac.compare_digest(given, signature(secret, request.get_data()))
+        return "", 204 if ok else 401
+
+    return BackgroundServer(receiver, name="receiver")
+
+
+def test_register_webhook_run_again_after_rotating_the_secret_updates_the_webhook(
+    tmp_path: Path,
+):
+    sim = Simulator(seed=4)
+    sim.create_app("my-app")
+    with SimulatorServer(sim) as heroku, verifying_receiver("new-secret") as receiver:
+        env = clean_env(HEROKU_API_KEY=sim.token, HEROKU_API_URL=heroku.url)
+        url = f"{receiver.url}/webhooks/heroku"
+        args = ("register-webhook", "my-app", "--url", url)
+        first = run_app(env | {"HEROKU_WEBHOOK_SECRET": "old-secret"}, *args, cwd=tmp_path)
+        assert first.returncode == 0 and "Registered webhook" in first.stdout, first.stderr
+        again = run_app(env | {"HEROKU_WEBHOOK_SECRET": "new-secret"}, *args, cwd=tmp_path)
+        assert again.returncode == 0 and "Updated webhook" in again.stdout, again.stderr
+        (hook,) = sim.webhooks("my-app")
+        assert hook["secret"] == "new-secret" and hook["url"] == url
+        sim.crash_dyno("my-app", "web.1")
+        (delivery,) = sim.wait_for_deliveries(1, timeout=10)
+        sim.close()
+    assert delivery["status"] == 204  # signed with the new secret: it verifies
+
+
+def test_register_webhook_with_a_new_url_updates_the_webhook_instead_of_adding_one(
+    tmp_path: Path,
+):
+    sim = Simulator(seed=4)
+    sim.create_app("my-app")
+    with SimulatorServer(sim) as heroku:
+        env = clean_env(
+            HEROKU_API_KEY=sim.token, HEROKU_API_URL=heroku.url, HEROKU_WEBHOOK_SECRET="s3cret"
+        )
+        sim.create_webhook(  # someone else's webhook on the app stays as it is
+            "my-app", include=["api:release"], level="notify", url="https://ci.example.com/hook"
+        )
+        for host in ("old.example.com", "new.herokuapp.com"):
+            url = f"https://{host}/webhooks/heroku"
+            done = run_app(env, "register-webhook", "my-app", "--url", url, cwd=tmp_path)
+            assert done.returncode == 0, done.stderr
+        urls = sorted(h["url"] for h in sim.webhooks("my-app"))
+    assert urls == ["https://ci.example.com/hook", "https://new.herokuapp.com/webhooks/heroku"]
+    assert "Updated webhook" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("urls", "url", "found"),
+    [
+        ([], "https://a.example.com/webhooks/heroku", None),
+        (["https://x.example.com/other"], "https://a.example.com/webhooks/heroku", None),
+        (  # the same URL wins over any other of our path
+            ["https://b.example.com/webhooks/heroku", "https://a.example.com/webhooks/heroku"],
+            "https://a.example.com/webhooks/heroku",
+            1,
+        ),
+        (  # the URL moved: the one webhook of our path is ours
+            ["https://x.example.com/other", "https://b.example.com/webhooks/heroku?x=1"],
+            "https://a.example.com/webhooks/heroku",
+            1,
+        ),
+    ],
+)
+def test_register_webhook_takes_the_webhook_at_its_url_else_the_one_at_its_path(
+    urls: list[str], url: str, found: int | None
+):
+    hooks = [{"id": str(i), "url": u} for i, u in enumerate(urls)]
+    assert our_webhook(hooks, url) == (None if found is None else hooks[found])
+
+
+def test_register_webhook_refuses_to_guess_between_two_webhooks_at_its_path():
+    hooks = [
+        {"id": "1", "url": "https://b.example.com/webhooks/heroku"},
+        {"id": "2", "url": "https://c.example.com/webhooks/heroku"},
+    ]
+    with pytest.raises(ValueError, match="several webhooks end with /webhooks/heroku"):
+        our_webhook(hooks, "https://a.example.com/webhooks/heroku")
+
+
+def test_register_webhook_updates_a_webhook_another_run_made_meanwhile():
+    url = "https://a.example.com/webhooks/heroku"
+
+    class Racing:  # another run creates the webhook between our list and our create
+        def __init__(self) -> None:
+            self.listed: list[list[dict[str, str]]] = [[], [{"id": "theirs", "url": url}]]
+            self.updated: list[str] = []
+
+        def webhooks(self, app: str) -> list[dict[str, str]]:
+            return self.listed.pop(0)
+
+        def create_webhook(self, app: str, **kw: object) -> None:
+            raise HerokuError("A webhook with that URL already exists.", status=409)
+
+        def update_webhook(self, app: str, webhook_id: str, **kw: object) -> dict[str, str]:
+            self.updated.append(webhook_id)
+            return {"id": webhook_id}
+
+    client = Racing()
+    assert _create_or_update(client, "my-app", url, "s") == ({"id": "theirs"}, "Updated")  # type: ignore[arg-type]
+    assert client.updated == ["theirs"]
 
 
 def test_register_webhook_without_a_secret_says_what_to_set(tmp_path: Path):

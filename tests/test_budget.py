@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from heroku_monitor.budget import plan
+from heroku_monitor.budget import POLLING_FLOOR, plan
 
 
 def test_intervals_are_kept_while_polling_fits_its_share_and_stretched_just_past_it():
@@ -33,3 +33,30 @@ def test_polling_never_plans_more_than_its_share(share: float):
 
 def test_no_monitors_need_no_stretch():
     assert plan([], share=0.5).stretch == 1.0
+
+
+def test_webhook_checks_of_the_last_hour_leave_polling_the_rest_of_the_share():
+    # 7 apps every minute (2,100/h) fit half of 4,500 alone; 300 webhook checks (1,500
+    # requests) leave polling 750/h: every interval grows 2,100 / 750 = 2.8 times.
+    budget = plan([1] * 7, share=0.5, webhook_checks_last_hour=300)
+    assert budget.webhook_per_hour == 1500 and budget.allowed_per_hour == 750
+    assert budget.stretch == pytest.approx(2.8) and budget.seconds(1) == 168
+    assert budget.planned_per_hour + budget.webhook_per_hour == pytest.approx(2250)
+
+
+def test_a_few_webhook_checks_change_nothing_while_polling_still_fits():
+    assert plan([5] * 10, share=0.5, webhook_checks_last_hour=50).stretch == 1.0
+
+
+def test_a_webhook_storm_never_stretches_polling_past_its_floor():
+    # 10,000 webhook checks spent far more than the share: polling keeps its floor.
+    budget = plan([1] * 7, share=0.5, webhook_checks_last_hour=10_000)
+    assert budget.allowed_per_hour == pytest.approx(2250 * POLLING_FLOOR)
+    assert budget.planned_per_hour == pytest.approx(2250 * POLLING_FLOOR)
+
+
+@pytest.mark.parametrize("webhook_checks", [0, 100, 300, 360])  # up to the floor
+def test_polling_and_webhooks_together_never_plan_more_than_the_share(webhook_checks: int):
+    for count in (1, 7, 50, 300):
+        budget = plan([1] * count, share=0.5, webhook_checks_last_hour=webhook_checks)
+        assert budget.planned_per_hour + budget.webhook_per_hour <= 2250 + 1e-9

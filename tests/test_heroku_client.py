@@ -8,6 +8,7 @@ import pytest
 
 from heroku_monitor.heroku import (
     HerokuClient,
+    HerokuError,
     NotFound,
     RateLimited,
     Unauthorized,
@@ -168,3 +169,35 @@ def test_a_long_list_is_read_in_full_on_every_check(sim, server):
     sim.scale("my-app", "web", 249)
     again = client.snapshot("my-app", now=T0, digest_key=KEY)
     assert len([d for d in again.dynos if d.type == "web"]) == 249
+
+
+def test_webhooks_are_listed_and_one_is_updated_in_place(sim, server):
+    client = client_for(server, sim)
+    made = client.create_webhook(
+        "my-app", url="https://a.example.com/webhooks/heroku", secret="one", include=["dyno"]
+    )
+    (listed,) = client.webhooks("my-app")
+    assert listed["id"] == made["id"] and listed["url"] == "https://a.example.com/webhooks/heroku"
+    updated = client.update_webhook(
+        "my-app",
+        made["id"],
+        url="https://b.example.com/webhooks/heroku",
+        secret="two",
+        include=["dyno", "api:release"],
+    )
+    assert updated["id"] == made["id"] and updated["url"] == "https://b.example.com/webhooks/heroku"
+    (stored,) = sim.webhooks("my-app")
+    assert (stored["secret"], stored["include"], stored["level"]) == (
+        "two",
+        ["dyno", "api:release"],
+        "sync",
+    )
+
+
+def test_a_second_webhook_at_one_url_is_a_409_error_the_caller_can_tell(sim, server):
+    client = client_for(server, sim)
+    url = "https://a.example.com/webhooks/heroku"
+    client.create_webhook("my-app", url=url, secret="s", include=["dyno"])
+    with pytest.raises(HerokuError) as caught:
+        client.create_webhook("my-app", url=url, secret="s", include=["dyno"])
+    assert (caught.value.status, caught.value.error_id) == (409, "conflict")

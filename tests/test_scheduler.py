@@ -5,9 +5,11 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from heroku_monitor.check import CheckResult
 from heroku_monitor.db import Database
 from heroku_monitor.monitors import Monitors
 from heroku_monitor.outbox import Outbox
@@ -24,21 +26,35 @@ def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
 
 
 class RecordingChecker:
-    """Stands in for the Checker (and the delivery): records checks; a check of a monitor
-    in `hold` blocks."""
+    """Stands in for the Checker (and the delivery): records checks and when they ran; a
+    check of a monitor in `hold` blocks. `throttled_until` is the Checker's rate-limit
+    pause: a check asked for before it ends is refused, as the Checker refuses it."""
 
     def __init__(self) -> None:
         self.checks: list[int] = []
         self.forced: list[bool] = []
+        self.times: list[datetime] = []
+        self.refused: list[int] = []
         self.hold: dict[int, threading.Event] = {}
         self.lock = threading.Lock()
+        self.throttled_until: datetime | None = None
 
-    def check(self, monitor_id: int, *, force: bool = False) -> None:
+    def clock(self) -> datetime:
+        return datetime.now(UTC)
+
+    def check(self, monitor_id: int, *, force: bool = False) -> CheckResult:
+        now = self.clock()
+        if self.throttled_until is not None and now < self.throttled_until:
+            with self.lock:
+                self.refused.append(monitor_id)
+            return CheckResult(monitor_id, "app", False, now, [], "paused")
         if monitor_id in self.hold:
             self.hold[monitor_id].wait(5)
         with self.lock:
             self.checks.append(monitor_id)
             self.forced.append(force)
+            self.times.append(now)
+        return CheckResult(monitor_id, "app", True, now)
 
     def run(self) -> int:  # a delivery run
         return 0
@@ -49,101 +65,101 @@ class RecordingChecker:
 
 
 @pytest.fixture
-def store(sqlite_url: str) -> Monitors:
+def monitors(sqlite_url: str) -> Monitors:
     return Monitors(Database(sqlite_url))
 
 
 @pytest.fixture
-def scheduled(store: Monitors) -> Iterator[tuple[Scheduler, RecordingChecker]]:
-    engine = RecordingChecker()
+def scheduled(monitors: Monitors) -> Iterator[tuple[Scheduler, RecordingChecker]]:
+    checker = RecordingChecker()
     scheduler = Scheduler(
-        engine,  # type: ignore[arg-type]
-        store,
-        engine,  # type: ignore[arg-type]
-        Outbox(store.db),
+        checker,  # type: ignore[arg-type]
+        monitors,
+        checker,  # type: ignore[arg-type]
+        Outbox(monitors.db),
         max_workers=4,
     )
-    yield scheduler, engine
-    for event in engine.hold.values():
+    yield scheduler, checker
+    for event in checker.hold.values():
         event.set()
     scheduler.shutdown()
 
 
-def test_every_active_monitor_is_checked_at_start_and_paused_ones_are_not(store, scheduled):
-    scheduler, engine = scheduled
-    a = store.add("app-one", "#a", 5, T0)
-    b = store.add("app-two", "#a", 5, T0)
-    paused = store.add("app-three", "#a", 5, T0)
-    store.set_paused(paused, True, T0)
+def test_every_active_monitor_is_checked_at_start_and_paused_ones_are_not(monitors, scheduled):
+    scheduler, checker = scheduled
+    a = monitors.add("app-one", "#a", 5, T0)
+    b = monitors.add("app-two", "#a", 5, T0)
+    paused = monitors.add("app-three", "#a", 5, T0)
+    monitors.set_paused(paused, True, T0)
     scheduler.start()
-    wait_until(lambda: engine.count(a) == 1 and engine.count(b) == 1)
-    assert scheduler.next_run(paused) is None and engine.count(paused) == 0
+    wait_until(lambda: checker.count(a) == 1 and checker.count(b) == 1)
+    assert scheduler.next_run(paused) is None and checker.count(paused) == 0
 
 
-def test_a_settings_change_reschedules_and_checks_at_once(store, scheduled):
-    scheduler, engine = scheduled
-    mid = store.add("app-one", "#a", 5, T0)
+def test_a_settings_change_reschedules_and_checks_at_once(monitors, scheduled):
+    scheduler, checker = scheduled
+    mid = monitors.add("app-one", "#a", 5, T0)
     scheduler.start()
-    wait_until(lambda: engine.count(mid) == 1)
-    store.update(mid, app_name="app-one", channel="#a", interval=1, now=T0)
+    wait_until(lambda: checker.count(mid) == 1)
+    monitors.update(mid, app_name="app-one", channel="#a", interval=1, now=T0)
     scheduler.sync(mid)
-    wait_until(lambda: engine.count(mid) == 2)
+    wait_until(lambda: checker.count(mid) == 2)
     job = scheduler.aps.get_job(f"check-{mid}")
     assert job is not None and job.trigger.interval.total_seconds() == 60
 
 
-def test_pausing_a_monitor_drops_its_job(store, scheduled):
+def test_pausing_a_monitor_drops_its_job(monitors, scheduled):
     scheduler, _ = scheduled
-    mid = store.add("app-one", "#a", 5, T0)
+    mid = monitors.add("app-one", "#a", 5, T0)
     scheduler.start()
-    store.set_paused(mid, True, T0)
+    monitors.set_paused(mid, True, T0)
     scheduler.sync(mid)
     assert scheduler.next_run(mid) is None
 
 
-def test_a_check_asked_for_while_one_runs_runs_again_after_it(store, scheduled):
-    scheduler, engine = scheduled
-    mid = store.add("app-one", "#a", 5, T0)
-    engine.hold[mid] = threading.Event()
+def test_a_check_asked_for_while_one_runs_runs_again_after_it(monitors, scheduled):
+    scheduler, checker = scheduled
+    mid = monitors.add("app-one", "#a", 5, T0)
+    checker.hold[mid] = threading.Event()
     scheduler.start()
     wait_until(lambda: mid in scheduler._running)
     # What a run_now job (or the interval job) does on a worker while the check runs:
     scheduler._check(mid)
     scheduler._check(mid)
-    engine.hold[mid].set()
-    wait_until(lambda: engine.count(mid) == 2)
+    checker.hold[mid].set()
+    wait_until(lambda: checker.count(mid) == 2)
     wait_until(lambda: mid not in scheduler._running)
-    assert engine.count(mid) == 2  # two requests during one run coalesce into one re-run
+    assert checker.count(mid) == 2  # two requests during one run coalesce into one re-run
 
 
-def test_one_slow_app_never_stalls_the_others(store, scheduled):
-    scheduler, engine = scheduled
-    slow = store.add("slow-app", "#a", 5, T0)
-    fast = [store.add(f"fast-app-{i}", "#a", 5, T0) for i in range(6)]
-    engine.hold[slow] = threading.Event()
+def test_one_slow_app_never_stalls_the_others(monitors, scheduled):
+    scheduler, checker = scheduled
+    slow = monitors.add("slow-app", "#a", 5, T0)
+    fast = [monitors.add(f"fast-app-{i}", "#a", 5, T0) for i in range(6)]
+    checker.hold[slow] = threading.Event()
     scheduler.start()
-    wait_until(lambda: all(engine.count(m) == 1 for m in fast))
-    assert engine.count(slow) == 0
+    wait_until(lambda: all(checker.count(m) == 1 for m in fast))
+    assert checker.count(slow) == 0
 
 
-def test_run_now_checks_a_monitor_without_waiting_for_its_interval(store, scheduled):
-    scheduler, engine = scheduled
-    mid = store.add("app-one", "#a", 60, T0)
+def test_run_now_checks_a_monitor_without_waiting_for_its_interval(monitors, scheduled):
+    scheduler, checker = scheduled
+    mid = monitors.add("app-one", "#a", 60, T0)
     scheduler.start()
-    wait_until(lambda: engine.count(mid) == 1)
+    wait_until(lambda: checker.count(mid) == 1)
     scheduler.run_now(mid)
-    wait_until(lambda: engine.count(mid) == 2)
+    wait_until(lambda: checker.count(mid) == 2)
 
 
-def test_the_scheduler_follows_changes_another_process_saved(store, scheduled):
+def test_the_scheduler_follows_changes_another_process_saved(monitors, scheduled):
     scheduler, _ = scheduled
-    kept = store.add("app-one", "#a", 5, T0)
-    paused = store.add("app-two", "#a", 5, T0)
+    kept = monitors.add("app-one", "#a", 5, T0)
+    paused = monitors.add("app-two", "#a", 5, T0)
     scheduler.start()
     # Another gunicorn worker or dyno edits the database directly:
-    store.update(kept, app_name="app-one", channel="#a", interval=2, now=T0)
-    store.set_paused(paused, True, T0)
-    added = store.add("app-three", "#a", 7, T0)
+    monitors.update(kept, app_name="app-one", channel="#a", interval=2, now=T0)
+    monitors.set_paused(paused, True, T0)
+    added = monitors.add("app-three", "#a", 7, T0)
     scheduler.reconcile()
     seconds = {
         mid: scheduler.aps.get_job(f"check-{mid}").trigger.interval.total_seconds()
@@ -154,13 +170,105 @@ def test_the_scheduler_follows_changes_another_process_saved(store, scheduled):
     assert scheduler.aps.get_job("follow-monitors") is not None
 
 
-def test_a_check_now_that_arrives_during_a_check_is_run_forced(store, scheduled):
-    scheduler, engine = scheduled
-    mid = store.add("app-one", "#a", 5, T0)
-    engine.hold[mid] = threading.Event()
+def test_a_check_now_that_arrives_during_a_check_is_run_forced(monitors, scheduled):
+    scheduler, checker = scheduled
+    mid = monitors.add("app-one", "#a", 5, T0)
+    checker.hold[mid] = threading.Event()
     scheduler.start()
     wait_until(lambda: mid in scheduler._running)
     scheduler._check(mid, True)  # a person pressed "Check now" on a paused monitor
-    engine.hold[mid].set()
-    wait_until(lambda: engine.count(mid) == 2)
-    assert engine.forced == [False, True]
+    checker.hold[mid].set()
+    wait_until(lambda: checker.count(mid) == 2)
+    assert checker.forced == [False, True]
+
+
+# -- webhooks' checks: debounced, deferred past a rate-limit pause, counted in the budget ---
+
+
+@pytest.fixture
+def started(monitors, scheduled) -> tuple[Scheduler, RecordingChecker, int]:
+    """A started scheduler (webhook debounce 0.1 s) whose one monitor had its first check."""
+    scheduler, checker = scheduled
+    scheduler.debounce = 0.1
+    mid = monitors.add("app-one", "#a", 5, T0)
+    scheduler.start()
+    wait_until(lambda: checker.count(mid) == 1 and idle(scheduler, mid))
+    return scheduler, checker, mid
+
+
+def idle(scheduler: Scheduler, mid: int) -> bool:
+    """No check of `mid` running, and none waiting (webhook, deferred or asked for)."""
+    waiting = [j for j in scheduler.aps.get_jobs() if not j.id.startswith("check-")]
+    waiting = [j for j in waiting if j.args and j.args[0] == mid]
+    return not waiting and mid not in scheduler._running
+
+
+def test_webhook_requests_within_the_debounce_window_join_one_check(started):
+    scheduler, checker, mid = started
+    scheduled = [scheduler.check_soon(mid) for _ in range(50)]
+    assert scheduled == [True] + [False] * 49
+    wait_until(lambda: checker.count(mid) == 2 and idle(scheduler, mid))
+    assert checker.count(mid) == 2
+
+
+def test_a_webhook_request_while_its_check_runs_gets_one_trailing_check(started):
+    scheduler, checker, mid = started
+    checker.hold[mid] = threading.Event()
+    scheduler.check_soon(mid)
+    wait_until(lambda: mid in scheduler._running and mid not in scheduler._soon)
+    # The check is reading Heroku; the app changes again and its deliveries come in:
+    assert [scheduler.check_soon(mid) for _ in range(10)] == [True] + [False] * 9
+    wait_until(lambda: mid in scheduler._again)  # the trailing check waits for the first
+    checker.hold[mid].set()
+    wait_until(lambda: checker.count(mid) == 3 and idle(scheduler, mid))
+    assert checker.count(mid) == 3  # the first check, the webhook's, its trailing one
+
+
+def test_checks_asked_for_during_a_rate_limit_pause_run_once_when_it_ends(started):
+    scheduler, checker, mid = started
+    ends = datetime.now(UTC) + timedelta(seconds=0.5)
+    checker.throttled_until = ends
+    scheduler.check_soon(mid)  # a webhook
+    scheduler.run_now(mid)  # a person's "check now"
+    scheduler.run_now(mid, force=True)
+    wait_until(lambda: checker.count(mid) == 2 and idle(scheduler, mid))
+    assert checker.count(mid) == 2  # one check for all three, at the end of the pause
+    assert checker.times[-1] >= ends and checker.forced[-1] is True
+    assert checker.refused == []  # deferred by the scheduler, never refused by the checker
+
+
+def test_a_poll_during_a_rate_limit_pause_waits_for_its_next_interval(started):
+    scheduler, checker, mid = started
+    checker.throttled_until = datetime.now(UTC) + timedelta(minutes=5)
+    scheduler._check(mid, False, "poll")  # what the interval job runs
+    assert idle(scheduler, mid) and checker.count(mid) == 1 and not scheduler._deferred
+
+
+def test_webhook_checks_of_the_last_hour_stretch_polling(monitors, scheduled):
+    scheduler, checker = scheduled
+    ids = [monitors.add(f"app-{i}", "#a", 1, T0) for i in range(7)]  # 2,100 requests/h
+    scheduler.start()
+    assert not scheduler.budget.stretched  # within half of 4,500
+    now = checker.clock()
+    for _ in range(300):  # 1,500 requests spent by webhooks' checks in the last hour
+        scheduler.ledger.record_check(now - timedelta(minutes=30))
+    scheduler.ledger.record_check(now - timedelta(minutes=61))  # too old to count
+    scheduler.reconcile()
+    assert scheduler.budget.webhook_per_hour == 1500
+    assert scheduler.budget.stretch == pytest.approx(2100 / 750)
+    job = scheduler.aps.get_job(f"check-{ids[0]}")
+    assert job.trigger.interval.total_seconds() == 168
+
+
+def test_a_plan_that_moves_never_pushes_a_poll_further_away(monitors, scheduled):
+    scheduler, checker = scheduled
+    mid = monitors.add("app-one", "#a", 1, T0)
+    scheduler.start()
+    due = scheduler.next_run(mid)
+    assert due is not None
+    scheduler.ledger.record_check(checker.clock())
+    for _ in range(100):  # the plan is made again every minute, moving a little each time
+        scheduler.ledger.record_check(checker.clock())
+        monitors.add("app-more", "#a", 1, T0)
+        scheduler.reconcile()
+    assert scheduler.budget.stretched and scheduler.next_run(mid) == due

@@ -870,6 +870,77 @@ def test_invalid_webhook_body_is_422_invalid_params(api: Api, body: dict[str, An
     assert response.json()["id"] == "invalid_params"
 
 
+def test_a_second_webhook_at_the_same_url_is_409_conflict_in_herokus_error_shape(
+    api: Api,
+) -> None:
+    body = {"include": ["api:release"], "level": "sync", "url": "https://m.example.com/w"}
+    assert api.raw("POST", f"/apps/{APP}/webhooks", headers=api.headers, json=body).ok
+    again = api.raw("POST", f"/apps/{APP}/webhooks", headers=api.headers, json=body)
+    assert again.status_code == 409
+    assert again.json() == {
+        "id": "conflict",
+        "message": "A webhook with that URL already exists for this app.",
+    }
+
+
+def test_webhook_patch_changes_what_it_is_given_and_answers_the_webhook(
+    sim: Simulator, api: Api, clock: FakeClock
+) -> None:
+    body = {"include": ["api:release"], "level": "notify", "url": "https://old.example.com/w"}
+    created = api.raw("POST", f"/apps/{APP}/webhooks", headers=api.headers, json=body).json()
+    clock.advance(minutes=1)
+    patch = {
+        "include": ["api:release", "dyno"],
+        "level": "sync",
+        "url": "https://new.example.com/w",
+        "secret": "rotated",
+    }
+    path = f"/apps/{APP}/webhooks/{created['id']}"
+    updated = api.raw("PATCH", path, headers=api.headers, json=patch)
+    assert updated.status_code == 200 and set(updated.json()) == WEBHOOK_FIELDS
+    assert "rotated" not in updated.text
+    hook = updated.json()
+    assert (hook["id"], hook["created_at"]) == (created["id"], created["created_at"])
+    assert hook["updated_at"] == "2026-01-01T12:01:00Z" != created["updated_at"]
+    assert (hook["include"], hook["level"], hook["url"]) == (
+        ["api:release", "dyno"],
+        "sync",
+        "https://new.example.com/w",
+    )
+    (stored,) = sim.webhooks(APP)
+    assert stored["secret"] == "rotated"
+    only_secret = api.raw("PATCH", path, headers=api.headers, json={"secret": None})
+    assert only_secret.json()["url"] == "https://new.example.com/w"
+    assert sim.webhooks(APP)[0]["secret"] is None
+    assert api.get(f"/apps/{APP}/webhooks").json() == [only_secret.json()]
+
+
+@pytest.mark.parametrize(
+    ("patch", "status", "error_id"),
+    [
+        ({"url": "https://taken.example.com/w"}, 409, "conflict"),
+        ({"level": "loud"}, 422, "invalid_params"),
+        ({"include": "dyno"}, 422, "invalid_params"),
+        ({"secret": 7}, 422, "invalid_params"),
+    ],
+)
+def test_a_webhook_patch_heroku_would_refuse_is_refused_and_changes_nothing(
+    sim: Simulator, api: Api, patch: dict[str, Any], status: int, error_id: str
+) -> None:
+    sim.create_webhook(APP, include=["dyno"], level="sync", url="https://taken.example.com/w")
+    hook = sim.create_webhook(APP, include=["dyno"], level="sync", url="https://mine.example.com/w")
+    path = f"/apps/{APP}/webhooks/{hook['id']}"
+    response = api.raw("PATCH", path, headers=api.headers, json=patch)
+    assert (response.status_code, response.json()["id"]) == (status, error_id)
+    assert api.get(path).json() == hook
+
+
+def test_a_patch_of_an_unknown_webhook_is_404_not_found(api: Api) -> None:
+    path = f"/apps/{APP}/webhooks/01234567-89ab-cdef-0123-456789abcdef"
+    response = api.raw("PATCH", path, headers=api.headers, json={"level": "sync"})
+    assert (response.status_code, response.json()["id"]) == (404, "not_found")
+
+
 # -- counters ----------------------------------------------------------------------------------
 
 

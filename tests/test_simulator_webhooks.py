@@ -254,6 +254,26 @@ def test_webhook_created_through_the_api_signs_with_its_stored_secret(
     assert received.json["webhook_metadata"]["webhook"]["id"] == created.json()["id"]
 
 
+def test_after_a_patch_later_events_are_signed_with_the_new_secret_at_the_new_url(
+    receiver: Receiver,
+) -> None:
+    sim = make_sim()
+    with SimulatorServer(sim) as server:
+        hook_id = subscribe(sim, receiver, ["api:release"], path="/old")
+        response = requests.patch(
+            f"{server.url}/apps/{APP}/webhooks/{hook_id}",
+            headers={"Accept": ACCEPT, "Authorization": f"Bearer {sim.token}"},
+            json={"secret": "rotated", "url": receiver.url + "/new"},
+            timeout=5,
+        )
+        assert response.status_code == 200
+        sim.deploy(APP)
+        (received,) = receiver.wait_for(1)
+    sim.close()
+    assert received.path == "/new" and verify(received, "rotated")
+    assert not verify(received, SECRET)
+
+
 # -- envelope -------------------------------------------------------------------------------
 
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import time
+import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,11 +16,17 @@ import pytest
 from apscheduler.triggers.date import DateTrigger
 from flask.testing import FlaskClient
 
+from heroku_monitor.scheduler import SIGHTING_TTL
 from heroku_monitor.service import Service
 from heroku_monitor.web import create_app
-from heroku_monitor.web.heroku_webhooks import SIGNATURE_HEADER, app_name_of, signature
+from heroku_monitor.web.heroku_webhooks import (
+    ID_HEADER,
+    SIGNATURE_HEADER,
+    app_name_of,
+    signature,
+)
 from tests.web import wait_until
-from tests.world import APP, World
+from tests.world import APP, World, first_monitor
 
 SECRET = "dcbff0c4430a2960a2552389d587bc58d30a37a8cf3f75f8fb77abe667ad"
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "heroku-api-reference.json"
@@ -42,16 +51,40 @@ def quiet(service: Service) -> bool:
     return not one_off and not service.scheduler._running
 
 
+def fresh(name: str) -> dict[str, Any]:
+    """A delivery of a new event: the reference's example with an id of its own."""
+    body = example(name)
+    body["id"] = str(uuid.uuid4())
+    return body
+
+
+def checks(world: World) -> int:
+    """Checks the simulated Heroku answered so far: each reads the app once."""
+    return world.sim.requests_by_path.get(f"/apps/{APP}", 0)
+
+
 class Hook:
     def __init__(self, service: Service, client: FlaskClient) -> None:
         self.service, self.client = service, client
 
-    def deliver(self, body: dict[str, Any], *, secret: str = SECRET, signed: bool = True):
+    def deliver(
+        self,
+        body: dict[str, Any],
+        *,
+        secret: str = SECRET,
+        signed: bool = True,
+        headers: dict[str, str] | None = None,
+    ):
         raw = json.dumps(body).encode()
-        headers = {"Content-Type": "application/json"}
-        if signed:
-            headers[SIGNATURE_HEADER] = signature(secret, raw)
-        return self.client.post("/webhooks/heroku", data=raw, headers=headers)
+        return self.post(raw, secret=secret if signed else None, headers=headers)
+
+    def post(
+        self, raw: bytes, *, secret: str | None = SECRET, headers: dict[str, str] | None = None
+    ):
+        sent = {"Content-Type": "application/json", **(headers or {})}
+        if secret is not None:
+            sent[SIGNATURE_HEADER] = signature(secret, raw)
+        return self.client.post("/webhooks/heroku", data=raw, headers=sent)
 
 
 @pytest.fixture
@@ -76,8 +109,8 @@ def test_a_verified_delivery_brings_the_alert_in_seconds(hook: Hook, world: Worl
 def test_a_release_create_update_and_retried_deliveries_make_one_alert(hook: Hook, world: World):
     world.sim.deploy(APP, "ann@example.com")
     create, update = example("api-release-create"), example("api-release-update")
-    for body in (create, update, create, update):
-        assert hook.deliver(body).status_code == 202
+    statuses = [hook.deliver(body).status_code for body in (create, update, create, update)]
+    assert statuses == [202, 202, 200, 200]  # the retries are known by their event ids
     world.slack.wait_for_messages(1)
     wait_until(lambda: quiet(hook.service))
     assert [m["text"].split("\n")[0] for m in world.slack.messages] == [
@@ -177,3 +210,121 @@ def test_an_oversized_body_is_refused_before_it_is_read(hook: Hook):
         "/webhooks/heroku", data=b"x" * (2 * 1024 * 1024), headers={SIGNATURE_HEADER: "x"}
     )
     assert response.status_code == 413
+
+
+# -- storms, replays and rate-limit pauses -------------------------------------------------------
+
+
+def test_fifty_deliveries_in_a_second_cost_one_or_two_checks_and_the_last_change_is_seen(
+    hook: Hook, world: World
+):
+    hook.service.scheduler.debounce = 1.5  # longer than the 50 posts take
+    world.sim.reset_counters()
+    for _ in range(49):
+        assert hook.deliver(fresh("api-dyno-create")).status_code == 202
+    world.sim.crash_dyno(APP, "web.1")  # the last change of the storm
+    assert hook.deliver(fresh("api-dyno-create")).status_code == 202
+    (message,) = world.slack.wait_for_messages(1)
+    assert message["text"].startswith("🚨 *ALERT: Dyno Crash Detected* 🚨")
+    wait_until(lambda: quiet(hook.service))
+    assert 1 <= checks(world) <= 2 and world.sim.request_count == 5 * checks(world)
+    # ... and the rate budget knows what the webhooks spent.
+    since = hook.service.clock() - SIGHTING_TTL
+    assert hook.service.scheduler.ledger.checks_since(since) == checks(world)
+
+
+def test_one_delivery_replayed_300_times_costs_one_check(hook: Hook, world: World):
+    hook.service.scheduler.debounce = 0.1
+    world.sim.reset_counters()
+    body = fresh("api-dyno-create")
+    statuses = [hook.deliver(body).status_code for _ in range(300)]
+    assert statuses == [202] + [200] * 299
+    wait_until(lambda: checks(world) == 1 and quiet(hook.service))
+    assert world.sim.request_count == 5
+
+
+def test_a_delivery_another_process_sharing_the_database_took_is_ignored(hook: Hook, world: World):
+    other = world.service(heroku_webhook_secret=SECRET)  # another dyno or gunicorn worker
+    try:
+        body = fresh("api-release-create")
+        assert Hook(other, create_app(other).test_client()).deliver(body).status_code == 202
+        again = hook.deliver(body)
+        assert again.status_code == 200 and again.json == {
+            "app": APP,
+            "checks": 0,
+            "duplicate": True,
+        }
+    finally:
+        other.stop()
+
+
+def test_a_delivery_without_an_event_id_is_known_by_its_heroku_webhook_id_header(hook: Hook):
+    body = example("api-dyno-create")
+    del body["id"]
+    header = {ID_HEADER: str(uuid.uuid4())}
+    assert hook.deliver(body, headers=header).status_code == 202
+    assert hook.deliver(body, headers=header).status_code == 200
+    assert hook.deliver(body).status_code == 202  # nothing to know it by: checked
+
+
+def test_a_delivery_is_new_again_once_its_sighting_expired(hook: Hook):
+    ledger, now = hook.service.scheduler.ledger, hook.service.clock()
+    assert ledger.first_sighting("event:e1", now) and not ledger.first_sighting("event:e1", now)
+    later = now + SIGHTING_TTL + timedelta(seconds=1)
+    assert ledger.first_sighting("event:e1", later)
+    ledger.record_check(now)
+    assert ledger.prune(later + SIGHTING_TTL + timedelta(seconds=1)) == 2
+    assert ledger.checks_since(now) == 0
+
+
+@pytest.mark.parametrize(("opening", "closing"), [("[", "]"), ('{"a":', "}")])
+def test_a_signed_delivery_nested_100000_deep_is_400_without_a_traceback(
+    hook: Hook, caplog: pytest.LogCaptureFixture, opening: str, closing: str
+):
+    raw = (opening * 100_000 + "1" + closing * 100_000).encode()
+    with caplog.at_level(logging.WARNING):
+        response = hook.post(raw)
+    assert response.status_code == 400 and b"nested too deeply" in response.data
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
+
+
+def test_a_crash_whose_webhook_lands_in_a_rate_limit_pause_is_alerted_right_after_it_ends(
+    hook: Hook, world: World
+):
+    service, pause = hook.service, 0.8
+    service.scheduler.debounce = 0.05
+    world.sim.reset_counters()
+    ends = time.monotonic() + pause
+    service.checker.throttled_until = service.clock() + timedelta(seconds=pause)
+    world.sim.crash_dyno(APP, "web.1")
+    for _ in range(3):  # more deliveries, and a person's "check now", during the pause
+        assert hook.deliver(fresh("api-dyno-create")).status_code == 202
+    service.scheduler.run_now(first_monitor(service), force=True)
+    (message,) = world.slack.wait_for_messages(1, timeout=10)
+    arrived = time.monotonic()
+    assert message["text"].startswith("🚨 *ALERT: Dyno Crash Detected* 🚨")
+    assert ends <= arrived < ends + 1.5, f"{arrived - ends:+.2f} s after the pause"
+    wait_until(lambda: quiet(service))
+    assert checks(world) == 1  # one deferred check for the monitor, not one per request
+
+
+def test_of_two_processes_given_one_delivery_at_once_exactly_one_takes_it(database_url: str):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from heroku_monitor.db import Database
+    from heroku_monitor.scheduler import WebhookLedger
+
+    ledgers = [WebhookLedger(Database(database_url)) for _ in range(2)]  # two processes
+    now = datetime.now(UTC)
+    keys = [f"event:{uuid.uuid4()}" for _ in range(20)]
+    with ThreadPoolExecutor(4) as pool:
+        taken = [
+            list(pool.map(lambda ledger, k=key: ledger.first_sighting(k, now), ledgers))
+            for key in keys
+        ]
+    assert all(sorted(pair) == [False, True] for pair in taken)
+    later = now + SIGHTING_TTL + timedelta(seconds=1)
+    renewed = [ledger.first_sighting(keys[0], later) for ledger in ledgers]
+    assert renewed == [True, False]  # expired: new again, once
+    for ledger in ledgers:
+        ledger.db.close()
