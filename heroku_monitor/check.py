@@ -12,8 +12,11 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+
 from heroku_monitor import budget, detect, messages
 from heroku_monitor.clock import Clock, utcnow
+from heroku_monitor.db import database_problem
 from heroku_monitor.delivery import Delivery
 from heroku_monitor.detect import CheckFailed, Event
 from heroku_monitor.heroku import HerokuClient, HerokuError, RateLimited
@@ -65,6 +68,8 @@ class Checker:
         self.digest_key = digest_key
         self.clock = clock
         self.last_check = LastCheck()
+        # Why the latest check could not use the database (None: it could).
+        self.database_error: str | None = None
         # After Heroku answers 429, every check waits until this time (then tries again):
         # a rate limit slows monitoring down, it never fails checks into alerts.
         self.throttled_until: datetime | None = None
@@ -73,7 +78,25 @@ class Checker:
 
     def check(self, monitor_id: int, *, force: bool = False) -> CheckResult | None:
         """Check one monitor now and deliver what it found; None if there is no such
-        monitor, or it is paused and not `force`d (another process may have paused it)."""
+        monitor, or it is paused and not `force`d (another process may have paused it).
+
+        When the database fails (locked, read-only, unreachable), the check fails saying
+        so, /healthz turns 503 with the cause, and the next check starts from fresh
+        connections (a pooled one stays read-only after the file became writable)."""
+        now = self.clock()
+        try:
+            result = self._check(monitor_id, force=force)
+        except SQLAlchemyError as exc:
+            reason = database_problem(exc)
+            log.warning("check of monitor %s failed on the database: %s", monitor_id, reason)
+            self.database_error = reason
+            self.last_check = LastCheck(now, False, f"the database failed: {reason}")
+            self.monitors.db.engine.dispose()
+            return CheckResult(monitor_id, "", False, now, [], self.last_check.error)
+        self.database_error = None
+        return result
+
+    def _check(self, monitor_id: int, *, force: bool) -> CheckResult | None:
         monitor = self.monitors.get(monitor_id)
         if monitor is None or (monitor.paused and not force):
             return None
@@ -89,7 +112,13 @@ class Checker:
         except HerokuError as exc:
             seen = CheckFailed(str(exc))
             log.warning("check of %s failed: %s", app, seen.reason)
-        fresh = record(self.monitors, self.outbox, monitor_id, app, seen, now)
+        try:
+            fresh = record(self.monitors, self.outbox, monitor_id, app, seen, now)
+        except OperationalError:
+            # A pooled connection may be stale (opened while the file was read-only, or
+            # before a failover): once more, on fresh ones. The transaction rolled back.
+            self.monitors.db.engine.dispose()
+            fresh = record(self.monitors, self.outbox, monitor_id, app, seen, now)
         error = seen.reason if isinstance(seen, CheckFailed) else None
         if error is None:
             self.throttled_until, self._throttle_seconds = None, THROTTLE_FIRST

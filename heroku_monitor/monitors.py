@@ -112,7 +112,7 @@ class Monitors:
             return bool(rowcount(deleted))
 
     def all(self) -> list[MonitorView]:
-        with self.db.transaction() as s:
+        with self.db.reading() as s:
             rows = s.execute(
                 select(Monitor, MonitorState)
                 .outerjoin(MonitorState, MonitorState.monitor_id == Monitor.id)
@@ -121,7 +121,7 @@ class Monitors:
             return [_view(m, st) for m, st in rows]
 
     def get(self, monitor_id: int) -> MonitorView | None:
-        with self.db.transaction() as s:
+        with self.db.reading() as s:
             row = s.execute(
                 select(Monitor, MonitorState)
                 .outerjoin(MonitorState, MonitorState.monitor_id == Monitor.id)
@@ -132,7 +132,7 @@ class Monitors:
     def latest_snapshot(self, app_name: str) -> tuple[AppSnapshot, str | None] | None:
         """The newest snapshot a monitor of `app_name` holds, and the reason its latest
         check failed (None when it succeeded), or None when no monitor has seen the app."""
-        with self.db.transaction() as s:
+        with self.db.reading() as s:
             row = s.execute(
                 select(MonitorState.snapshot, MonitorState.last_ok, MonitorState.last_error)
                 .join(Monitor, Monitor.id == MonitorState.monitor_id)

@@ -134,7 +134,7 @@ class Outbox:
     def next_due(self, now: datetime) -> datetime | None:
         """When the next pending alert can be claimed: its retry time, or the end of the
         claim another process holds (one that died leaves its alert claimed until then)."""
-        with self.db.transaction() as s:
+        with self.db.reading() as s:
             rows = s.execute(
                 select(Alert.next_attempt_at, Alert.claimed_until).where(Alert.status == PENDING)
             ).all()
@@ -211,14 +211,14 @@ class Outbox:
             return rowcount(gone)
 
     def recent(self, *, limit: int = 50, status: str | None = None) -> list[Alert]:
-        with self.db.transaction() as s:
+        with self.db.reading() as s:
             query = select(Alert).order_by(Alert.id.desc()).limit(limit)
             if status:
                 query = query.where(Alert.status == status)
             return list(s.execute(query).scalars().all())
 
     def count(self, status: str | None = None) -> int:
-        with self.db.transaction() as s:
+        with self.db.reading() as s:
             query = select(func.count()).select_from(Alert)
             if status:
                 query = query.where(Alert.status == status)

@@ -297,19 +297,25 @@ def test_the_models_and_the_migrations_describe_the_same_schema(database_url: st
 
 
 def test_a_database_made_before_migrations_is_adopted_not_recreated(sqlite_url: str):
+    from alembic import command
+    from alembic.config import Config
     from sqlalchemy import create_engine, inspect, text
 
-    from heroku_monitor.db import Base
+    from heroku_monitor.db import MIGRATIONS
 
     engine = create_engine(sqlite_url)
-    Base.metadata.create_all(engine)  # what the first version did, before this column:
-    with engine.begin() as conn:
-        conn.execute(text("ALTER TABLE alerts DROP COLUMN fixable"))
-        conn.execute(text("ALTER TABLE alerts DROP COLUMN channel_id"))
+    with engine.begin() as conn:  # the first version's tables, without Alembic's table
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0001")
+        conn.execute(text("DROP TABLE alembic_version"))
+        conn.execute(text("INSERT INTO key_values (key, value) VALUES ('seeded', 'then')"))
     engine.dispose()
     store = Storage(sqlite_url)
     assert make_monitor(store) == 1
     assert "alembic_version" in inspect(store.db.engine).get_table_names()
+    assert not store.monitors.seed("my-app", "#alerts", 5, T0)  # its data was kept
 
 
 def test_a_database_newer_than_this_code_is_one_clear_sentence(sqlite_url: str):

@@ -1,10 +1,15 @@
-"""`GET /healthz`: whether this process is well, for uptime monitors and Heroku."""
+"""`GET /healthz`: whether this process is well, for uptime monitors and Heroku. Always
+JSON: 200 when well, 503 with the cause when not (never an error page)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, Response, jsonify
+from sqlalchemy.exc import SQLAlchemyError
 
 from heroku_monitor import detect
+from heroku_monitor.db import database_problem
 from heroku_monitor.outbox import PENDING
 from heroku_monitor.web.context import current_service
 
@@ -13,23 +18,33 @@ bp = Blueprint("healthz", __name__)
 
 @bp.get("/healthz")
 def healthz() -> tuple[Response, int]:
-    """200 while the scheduler runs and no monitor is in trouble (its checks failed
-    TROUBLE_AFTER times in a row); one failed check is noise, not ill health."""
+    """200 while the scheduler runs, the database answers and checks can use it, and no
+    monitor is in trouble (its checks failed TROUBLE_AFTER times in a row); one failed
+    check is noise, not ill health."""
     service = current_service()
     last = service.checker.last_check
     running = service.scheduler.running
-    monitors = service.monitors.all()
-    troubled = [m.app_name for m in monitors if not m.paused and m.failures >= detect.TROUBLE_AFTER]
-    well = running and not troubled
-    body = {
-        "status": "ok" if well else "unhealthy",
+    body: dict[str, Any] = {
+        "status": "ok",
         "scheduler": "running" if running else "stopped",
         "last_check_at": last.at.isoformat() if last.at else None,
         "last_check_ok": last.ok,
         "last_error": last.error,
-        "monitors": len(monitors),
-        "apps_in_trouble": troubled,
-        "pending_alerts": service.outbox.count(PENDING),
         "heroku_rate_limit_remaining": service.heroku.rate_limit_remaining,
     }
-    return jsonify(body), 200 if well else 503
+    problems = [] if running else ["the scheduler is stopped"]
+    try:
+        monitors = service.monitors.all()
+        body["pending_alerts"] = service.outbox.count(PENDING)
+    except SQLAlchemyError as exc:
+        problems.append(f"the database cannot be read: {database_problem(exc)}")
+        monitors = []
+    if service.checker.database_error:
+        problems.append(f"checks cannot use the database: {service.checker.database_error}")
+    troubled = [m.app_name for m in monitors if not m.paused and m.failures >= detect.TROUBLE_AFTER]
+    if troubled:
+        problems.append(f"checks keep failing for {', '.join(troubled)}")
+    body.update(monitors=len(monitors), apps_in_trouble=troubled, problems=problems)
+    if problems:
+        body["status"] = "unhealthy"
+    return jsonify(body), 503 if problems else 200
