@@ -20,21 +20,19 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
-from sqlalchemy import delete, func, select, update
 
 from heroku_monitor import budget
 from heroku_monitor.check import Checker
-from heroku_monitor.db import Database, WebhookSighting, rowcount
 from heroku_monitor.delivery import Delivery
 from heroku_monitor.monitors import Monitors
 from heroku_monitor.outbox import Outbox
+from heroku_monitor.sightings import SIGHTING_TTL, WebhookLedger
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +42,6 @@ RECONCILE_JOB = "follow-monitors"
 RECONCILE_EVERY = 60  # seconds
 # A webhook's check waits this long for the rest of its storm (a deploy sends dozens).
 DEBOUNCE = 1.0  # seconds
-# How long a delivery's id is remembered, and the window webhook checks are counted in.
-SIGHTING_TTL = timedelta(hours=1)
 
 POLL, ASKED, WEBHOOK = "poll", "asked", "webhook"  # where a check request comes from
 
@@ -63,52 +59,6 @@ class _Request:
 
     def __or__(self, other: _Request) -> _Request:
         return _Request(self.force or other.force, self.sources | other.sources)
-
-
-class WebhookLedger:
-    """The `webhook_sightings` table, shared by every process using the database: the
-    deliveries seen in the last hour (one seen again is ignored) and the checks webhooks
-    triggered (the rate budget counts them)."""
-
-    def __init__(self, db: Database) -> None:
-        self.db = db
-
-    def first_sighting(self, key: str, now: datetime) -> bool:
-        """Record delivery `key`; True unless some process saw it within `SIGHTING_TTL`.
-
-        One INSERT (or, for a sighting expired but not pruned yet, one conditional
-        UPDATE) decides, so two processes given the same delivery never both say True.
-        """
-        key = f"delivery:{key}"[:200]
-        with self.db.transaction() as s:
-            if self.db.insert_new(s, WebhookSighting, key=key, kind="delivery", seen_at=now):
-                return True
-            renewed = s.execute(
-                update(WebhookSighting)
-                .where(WebhookSighting.key == key, WebhookSighting.seen_at < now - SIGHTING_TTL)
-                .values(seen_at=now)
-            )
-            return rowcount(renewed) == 1
-
-    def record_check(self, now: datetime) -> None:
-        with self.db.transaction() as s:
-            s.add(WebhookSighting(key=f"check:{uuid.uuid4().hex}", kind="check", seen_at=now))
-
-    def checks_since(self, since: datetime) -> int:
-        """Checks webhooks triggered since `since`, in every process."""
-        with self.db.transaction() as s:
-            query = select(func.count()).where(
-                WebhookSighting.kind == "check", WebhookSighting.seen_at >= since
-            )
-            return int(s.execute(query).scalar_one())
-
-    def prune(self, now: datetime) -> int:
-        """Forget what is older than `SIGHTING_TTL`; returns how many rows went."""
-        with self.db.transaction() as s:
-            gone = s.execute(
-                delete(WebhookSighting).where(WebhookSighting.seen_at < now - SIGHTING_TTL)
-            )
-            return rowcount(gone)
 
 
 class Scheduler:
@@ -266,9 +216,12 @@ class Scheduler:
         self.aps.add_job(self._deliver, "date")
 
     def deliver_at(self, when: datetime) -> None:
-        """Run the outbox at `when` (an alert's retry is due then), on a worker."""
+        """Run the outbox at `when` (an alert's retry is due then), on a worker; one job
+        per second, however often it is asked for."""
         if self.aps.running:
-            self.aps.add_job(self._deliver, "date", run_date=when)
+            second = int(when.timestamp())
+            job = f"deliver-at-{second}"
+            self.aps.add_job(self._deliver, "date", run_date=when, id=job, replace_existing=True)
 
     def next_run(self, monitor_id: int) -> datetime | None:
         job = self.aps.get_job(_job_id(monitor_id))

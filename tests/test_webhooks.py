@@ -16,8 +16,8 @@ import pytest
 from apscheduler.triggers.date import DateTrigger
 from flask.testing import FlaskClient
 
-from heroku_monitor.scheduler import SIGHTING_TTL
 from heroku_monitor.service import Service
+from heroku_monitor.sightings import SIGHTING_TTL
 from heroku_monitor.web import create_app
 from heroku_monitor.web.heroku_webhooks import (
     ID_HEADER,
@@ -312,7 +312,7 @@ def test_of_two_processes_given_one_delivery_at_once_exactly_one_takes_it(databa
     from concurrent.futures import ThreadPoolExecutor
 
     from heroku_monitor.db import Database
-    from heroku_monitor.scheduler import WebhookLedger
+    from heroku_monitor.sightings import WebhookLedger
 
     ledgers = [WebhookLedger(Database(database_url)) for _ in range(2)]  # two processes
     now = datetime.now(UTC)

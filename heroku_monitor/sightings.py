@@ -1,0 +1,61 @@
+"""What Heroku's webhooks brought in the last hour, kept in the database so every process
+sees it: the deliveries seen (one seen again is ignored) and the checks webhooks triggered
+(the rate budget counts them)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func, select, update
+
+from heroku_monitor.db import Database, WebhookSighting, rowcount
+
+# How long a delivery's id is remembered, and the window webhook checks are counted in.
+SIGHTING_TTL = timedelta(hours=1)
+
+
+class WebhookLedger:
+    """The `webhook_sightings` table, shared by every process using the database: the
+    deliveries seen in the last hour (one seen again is ignored) and the checks webhooks
+    triggered (the rate budget counts them)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def first_sighting(self, key: str, now: datetime) -> bool:
+        """Record delivery `key`; True unless some process saw it within `SIGHTING_TTL`.
+
+        One INSERT (or, for a sighting expired but not pruned yet, one conditional
+        UPDATE) decides, so two processes given the same delivery never both say True.
+        """
+        key = f"delivery:{key}"[:200]
+        with self.db.transaction() as s:
+            if self.db.insert_new(s, WebhookSighting, key=key, kind="delivery", seen_at=now):
+                return True
+            renewed = s.execute(
+                update(WebhookSighting)
+                .where(WebhookSighting.key == key, WebhookSighting.seen_at < now - SIGHTING_TTL)
+                .values(seen_at=now)
+            )
+            return rowcount(renewed) == 1
+
+    def record_check(self, now: datetime) -> None:
+        with self.db.transaction() as s:
+            s.add(WebhookSighting(key=f"check:{uuid.uuid4().hex}", kind="check", seen_at=now))
+
+    def checks_since(self, since: datetime) -> int:
+        """Checks webhooks triggered since `since`, in every process."""
+        with self.db.transaction() as s:
+            query = select(func.count()).where(
+                WebhookSighting.kind == "check", WebhookSighting.seen_at >= since
+            )
+            return int(s.execute(query).scalar_one())
+
+    def prune(self, now: datetime) -> int:
+        """Forget what is older than `SIGHTING_TTL`; returns how many rows went."""
+        with self.db.transaction() as s:
+            gone = s.execute(
+                delete(WebhookSighting).where(WebhookSighting.seen_at < now - SIGHTING_TTL)
+            )
+            return rowcount(gone)
