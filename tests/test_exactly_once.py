@@ -111,3 +111,42 @@ def test_a_restart_neither_repeats_an_alert_nor_misses_what_happened_meanwhile(
     slack.wait_for_messages(2, timeout=30)
     wait_until(lambda: checks_done(sim) > before, timeout=30)
     assert firsts(slack) == [CRASH, DOWN]
+
+
+def test_an_alert_whose_sender_was_killed_mid_post_goes_out_when_its_lease_ends(
+    heroku_and_slack, processes, tmp_path: Path
+):
+    import sqlite3
+    import time
+
+    from heroku_monitor.service import Patience
+
+    sim, heroku, slack = heroku_and_slack
+    sim.crash_dyno("my-app", "web.1")
+    path = tmp_path / "killed.db"
+    env = {**env_for(heroku, sim, slack, f"sqlite:///{path}"), "PORT": str(free_port())}
+    slack.set_latency(3)  # Slack takes its time: the process dies while its post is open
+
+    def claimed() -> bool:
+        if not path.exists():
+            return False
+        with sqlite3.connect(path) as db:
+            try:
+                row = db.execute("SELECT claimed_until FROM alerts").fetchone()
+            except sqlite3.OperationalError:
+                return False  # the tables are not made yet
+        return row is not None and row[0] is not None
+
+    first = start(processes, env)
+    wait_until(claimed, timeout=30)
+    first.kill()  # kill -9, mid-post
+    first.wait(10)
+    killed_at = time.monotonic()
+    slack.set_latency(0)
+    start(processes, {**env, "PORT": str(free_port())})
+    # The dead process's post reached Slack after all (Slack answered no one): the one
+    # repeat the README names. The restarted process sends the alert at the lease's end.
+    slack.wait_for_messages(2, timeout=Patience().lease + 15)
+    waited = time.monotonic() - killed_at
+    assert firsts(slack) == [CRASH, CRASH]
+    assert waited < Patience().lease + 5, f"redelivered {waited:.1f} s after the kill"
