@@ -115,3 +115,21 @@ def test_a_monitor_paused_elsewhere_is_not_checked_but_check_now_still_works(wor
     assert service.checker.check(mid) is None and world.sim.request_count == 0
     result = service.checker.check(mid, force=True)
     assert result is not None and result.ok
+
+
+@pytest.mark.parametrize("by_id", [True, False])
+@pytest.mark.parametrize("name", ["alerts", "alertes-équipe"])
+def test_alerts_reach_a_channel_given_by_id_or_by_a_name_in_any_script(
+    world: World, name: str, by_id: bool
+):
+    if name != "alerts":
+        world.slack.add_channel(name)
+    channel_id = world.slack.channel_id(name)
+    service, mid = world.baseline(slack_channel=channel_id if by_id else f"#{name}")
+    world.sim.crash_dyno(APP, "web.1")
+    service.checker.check(mid)
+    (message,) = world.slack.messages
+    assert message["channel"] == channel_id and "Dyno Crash" in message["text"]
+    (sent,) = service.outbox.recent(status="sent")
+    assert sent.channel_id == channel_id  # kept: thread replies and edits need the ID
+    service.stop()
