@@ -7,9 +7,9 @@ app never holds up the others (each Heroku call has its own timeout too).
 Where a check comes from decides what happens to it:
 - the interval job ("poll") runs at the monitor's interval within the rate budget; during
   a rate-limit pause it is skipped (the next interval comes);
-- a webhook delivery ("webhook", `check_soon`) waits `debounce` seconds, and every other
-  delivery for the app in that window joins it: a storm of deliveries costs one check, plus
-  one trailing check for deliveries that arrive while it runs, so the last change is seen;
+- a webhook delivery ("webhook", `check_soon`) checks its app at once; the deliveries of
+  the next `debounce` seconds join one trailing check at the window's end, which sees the
+  last change: a storm of deliveries costs two checks, a lone delivery one, with no delay;
 - a person or a settings change ("asked", `run_now`) runs as soon as a worker is free.
 A webhook's or a person's check asked for during a rate-limit pause (`Checker.throttled_until`)
 runs when the pause ends: one check per monitor, however many were asked for.
@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -86,7 +87,10 @@ class Scheduler:
         self._lock = threading.Lock()
         self._running: set[int] = set()
         self._again: dict[int, _Request] = {}  # monitor -> what its re-run was asked for
-        self._soon: set[int] = set()  # monitors whose webhook check waits to start
+        # Per monitor: when its webhook window ends (time.monotonic()), and whether a
+        # trailing check waits for that end.
+        self._window_ends: dict[int, float] = {}
+        self._trailing: set[int] = set()
         self._deferred: dict[int, _Request] = {}  # monitor -> its check after the pause
         self.aps = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(max_workers)},
@@ -190,20 +194,27 @@ class Scheduler:
         self.aps.add_job(self._check, "date", args=[monitor_id, force, ASKED])
 
     def check_soon(self, monitor_id: int) -> bool:
-        """A webhook says the monitor's app changed: check it `debounce` seconds from now,
-        unless such a check already waits to start (this request joins it). A request that
-        arrives while that check runs schedules the next one, the trailing check that sees
-        the last change. True when this call scheduled a check."""
+        """A webhook says the monitor's app changed. The first delivery checks it at once
+        and opens a `debounce`-second window; the deliveries within it join one trailing
+        check at the window's end (the one that sees the storm's last change). True when
+        this call scheduled a check."""
+        now = time.monotonic()
         with self._lock:
-            if monitor_id in self._soon:
+            ends = self._window_ends.get(monitor_id)
+            if ends is None or now >= ends:
+                self._window_ends[monitor_id] = now + self.debounce
+                delay, trailing = 0.0, False
+            elif monitor_id in self._trailing:
                 return False
-            self._soon.add(monitor_id)
+            else:
+                self._trailing.add(monitor_id)
+                delay, trailing = ends - now, True
         # No job id: APScheduler would skip this job while one of that id still runs.
         self.aps.add_job(
             self._webhook_check,
             "date",
-            run_date=datetime.now(UTC) + timedelta(seconds=self.debounce),
-            args=[monitor_id],
+            run_date=datetime.now(UTC) + timedelta(seconds=delay),
+            args=[monitor_id, trailing],
         )
         return True
 
@@ -251,10 +262,12 @@ class Scheduler:
         """How often a monitor configured at `minutes` is actually polled."""
         return self.budget.seconds(minutes)
 
-    def _webhook_check(self, monitor_id: int) -> None:
-        with self._lock:
-            # From here on, a delivery schedules the next check (the trailing one).
-            self._soon.discard(monitor_id)
+    def _webhook_check(self, monitor_id: int, trailing: bool = False) -> None:
+        if trailing:
+            with self._lock:
+                # A storm still going joins the next trailing check, a window from now.
+                self._trailing.discard(monitor_id)
+                self._window_ends[monitor_id] = time.monotonic() + self.debounce
         self._check(monitor_id, False, WEBHOOK)
 
     def _check(self, monitor_id: int, force: bool = False, source: str = ASKED) -> None:

@@ -7,7 +7,8 @@ in one alert. https://devcenter.heroku.com/articles/app-webhooks#securing-webhoo
 
 They must not each cost a check either (five Heroku requests): a delivery whose event id
 any process saw in the last hour is ignored (Heroku's retries, a replayed capture), and the
-rest go to `Scheduler.check_soon`, where a storm of deliveries for one app joins one check.
+rest go to `Scheduler.check_soon`: the first checks its app at once, and the rest of a storm
+for that app joins one trailing check.
 """
 
 from __future__ import annotations
