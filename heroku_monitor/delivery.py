@@ -46,25 +46,19 @@ class Delivery:
 
         One delivery run at a time per process (it keeps a channel's alerts in order); a
         caller that finds a run going leaves its alerts to it instead of waiting, so a
-        slow Slack never holds up checks. A passing failure (429, 5xx, timeout) ends the
-        run for that channel: its alerts wait for the retry time (they stay in order), the
-        other channels' alerts go on. Never a busy loop.
+        slow Slack never holds up checks. A passing failure (429, 5xx, timeout) holds up its
+        own channel until the retry time (its alerts stay in order: `Outbox.claim_next`
+        takes a channel's oldest only); the other channels' alerts go on. Never a busy loop.
         """
         self._more.set()
         if not self._lock.acquire(blocking=False):
             return 0
         delivered = 0
-        waiting: set[str] = set()  # channels whose alerts wait for a retry
         try:
             while self._more.is_set():
                 self._more.clear()
-                while (
-                    item := self.outbox.claim_next(self.clock(), lease=self.lease, skip=waiting)
-                ) is not None:
-                    outcome = self._send(item)
-                    if outcome == RETRY:
-                        waiting.add(item.channel)
-                    delivered += outcome == SENT
+                while (item := self.outbox.claim_next(self.clock(), lease=self.lease)) is not None:
+                    delivered += self._send(item) == SENT
             due = self.outbox.next_due(self.clock())
             if due is not None:
                 self.wake_at(due)  # a retry, or a lease a dead process left behind

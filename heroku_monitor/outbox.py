@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, delete, exists, func, select, update
+from sqlalchemy.orm import Session, aliased
 
 from heroku_monitor.db import Alert, AlertEvent, Database, Monitor, rowcount
 from heroku_monitor.detect import Event
@@ -91,23 +91,20 @@ class Outbox:
 
     # -- sending -----------------------------------------------------------------------
 
-    def claim_next(
-        self, now: datetime, *, lease: float = LEASE_SECONDS, skip: Collection[str] = ()
-    ) -> OutboxItem | None:
-        """Claim the oldest due alert for `lease` seconds, or None when none is due; alerts
-        to the channels in `skip` are left alone.
+    def claim_next(self, now: datetime, *, lease: float = LEASE_SECONDS) -> OutboxItem | None:
+        """Claim the oldest due alert for `lease` seconds, or None when none is due.
 
-        A claim is a conditional UPDATE that only one process can win, made right before
-        the alert is posted.
+        Only the oldest pending alert of each channel can be claimed: a channel's alerts go
+        out in order, one at a time across every process, and one waiting for its retry
+        (Slack's Retry-After) holds up its own channel only. A claim is a conditional
+        UPDATE that only one process can win, made right before the alert is posted.
         """
         with self.db.transaction() as s:
             query = (
                 select(Alert)
-                .where(Alert.status == PENDING, Alert.next_attempt_at <= now)
+                .where(_head_of_channel(), Alert.next_attempt_at <= now)
                 .where((Alert.claimed_until.is_(None)) | (Alert.claimed_until < now))
             )
-            if skip:
-                query = query.where(Alert.channel.not_in(list(skip)))
             candidates = s.execute(query.order_by(Alert.id).limit(5)).scalars()
             for alert in candidates:
                 token = secrets.token_hex(8)
@@ -132,11 +129,11 @@ class Outbox:
             return None
 
     def next_due(self, now: datetime) -> datetime | None:
-        """When the next pending alert can be claimed: its retry time, or the end of the
-        claim another process holds (one that died leaves its alert claimed until then)."""
+        """When the next alert can be claimed: a channel's oldest's retry time, or the end of
+        the claim another process holds (one that died leaves its alert claimed until then)."""
         with self.db.reading() as s:
             rows = s.execute(
-                select(Alert.next_attempt_at, Alert.claimed_until).where(Alert.status == PENDING)
+                select(Alert.next_attempt_at, Alert.claimed_until).where(_head_of_channel())
             ).all()
         times = [max(due, claimed or due) for due, claimed in rows]
         return min(times) if times else None
@@ -223,6 +220,17 @@ class Outbox:
             if status:
                 query = query.where(Alert.status == status)
             return int(s.execute(query).scalar_one())
+
+
+def _head_of_channel() -> Any:
+    """The oldest pending alert of its channel (no older one is pending there)."""
+    older = aliased(Alert)
+    return and_(
+        Alert.status == PENDING,
+        ~exists().where(
+            older.channel == Alert.channel, older.status == PENDING, older.id < Alert.id
+        ),
+    )
 
 
 def redirect_failed(s: Session, monitor_id: int, channel: str, now: datetime) -> None:

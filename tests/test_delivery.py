@@ -21,8 +21,10 @@ class Slack:
     def __init__(self, **errors: DeliveryError) -> None:
         self.errors = errors
         self.posted: list[tuple[str, str]] = []
+        self.tries = 0
 
     def post(self, channel: str, text: str, blocks: list[dict[str, Any]]) -> Receipt:
+        self.tries += 1
         error = self.errors.get(channel.lstrip("#"))
         if error is not None:
             raise error
@@ -114,3 +116,22 @@ def test_a_claim_whose_sender_died_is_taken_again_when_its_lease_ends(sqlite_url
     assert restarted.run() == 0 and woken == [T0 + timedelta(seconds=20)]
     restarted.clock = lambda: T0 + timedelta(seconds=20, microseconds=1)
     assert restarted.run() == 1
+
+
+def test_a_channels_alerts_wait_behind_its_retry_and_go_out_in_order(sqlite_url: str):
+    storage = Storage(sqlite_url)
+    crash_in(storage, "#alerts", "app-one")
+    crash_in(storage, "#alerts", "app-two")  # a second alert behind it, to the same channel
+    slack = Slack(alerts=DeliveryError("ratelimited", permanent=False, retry_after=30))
+    now = [T0]
+    delivery = Delivery(storage.outbox, storage.monitors, slack, lambda: now[0])
+    woken: list = []
+    delivery.wake_at = woken.append
+    assert delivery.run() == 0
+    now[0] = T0 + timedelta(seconds=1)  # another run inside the Retry-After: nothing is tried
+    assert delivery.run() == 0 and slack.tries == 1
+    assert woken[-1] == T0 + timedelta(seconds=30)
+    del slack.errors["alerts"]
+    now[0] = T0 + timedelta(seconds=30)
+    assert delivery.run() == 2
+    assert ["app-one" in text for _, text in slack.posted] == [True, False]
