@@ -30,6 +30,14 @@ JUNK = {
     ),
     "JSON that is not JSON": ({"Content-Type": "application/json"}, b"{not json"),
     "no signature at all": ({}, b"command=%2Fheroku-status&text=my-app"),
+    "a signature that is not ASCII": (
+        {"X-Slack-Request-Timestamp": str(int(time.time())), "X-Slack-Signature": "v0=\xe9\xe9"},
+        b"command=%2Fheroku-status",
+    ),
+    "a 5,000-digit timestamp": (
+        {"X-Slack-Request-Timestamp": "9" * 5000, "X-Slack-Signature": "v0=" + "0" * 64},
+        b"command=%2Fheroku-status",
+    ),
     "a forged signature": (
         {"X-Slack-Request-Timestamp": "1700000000", "X-Slack-Signature": "v0=" + "0" * 64},
         b"command=%2Fheroku-status",

@@ -28,7 +28,14 @@ def _refusal() -> tuple[Response, int] | None:
     secret = current_service().settings.slack_signing_secret or ""
     timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
     signature = request.headers.get("X-Slack-Signature", "")
-    if not (timestamp.isascii() and timestamp.isdigit()) or not signature:
+    well_formed = (
+        timestamp.isascii()
+        and timestamp.isdigit()
+        and len(timestamp) <= 12  # seconds since 1970; int() refuses 5,000 digits
+        and signature.isascii()
+        and signature.startswith("v0=")
+    )
+    if not well_formed:
         reason = "no valid X-Slack-Request-Timestamp or X-Slack-Signature"
     elif not SignatureVerifier(secret).is_valid(request.get_data(), timestamp, signature):
         reason = "a signature that does not match, or is over 5 minutes old"
