@@ -118,6 +118,8 @@ class Alert(Base):
     slack_ts: Mapped[str | None] = mapped_column(String(40), default=None)
     # The channel's ID as Slack answered the post (chat.update and replies need it).
     channel_id: Mapped[str | None] = mapped_column(String(40), default=None)
+    # When Slack first answered with an error nobody documented (retried for an hour).
+    unknown_error_since: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     # For a failed alert: whether a person's fix (the channel, an invite, the token) can
     # get it through. False when Slack refused the message itself. Decided by slack.py.
     fixable: Mapped[bool] = mapped_column(Boolean, default=True, server_default=TRUE)

@@ -87,7 +87,8 @@ class Delivery:
             log.warning(
                 "alert %s to %s will be retried in %.0f s: %s", item.id, item.channel, wait, exc
             )
-            self.outbox.mark_retry(item, str(exc), due)
+            unknown_since = (item.unknown_error_since or now) if exc.give_up_after else None
+            self.outbox.mark_retry(item, str(exc), due, unknown_since=unknown_since)
             return RETRY
         now = self.clock()
         settled, monitor_id = self.outbox.mark_sent(item, receipt, now)
@@ -104,7 +105,8 @@ def backoff(attempts: int) -> float:
 
 
 def _given_up(item: OutboxItem, exc: DeliveryError, now: datetime) -> bool:
-    """An error Slack does not document has been retried for long enough."""
-    if exc.give_up_after is None or item.created_at is None:
+    """An error Slack does not document has been retried for long enough (counted from
+    when it first came, however old the alert)."""
+    if exc.give_up_after is None or item.unknown_error_since is None:
         return False
-    return (now - item.created_at).total_seconds() >= exc.give_up_after
+    return (now - item.unknown_error_since).total_seconds() >= exc.give_up_after

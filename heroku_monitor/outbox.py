@@ -28,7 +28,7 @@ PENDING, SENT, LOGGED, FAILED = "pending", "sent", "logged", "failed"
 # How long a claim holds by default; the service passes its own (`service.Patience.lease`):
 # just longer than the longest post, so no other process takes an alert while it is being
 # sent, and one whose sender died is taken again within seconds.
-LEASE_SECONDS = 20.0
+LEASE_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,7 @@ class OutboxItem:
     attempts: int
     token: str = ""
     created_at: datetime | None = None
+    unknown_error_since: datetime | None = None
 
 
 class Outbox:
@@ -125,6 +126,7 @@ class Outbox:
                         alert.attempts,
                         token,
                         alert.created_at,
+                        alert.unknown_error_since,
                     )
             return None
 
@@ -165,8 +167,17 @@ class Outbox:
             last_error=None,
         )
 
-    def mark_retry(self, item: OutboxItem, error: str, next_attempt_at: datetime) -> None:
-        self._settle(item, last_error=error, next_attempt_at=next_attempt_at)
+    def mark_retry(
+        self, item: OutboxItem, error: str, next_attempt_at: datetime, *, unknown_since: Any
+    ) -> None:
+        """Try again at `next_attempt_at`; `unknown_since` is when an error nobody
+        documented first came (kept while it lasts, None once another error comes)."""
+        self._settle(
+            item,
+            last_error=error,
+            next_attempt_at=next_attempt_at,
+            unknown_error_since=unknown_since,
+        )
 
     def mark_failed(
         self, item: OutboxItem, error: str, *, fixable: bool
@@ -181,7 +192,11 @@ class Outbox:
             query = update(Alert).where(Alert.status == FAILED, Alert.fixable.is_(True))
             if channel is not None:
                 query = query.where(Alert.channel == channel)
-            result = s.execute(query.values(status=PENDING, next_attempt_at=now, last_error=None))
+            result = s.execute(
+                query.values(
+                    status=PENDING, next_attempt_at=now, last_error=None, unknown_error_since=None
+                )
+            )
             return rowcount(result)
 
     # -- the log -----------------------------------------------------------------------
@@ -238,7 +253,13 @@ def redirect_failed(s: Session, monitor_id: int, channel: str, now: datetime) ->
     s.execute(
         update(Alert)
         .where(Alert.monitor_id == monitor_id, Alert.status == FAILED)
-        .values(status=PENDING, channel=channel, next_attempt_at=now, last_error=None)
+        .values(
+            status=PENDING,
+            channel=channel,
+            next_attempt_at=now,
+            last_error=None,
+            unknown_error_since=None,
+        )
     )
 
 

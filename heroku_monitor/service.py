@@ -49,15 +49,18 @@ class Patience:
     slack_retries: int = 2
     slack_backoff: float = 0.5  # slack_sdk's backoff_factor
 
+    # Time to record a post as sent once Slack answered (a busy database may make it wait).
+    settle_seconds: int = 10
+
     @property
     def lease(self) -> float:
         """Seconds an outbox claim holds: just longer than the longest post can take (each
-        try's timeout, the back-off between tries and its jitter), so no other process
-        takes an alert while it is being sent, and one whose sender died goes within
-        seconds of the lease's end."""
+        try's timeout, the back-off between tries and its jitter) and recording it, so no
+        other process takes an alert while it is being sent, and one whose sender died
+        goes within seconds of the lease's end."""
         tries = self.slack_retries + 1
         pauses = sum(self.slack_backoff * (2**n + 2) for n in range(self.slack_retries))
-        return float(math.ceil(self.slack_timeout * tries + pauses + 1))
+        return float(math.ceil(self.slack_timeout * tries + pauses + self.settle_seconds))
 
 
 @dataclass
