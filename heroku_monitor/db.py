@@ -180,10 +180,7 @@ class Database:
             migrate(conn)
             # A database we cannot write to (a read-only file) is found now, in one sentence,
             # not at the first check.
-            stamp = self.insert(KeyValue).values(key="opened_at", value=_now())
-            conn.execute(
-                stamp.on_conflict_do_update(index_elements=["key"], set_={"value": _now()})
-            )
+            conn.execute(self._stamp("opened_at"))
 
     def close(self) -> None:
         self.engine.dispose()
@@ -199,6 +196,53 @@ class Database:
         """A session for reads only (on SQLite a deferred transaction: no write lock)."""
         with self._reader.begin() as session:
             yield session
+
+    def write_problem(self, *, wait: float = 2.0) -> str | None:
+        """Why a small write does not go through within `wait` seconds (a read-only file, a
+        lock held elsewhere, a lost server), or None when it does: /healthz asks this."""
+        try:
+            if self.is_sqlite:
+                self._probe_sqlite(wait)
+            else:
+                with self.transaction() as s:
+                    s.execute(text(f"SET LOCAL lock_timeout = '{int(wait * 1000)}ms'"))
+                    s.execute(text(f"SET LOCAL statement_timeout = '{int(wait * 1000)}ms'"))
+                    s.execute(self._stamp("healthz_at"))
+        except sqlite3.Error as exc:
+            return str(exc).strip().splitlines()[0]
+        except SQLAlchemyError as exc:
+            return database_problem(exc)
+        return None
+
+    def _probe_sqlite(self, wait: float) -> None:
+        """The write on a raw connection whose busy timeout is `wait` for once: a session
+        would wait the pool's 30 s on a lock before its BEGIN IMMEDIATE even ran."""
+        raw = self.engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            cursor.execute(f"PRAGMA busy_timeout = {int(wait * 1000)}")
+            try:
+                cursor.execute("BEGIN IMMEDIATE")
+                cursor.execute(
+                    "INSERT INTO key_values (key, value) VALUES ('healthz_at', ?) "
+                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    (_now(),),
+                )
+                cursor.execute("COMMIT")
+            except sqlite3.Error:
+                connection = raw.driver_connection
+                if connection is not None and connection.in_transaction:
+                    cursor.execute("ROLLBACK")
+                raise
+            finally:
+                cursor.execute("PRAGMA busy_timeout = 30000")
+        finally:
+            raw.close()
+
+    def _stamp(self, key: str) -> Any:
+        """Write `key` = now in key_values (an upsert)."""
+        stamp = self.insert(KeyValue).values(key=key, value=_now())
+        return stamp.on_conflict_do_update(index_elements=["key"], set_={"value": _now()})
 
     def insert(self, table: Any) -> Any:
         """INSERT that can say ON CONFLICT DO NOTHING on both backends."""

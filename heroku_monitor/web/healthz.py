@@ -18,7 +18,8 @@ bp = Blueprint("healthz", __name__)
 
 @bp.get("/healthz")
 def healthz() -> tuple[Response, int]:
-    """200 while the scheduler runs, the database answers and checks can use it, and no
+    """200 while the scheduler runs, the database can be read and written (a small write,
+    given 2 s) and checks can use it, and no
     monitor is in trouble (its checks failed TROUBLE_AFTER times in a row); one failed
     check is noise, not ill health."""
     service = current_service()
@@ -41,6 +42,8 @@ def healthz() -> tuple[Response, int]:
         monitors = []
     if service.checker.database_error:
         problems.append(f"checks cannot use the database: {service.checker.database_error}")
+    elif (unwritable := service.db.write_problem()) is not None:
+        problems.append(f"the database cannot be written: {unwritable}")
     troubled = [m.app_name for m in monitors if not m.paused and m.failures >= detect.TROUBLE_AFTER]
     if troubled:
         problems.append(f"checks keep failing for {', '.join(troubled)}")
