@@ -71,3 +71,16 @@ def plan(
         webhook_per_hour=webhooks,
         share_per_hour=share_per_hour,
     )
+
+
+def webhooks_may_check(
+    webhook_checks_last_hour: int,
+    *,
+    share: float,
+    limit_per_hour: int = HEROKU_REQUESTS_PER_HOUR,
+    requests_per_check: int = REQUESTS_PER_CHECK,
+) -> bool:
+    """Whether webhooks may start another check: they may spend the share less what polling
+    keeps (`POLLING_FLOOR`); past that, changes wait for the next poll."""
+    spent = max(0, webhook_checks_last_hour) * requests_per_check
+    return spent + requests_per_check <= limit_per_hour * share * (1 - POLLING_FLOOR)

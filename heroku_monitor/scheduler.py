@@ -268,6 +268,15 @@ class Scheduler:
                 # A storm still going joins the next trailing check, a window from now.
                 self._trailing.discard(monitor_id)
                 self._window_ends[monitor_id] = time.monotonic() + self.debounce
+        spent = self.ledger.checks_since(self.checker.clock() - SIGHTING_TTL)
+        if not budget.webhooks_may_check(spent, share=self.rate_share):
+            log.warning(
+                "webhooks asked for %d checks in the last hour, their whole part of the rate "
+                "budget: monitor %s waits for its next poll",
+                spent,
+                monitor_id,
+            )
+            return
         self._check(monitor_id, False, WEBHOOK)
 
     def _check(self, monitor_id: int, force: bool = False, source: str = ASKED) -> None:

@@ -46,7 +46,7 @@ class WebhookLedger:
 
     def checks_since(self, since: datetime) -> int:
         """Checks webhooks triggered since `since`, in every process."""
-        with self.db.transaction() as s:
+        with self.db.reading() as s:
             query = select(func.count()).where(
                 WebhookSighting.kind == "check", WebhookSighting.seen_at >= since
             )

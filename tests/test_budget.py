@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from heroku_monitor.budget import POLLING_FLOOR, plan
+from heroku_monitor.budget import POLLING_FLOOR, plan, webhooks_may_check
 
 
 def test_intervals_are_kept_while_polling_fits_its_share_and_stretched_just_past_it():
@@ -60,3 +60,12 @@ def test_polling_and_webhooks_together_never_plan_more_than_the_share(webhook_ch
     for count in (1, 7, 50, 300):
         budget = plan([1] * count, share=0.5, webhook_checks_last_hour=webhook_checks)
         assert budget.planned_per_hour + budget.webhook_per_hour <= 2250 + 1e-9
+
+
+def test_webhooks_may_spend_the_share_less_what_polling_keeps():
+    # Half of 4,500 is 2,250 an hour; polling keeps a fifth (450): webhooks get 1,800,
+    # 360 checks of 5 requests.
+    assert webhooks_may_check(0, share=0.5)
+    assert webhooks_may_check(359, share=0.5)
+    assert not webhooks_may_check(360, share=0.5)
+    assert not webhooks_may_check(10_000, share=0.5)

@@ -282,3 +282,15 @@ def test_a_plan_that_moves_never_pushes_a_poll_further_away(monitors, scheduled)
         monitors.add("app-more", "#a", 1, T0)
         scheduler.reconcile()
     assert scheduler.budget.stretched and scheduler.next_run(mid) == due
+
+
+def test_webhooks_that_spent_their_part_of_the_budget_wait_for_the_next_poll(started):
+    scheduler, checker, mid = started
+    now = checker.clock()
+    for _ in range(360):  # 1,800 requests: webhooks' whole part of half of 4,500
+        scheduler.ledger.record_check(now - timedelta(minutes=5))
+    assert scheduler.check_soon(mid)
+    wait_until(lambda: idle(scheduler, mid))
+    assert checker.count(mid) == 1  # only the first check: the webhook's never ran
+    scheduler.run_now(mid)  # a person's "check now" is no webhook's: it runs
+    wait_until(lambda: checker.count(mid) == 2)
