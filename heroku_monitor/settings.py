@@ -93,6 +93,7 @@ def from_env(env: Mapping[str, str], *, demo: bool = False, require_slack: bool 
     if app_name and (problem := validation.app_name_error(app_name)):
         errors.append(f"MONITORED_APP_NAME {app_name!r}: {problem}")
     channel = get("SLACK_CHANNEL")
+    channel = validation.normal_channel(channel) if channel else None
     if channel and (problem := validation.channel_error(channel)):
         errors.append(f"SLACK_CHANNEL {channel!r}: {problem}")
     interval = _int(

@@ -217,11 +217,11 @@ class SlackNotifier:
             status = exc.response.status_code
             error = str(exc.response.get("error") or f"HTTP {status}")
             if status == 429:
-                retry_after = exc.response.headers.get("Retry-After") or exc.response.headers.get(
-                    "retry-after"
-                )
-                wait = float(retry_after[0] if isinstance(retry_after, list) else retry_after or 30)
-                raise DeliveryError("ratelimited", permanent=False, retry_after=wait) from exc
+                raise DeliveryError(
+                    "ratelimited",
+                    permanent=False,
+                    retry_after=retry_after_seconds(exc.response.headers),
+                ) from exc
             if status >= 500 or error in PASSING_ERRORS:  # Slack's trouble, however worded
                 raise DeliveryError(error, permanent=False) from exc
             permanent = error in PERMANENT_ERRORS
@@ -231,6 +231,17 @@ class SlackNotifier:
                 f"could not reach Slack ({exc.__class__.__name__})", permanent=False
             ) from exc
         return Receipt(str(response.get("ts") or ""), str(response.get("channel") or ""))
+
+
+def retry_after_seconds(headers: Any) -> float:
+    """Slack's Retry-After in seconds; 30 when it is missing or not a number."""
+    value = headers.get("Retry-After") or headers.get("retry-after")
+    value = value[0] if isinstance(value, list) and value else value
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        return 30.0
+    return seconds if 0 <= seconds < 86400 else 30.0
 
 
 class LogNotifier:

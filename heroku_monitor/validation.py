@@ -6,6 +6,7 @@ Each function returns an error sentence, or None when the value is fine.
 from __future__ import annotations
 
 import re
+import unicodedata
 
 # Heroku app names: a lower-case letter first, then lower-case letters, digits and dashes,
 # 3-30 characters (the Platform API's app name pattern allows no trailing dash either).
@@ -26,6 +27,12 @@ def app_name_error(value: str) -> str | None:
         "An app name is 3-30 characters: a lower-case letter first, then lower-case "
         "letters, digits and dashes."
     )
+
+
+def normal_channel(value: str) -> str:
+    """`value` as Slack stores a name: composed Unicode (é, not e and a combining accent,
+    as some keyboards and copy-paste give it), without surrounding spaces."""
+    return unicodedata.normalize("NFC", value.strip())
 
 
 def channel_error(value: str) -> str | None:

@@ -120,3 +120,8 @@ def test_app_names_with_a_trailing_newline_are_refused():
     from heroku_monitor.validation import app_name_error
 
     assert app_name_error("my-app\n") and not app_name_error("my-app")
+
+
+def test_a_channel_name_typed_with_combining_accents_is_taken_as_slack_stores_it():
+    decomposed = "#alertes-e\u0301quipe"  # e and a combining accent, as some keyboards type é
+    assert from_env({**GOOD, "SLACK_CHANNEL": decomposed}).slack_channel == "#alertes-équipe"

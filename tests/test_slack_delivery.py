@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from heroku_monitor.slack import DeliveryError, SlackNotifier
+from heroku_monitor.slack import DeliveryError, SlackNotifier, retry_after_seconds
 from tests.fakes import FakeSlack
 
 BLOCKS = [{"type": "section", "text": {"type": "mrkdwn", "text": "hi"}}]
@@ -84,3 +84,12 @@ def test_unreachable_slack_is_a_passing_failure():
     with pytest.raises(DeliveryError) as raised:
         SlackNotifier("xoxb-x", "http://127.0.0.1:9/api/", retries=0).post("#a", "t", BLOCKS)
     assert not raised.value.permanent
+
+
+@pytest.mark.parametrize(
+    ("headers", "seconds"),
+    [({"Retry-After": "7"}, 7.0), ({"retry-after": ["2"]}, 2.0), ({"Retry-After": "soon"}, 30.0),
+     ({}, 30.0), ({"Retry-After": "-1"}, 30.0), ({"Retry-After": "1e9"}, 30.0)],
+)  # fmt: skip
+def test_a_retry_after_that_is_not_a_number_waits_30_seconds(headers: dict, seconds: float):
+    assert retry_after_seconds(headers) == seconds

@@ -14,9 +14,11 @@ from wtforms.validators import InputRequired
 from heroku_monitor import validation
 
 
-def _rule(check: Callable[[str], str | None]) -> Callable[[FlaskForm, Field], None]:
+def _rule(
+    check: Callable[[str], str | None], normal: Callable[[str], str] = str.strip
+) -> Callable[[FlaskForm, Field], None]:
     def validator(form: FlaskForm, field: Field) -> None:
-        field.data = (field.data or "").strip()
+        field.data = normal(field.data or "")
         problem = check(field.data)
         if problem:
             raise ValidationError(problem)
@@ -43,7 +45,7 @@ class MonitorForm(FlaskForm):
         "Slack Channel",
         validators=[
             InputRequired("Enter a channel, like #alerts."),
-            _rule(validation.channel_error),
+            _rule(validation.channel_error, validation.normal_channel),
         ],
     )
     check_interval = StringField(
