@@ -169,9 +169,24 @@ class Receipt:
 
 
 class Notifier(Protocol):
-    """Where alerts go: `post` returns a Receipt or raises DeliveryError."""
+    """Where alerts go. Each call returns a Receipt or raises DeliveryError."""
 
-    def post(self, channel: str, text: str, blocks: list[dict[str, Any]]) -> Receipt: ...
+    def post(
+        self,
+        channel: str,
+        text: str,
+        blocks: list[dict[str, Any]],
+        *,
+        thread_ts: str | None = None,
+        broadcast: bool = False,
+    ) -> Receipt:
+        """A message to `channel`; with `thread_ts`, a reply in that message's thread
+        (`broadcast`: shown in the channel too)."""
+        ...
+
+    def update(self, channel_id: str, ts: str, text: str, blocks: list[dict[str, Any]]) -> Receipt:
+        """Edit the message `ts` this app posted in the channel with ID `channel_id`."""
+        ...
 
 
 class _Jitter(Jitter):
@@ -208,11 +223,36 @@ class SlackNotifier:
             ],
         )
 
-    def post(self, channel: str, text: str, blocks: list[dict[str, Any]]) -> Receipt:
+    def post(
+        self,
+        channel: str,
+        text: str,
+        blocks: list[dict[str, Any]],
+        *,
+        thread_ts: str | None = None,
+        broadcast: bool = False,
+    ) -> Receipt:
+        thread = {"thread_ts": thread_ts, "reply_broadcast": broadcast} if thread_ts else {}
+        return self._call(
+            self.client.chat_postMessage,
+            channel=channel,
+            text=text,
+            blocks=blocks,
+            unfurl_links=False,
+            unfurl_media=False,
+            **thread,
+        )
+
+    def update(self, channel_id: str, ts: str, text: str, blocks: list[dict[str, Any]]) -> Receipt:
+        return self._call(
+            self.client.chat_update, channel=channel_id, ts=ts, text=text, blocks=blocks
+        )
+
+    @staticmethod
+    def _call(method: Any, **arguments: Any) -> Receipt:
+        """Call a Web API method; its errors become DeliveryError, judged as `known` says."""
         try:
-            response = self.client.chat_postMessage(
-                channel=channel, text=text, blocks=blocks, unfurl_links=False, unfurl_media=False
-            )
+            response = method(**arguments)
         except SlackApiError as exc:
             status = exc.response.status_code
             error = str(exc.response.get("error") or f"HTTP {status}")
@@ -247,6 +287,18 @@ def retry_after_seconds(headers: Any) -> float:
 class LogNotifier:
     """Demo mode without SLACK_BOT_TOKEN: alerts go to the log (and the dashboard's feed)."""
 
-    def post(self, channel: str, text: str, blocks: list[dict[str, Any]]) -> Receipt:
+    def post(
+        self,
+        channel: str,
+        text: str,
+        blocks: list[dict[str, Any]],
+        *,
+        thread_ts: str | None = None,
+        broadcast: bool = False,
+    ) -> Receipt:
         log.warning("ALERT for %s (Slack not configured):\n%s", channel, text)
         return Receipt("", logged=True)
+
+    def update(self, channel_id: str, ts: str, text: str, blocks: list[dict[str, Any]]) -> Receipt:
+        log.warning("ALERT edited (Slack not configured):\n%s", text)
+        return Receipt(ts, channel_id, logged=True)

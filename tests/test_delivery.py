@@ -23,13 +23,24 @@ class Slack:
         self.posted: list[tuple[str, str]] = []
         self.tries = 0
 
-    def post(self, channel: str, text: str, blocks: list[dict[str, Any]]) -> Receipt:
+    def post(
+        self,
+        channel: str,
+        text: str,
+        blocks: list[dict[str, Any]],
+        *,
+        thread_ts: str | None = None,
+        broadcast: bool = False,
+    ) -> Receipt:
         self.tries += 1
         error = self.errors.get(channel.lstrip("#"))
         if error is not None:
             raise error
         self.posted.append((channel, text))
         return Receipt(f"1.{len(self.posted)}", "C0" + channel.lstrip("#").upper())
+
+    def update(self, channel_id: str, ts: str, text: str, blocks: list[dict[str, Any]]) -> Receipt:
+        raise AssertionError("no edits here")
 
 
 def crash_in(storage: Storage, channel: str, app: str) -> None:

@@ -93,3 +93,26 @@ def test_unreachable_slack_is_a_passing_failure():
 )  # fmt: skip
 def test_a_retry_after_that_is_not_a_number_waits_30_seconds(headers: dict, seconds: float):
     assert retry_after_seconds(headers) == seconds
+
+
+def test_a_reply_goes_in_the_thread_and_a_broadcast_one_to_the_channel_too(slack: FakeSlack):
+    opening = notifier(slack).post("#alerts", "opened", BLOCKS)
+    notifier(slack).post(opening.channel_id, "again", BLOCKS, thread_ts=opening.ts)
+    notifier(slack).post(opening.channel_id, "over", BLOCKS, thread_ts=opening.ts, broadcast=True)
+    first, reply, last = slack.messages
+    assert first["thread_ts"] is None and reply["thread_ts"] == last["thread_ts"] == opening.ts
+    assert (reply["reply_broadcast"], last["reply_broadcast"]) == (False, True)
+
+
+def test_an_edit_takes_the_channel_id_and_changes_the_message(slack: FakeSlack):
+    opening = notifier(slack).post("#alerts", "opened", BLOCKS)
+    edited = notifier(slack).update(opening.channel_id, opening.ts, "✅ Resolved", BLOCKS)
+    assert (edited.ts, edited.channel_id) == (opening.ts, opening.channel_id)
+    (message,) = slack.messages
+    assert message["text"] == "✅ Resolved" and message["edits"] == 1
+    with pytest.raises(DeliveryError) as by_name:  # chat.update takes no channel name
+        notifier(slack).update("#alerts", opening.ts, "again", BLOCKS)
+    assert by_name.value.reason == "channel_not_found" and by_name.value.permanent
+    with pytest.raises(DeliveryError) as gone:
+        notifier(slack).update(opening.channel_id, "1.000001", "again", BLOCKS)
+    assert gone.value.reason == "message_not_found" and not gone.value.fixable

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from datetime import datetime, timedelta
+from typing import Any
 
 from heroku_monitor import check, detect, messages
 from heroku_monitor.db import Database
@@ -233,7 +234,10 @@ class Channel:
         self.invited = False
         self.posted: list[str] = []
 
-    def post(self, channel: str, text: str, blocks: list) -> Receipt:
+    def update(self, channel_id: str, ts: str, text: str, blocks: list) -> Receipt:
+        raise AssertionError("no edits here")
+
+    def post(self, channel: str, text: str, blocks: list, **thread: Any) -> Receipt:
         if not self.invited:
             raise DeliveryError("not_in_channel", permanent=True)
         self.posted.append(text)

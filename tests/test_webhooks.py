@@ -37,7 +37,9 @@ def example(name: str, app: str = APP) -> dict[str, Any]:
     if REFERENCE.exists():
         body = copy.deepcopy(json.loads(REFERENCE.read_text())["_webhook_delivery_examples"][name])
     else:  # the shape of the reference's examples, for a checkout without ../shared
-        body = {"resource": name.split("-")[1], "action": name.split("-")[2], "data": {}}
+        resource, action = name.split("-")[1], name.split("-")[2]
+        event_id = str(uuid.uuid5(uuid.NAMESPACE_URL, name))  # one per example, as there
+        body = {"id": event_id, "resource": resource, "action": action, "data": {}}
     if body["resource"] == "app":
         body["data"]["name"] = app
     else:

@@ -18,6 +18,11 @@ Slack documents, not the way our code hopes:
 * ``blocks`` are held to Block Kit's documented limits (``invalid_blocks``: at most 50 blocks, a
   known block type, header text 150, section text 3,000, at most 10 fields of 2,000 each) and to
   the undocumented cumulative one (``msg_blocks_too_long``, see `MAX_BLOCKS_JSON_CHARS`).
+* ``chat.update`` (https://api.slack.com/methods/chat.update) edits a message this bot posted:
+  ``channel`` must be the channel's ID (a name is ``channel_not_found``), ``ts`` a message in
+  it (``message_not_found``); its text and blocks are held to the same rules. The edits are
+  recorded (`updates`), and `messages` shows each message as last edited.
+* A ``thread_ts`` reply is recorded with it, and ``reply_broadcast`` too.
 * ``response_url`` posts (slash command replies) are JSON, answered with a plain ``ok``, and each
   URL can be used five times; their blocks are held to the same limits (HTTP 400 with the error
   code as the body, as Slack's webhooks answer).
@@ -177,6 +182,7 @@ class FakeSlack(BackgroundServer):
         self._channels: dict[str, Channel] = {}
         self._channel_seq = 0
         self._messages: list[dict[str, Any]] = []
+        self._updates: list[dict[str, Any]] = []
         self._response_posts: list[dict[str, Any]] = []
         self._response_urls: dict[str, _ResponseUrl] = {}
         self._api_requests: list[dict[str, Any]] = []
@@ -330,6 +336,7 @@ class FakeSlack(BackgroundServer):
         """Forget recorded traffic and pending faults (channels and token state stay)."""
         with self._lock:
             self._messages.clear()
+            self._updates.clear()
             self._response_posts.clear()
             self._api_requests.clear()
             self._calls.clear()
@@ -337,6 +344,13 @@ class FakeSlack(BackgroundServer):
             self._latency = 0.0
 
     # ------------------------------------------------------------------ recorded traffic
+
+    @property
+    def updates(self) -> list[dict[str, Any]]:
+        """Edits made with chat.update, oldest first: ``channel`` (ID), ``ts``, ``text``,
+        ``blocks``."""
+        with self._lock:
+            return [dict(u) for u in self._updates]
 
     @property
     def messages(self) -> list[dict[str, Any]]:
@@ -442,6 +456,7 @@ class FakeSlack(BackgroundServer):
             return _json_response({"ok": True, "url": self.socket_url})
         handlers = {
             "chat.postMessage": self._chat_post_message,
+            "chat.update": self._chat_update,
             "auth.test": self._auth_test,
             "conversations.info": self._conversations_info,
         }
@@ -599,6 +614,7 @@ class FakeSlack(BackgroundServer):
             "blocks": blocks,
             "attachments": attachments,
             "thread_ts": thread_ts,
+            "reply_broadcast": _true(args.get("reply_broadcast")),
             "ts": ts,
             "truncated": truncated,
             "request": {k: v for k, v in args.items() if k != "token"},
@@ -607,6 +623,33 @@ class FakeSlack(BackgroundServer):
             self._messages.append(record)
             self._changed.notify_all()
         return {"ok": True, "channel": channel.id, "ts": ts, "message": message}
+
+    def _chat_update(
+        self, args: Mapping[str, Any], warnings: list[tuple[str, str]]
+    ) -> dict[str, Any]:
+        channel_arg = str(args.get("channel") or "")
+        ts = str(args.get("ts") or "")
+        blocks = _parse_blocks(args.get("blocks"))
+        text = args.get("text")
+        text = "" if text is None else str(text)
+        if not text and not blocks:
+            raise _ApiError("no_text")
+        with self._changed:
+            # Not a name: chat.update takes the channel's ID only.
+            channel = self._channels.get(channel_arg)
+            if channel is None:
+                raise _ApiError("channel_not_found")
+            target = next(
+                (m for m in self._messages if m["channel"] == channel.id and m["ts"] == ts), None
+            )
+            if target is None:
+                raise _ApiError("message_not_found")
+            target["text"], target["blocks"] = text, blocks
+            target["edits"] = target.get("edits", 0) + 1
+            self._updates.append({"channel": channel.id, "ts": ts, "text": text, "blocks": blocks})
+            self._changed.notify_all()
+        message = {"text": text, "blocks": blocks} if blocks else {"text": text}
+        return {"ok": True, "channel": channel.id, "ts": ts, "text": text, "message": message}
 
     # ------------------------------------------------------------------ response_url
 
@@ -697,6 +740,11 @@ def _parse_json_array(value: Any) -> list[Any] | None:
         except ValueError:
             return None
     return value if isinstance(value, list) else None
+
+
+def _true(value: Any) -> bool:
+    """A boolean argument as Slack reads it from JSON or a form ("true", "1")."""
+    return value is True or str(value).lower() in ("true", "1")
 
 
 def _parse_blocks(value: Any) -> list[dict[str, Any]] | None:
