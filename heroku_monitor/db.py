@@ -40,6 +40,8 @@ from heroku_monitor.settings import SettingsError
 SCHEMA_LOCK = 0x4D6F6E69  # any constant: the advisory lock that serialises creating the schema
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 TRUE = text("true")  # a column default both backends read as true
+FALSE = text("false")
+POST, REPLY, UPDATE = "post", "reply", "update"  # what an outbox row asks of Slack
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -120,6 +122,13 @@ class Alert(Base):
     channel_id: Mapped[str | None] = mapped_column(String(40), default=None)
     # When Slack first answered with an error nobody documented (retried for an hour).
     unknown_error_since: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # "post" to the channel, "reply" in the thread of `parent_id` (`broadcast`: to the
+    # channel too), or "update": edit the message `parent_id` with this text and blocks.
+    action: Mapped[str] = mapped_column(String(10), default=POST, server_default=POST)
+    parent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("alerts.id", ondelete="SET NULL"), default=None
+    )
+    broadcast: Mapped[bool] = mapped_column(Boolean, default=False, server_default=FALSE)
     # For a failed alert: whether a person's fix (the channel, an invite, the token) can
     # get it through. False when Slack refused the message itself. Decided by slack.py.
     fixable: Mapped[bool] = mapped_column(Boolean, default=True, server_default=TRUE)

@@ -12,9 +12,10 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from heroku_monitor.clock import Clock
+from heroku_monitor.db import REPLY, UPDATE
 from heroku_monitor.monitors import Monitors
-from heroku_monitor.outbox import FAILED, LEASE_SECONDS, SENT, Outbox, OutboxItem
-from heroku_monitor.slack import DeliveryError, Notifier
+from heroku_monitor.outbox import FAILED, LEASE_SECONDS, LOGGED, SENT, Outbox, OutboxItem
+from heroku_monitor.slack import DeliveryError, Notifier, Receipt
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +71,7 @@ class Delivery:
         """Post one claimed alert: SENT, FAILED (for good), or RETRY (a passing failure,
         which ends the run)."""
         try:
-            receipt = self.notifier.post(item.channel, item.text, item.blocks)
+            receipt = self._call(item)
         except DeliveryError as exc:
             now = self.clock()
             if exc.permanent or _given_up(item, exc, now):
@@ -97,6 +98,23 @@ class Delivery:
             self.monitors.set_delivery_error(monitor_id, None)
             self.outbox.requeue_failed(now, channel=item.channel)
         return SENT
+
+    def _call(self, item: OutboxItem) -> Receipt:
+        """Ask Slack what the alert asks: post it, reply in its message's thread, or edit
+        that message. A reply whose message never reached Slack goes to the channel
+        instead; an edit of one has nothing to edit (DeliveryError, permanent)."""
+        where = item.parent_channel_id
+        if item.action == UPDATE:
+            if item.parent_status == LOGGED:  # no Slack token then: the edit goes to the log too
+                return self.notifier.update(item.channel, "", item.text, item.blocks)
+            if not (where and item.parent_ts):
+                raise DeliveryError("its_message_was_not_delivered", permanent=True)
+            return self.notifier.update(where, item.parent_ts, item.text, item.blocks)
+        if item.action == REPLY and where and item.parent_ts:
+            return self.notifier.post(
+                where, item.text, item.blocks, thread_ts=item.parent_ts, broadcast=item.broadcast
+            )
+        return self.notifier.post(item.channel, item.text, item.blocks)
 
 
 def backoff(attempts: int) -> float:

@@ -63,17 +63,27 @@ HEADERS: dict[str, tuple[str, str]] = {
 
 @dataclass(frozen=True)
 class Message:
-    """One Slack message: `text` is the notification fallback, `blocks` the rich form."""
+    """One Slack message: `text` is the notification fallback, `blocks` the rich form.
+
+    `action` says what to do with it: POST it to the channel, REPLY in the thread of the
+    message whose key is `parent_key` (`broadcast`: to the channel too), or UPDATE (edit)
+    that message. `explicit_key` names a message no event set names (an edit, say)."""
 
     app: str
     kind: str
     text: str
     blocks: Blocks
     event_keys: tuple[str, ...]
+    action: str = "post"
+    parent_key: str | None = None
+    broadcast: bool = False
+    explicit_key: str | None = None
 
     @property
     def key(self) -> str:
         """Stable identity of the message, from the events it carries."""
+        if self.explicit_key is not None:
+            return self.explicit_key
         joined = "\n".join(sorted(self.event_keys))
         return f"{self.app}:{self.kind}:{hashlib.sha256(joined.encode()).hexdigest()[:24]}"
 

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import and_, delete, exists, func, select, update
 from sqlalchemy.orm import Session, aliased
 
-from heroku_monitor.db import Alert, AlertEvent, Database, Monitor, rowcount
+from heroku_monitor.db import POST, Alert, AlertEvent, Database, Monitor, rowcount
 from heroku_monitor.detect import Event
 from heroku_monitor.messages import Message
 from heroku_monitor.slack import Receipt
@@ -43,6 +43,13 @@ class OutboxItem:
     token: str = ""
     created_at: datetime | None = None
     unknown_error_since: datetime | None = None
+    action: str = POST
+    broadcast: bool = False
+    # The message a reply or an edit is about, as Slack knows it (None: it was never
+    # delivered, or it only went to the log).
+    parent_channel_id: str | None = None
+    parent_ts: str | None = None
+    parent_status: str | None = None
 
 
 class Outbox:
@@ -69,8 +76,16 @@ class Outbox:
         if monitor is None:
             return
         for message in messages:
+            parent_id = None
+            if message.parent_key is not None:
+                parent_id = s.execute(
+                    select(Alert.id).where(Alert.key == f"m{monitor_id}:{message.parent_key}")
+                ).scalar()
             alert = Alert(
                 key=f"m{monitor_id}:{message.key}",
+                action=message.action,
+                parent_id=parent_id,
+                broadcast=message.broadcast,
                 monitor_id=monitor_id,
                 app_name=message.app,
                 kind=message.kind,
@@ -106,7 +121,7 @@ class Outbox:
                 .where(_head_of_channel(), Alert.next_attempt_at <= now)
                 .where((Alert.claimed_until.is_(None)) | (Alert.claimed_until < now))
             )
-            candidates = s.execute(query.order_by(Alert.id).limit(5)).scalars()
+            candidates = s.execute(query.order_by(Alert.id).limit(5)).scalars().all()
             for alert in candidates:
                 token = secrets.token_hex(8)
                 won = s.execute(
@@ -117,16 +132,21 @@ class Outbox:
                     .execution_options(synchronize_session=False)
                 )
                 if rowcount(won) == 1:
-                    blocks = json.loads(alert.blocks)
+                    parent = s.get(Alert, alert.parent_id) if alert.parent_id else None
                     return OutboxItem(
                         alert.id,
                         alert.channel,
                         alert.text,
-                        blocks,
+                        json.loads(alert.blocks),
                         alert.attempts,
                         token,
                         alert.created_at,
                         alert.unknown_error_since,
+                        action=alert.action,
+                        broadcast=alert.broadcast,
+                        parent_channel_id=parent.channel_id if parent else None,
+                        parent_ts=parent.slack_ts if parent else None,
+                        parent_status=parent.status if parent else None,
                     )
             return None
 
@@ -238,13 +258,15 @@ class Outbox:
 
 
 def _head_of_channel() -> Any:
-    """The oldest pending alert of its channel (no older one is pending there)."""
-    older = aliased(Alert)
+    """The oldest pending alert of its channel (no older one is pending there), whose
+    message, when it replies to or edits one, is settled (sent, or failed for good)."""
+    older, parent = aliased(Alert), aliased(Alert)
     return and_(
         Alert.status == PENDING,
         ~exists().where(
             older.channel == Alert.channel, older.status == PENDING, older.id < Alert.id
         ),
+        ~exists().where(parent.id == Alert.parent_id, parent.status == PENDING),
     )
 
 

@@ -55,6 +55,7 @@ MESSAGE_ERRORS = frozenset(
         "cannot_reply_to_message",
         "duplicate_message_not_found",
         # chat.update: the message to edit cannot be edited
+        "its_message_was_not_delivered",  # ours: the message to edit never reached Slack
         "cant_update_message",
         "edit_window_closed",
         "message_not_found",
