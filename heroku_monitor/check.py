@@ -14,12 +14,13 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
-from heroku_monitor import budget, detect, messages
+from heroku_monitor import budget, detect, incidents, threads
 from heroku_monitor.clock import Clock, utcnow
 from heroku_monitor.db import database_problem
 from heroku_monitor.delivery import Delivery
 from heroku_monitor.detect import CheckFailed, Event
 from heroku_monitor.heroku import HerokuClient, HerokuError, RateLimited
+from heroku_monitor.incident_store import IncidentStore
 from heroku_monitor.monitors import Monitors
 from heroku_monitor.outbox import Outbox
 from heroku_monitor.snapshot import AppSnapshot
@@ -60,12 +61,15 @@ class Checker:
         *,
         digest_key: bytes,
         clock: Clock = utcnow,
+        mention: str = "here",
     ) -> None:
         self.monitors = monitors
         self.outbox = outbox
         self.heroku = heroku
         self.delivery = delivery
         self.digest_key = digest_key
+        self.incident_store = IncidentStore(monitors.db)
+        self.mention = mention  # who an escalation calls (ALERT_MENTION)
         self.clock = clock
         self.last_check = LastCheck()
         # Why the latest check could not use the database (None: it could).
@@ -113,12 +117,12 @@ class Checker:
             seen = CheckFailed(str(exc))
             log.warning("check of %s failed: %s", app, seen.reason)
         try:
-            fresh = record(self.monitors, self.outbox, monitor_id, app, seen, now)
+            fresh = self._record(monitor_id, app, seen, now)
         except OperationalError:
             # A pooled connection may be stale (opened while the file was read-only, or
             # before a failover): once more, on fresh ones. The transaction rolled back.
             self.monitors.db.engine.dispose()
-            fresh = record(self.monitors, self.outbox, monitor_id, app, seen, now)
+            fresh = self._record(monitor_id, app, seen, now)
         error = seen.reason if isinstance(seen, CheckFailed) else None
         if error is None:
             self.throttled_until, self._throttle_seconds = None, THROTTLE_FIRST
@@ -128,6 +132,20 @@ class Checker:
             log.info("%s: %s", app, ", ".join(e.kind for e in fresh))
         self.delivery.run()
         return CheckResult(monitor_id, app, error is None, now, fresh, error)
+
+    def _record(
+        self, monitor_id: int, app: str, seen: AppSnapshot | CheckFailed, now: datetime
+    ) -> list[Event]:
+        return record(
+            self.monitors,
+            self.outbox,
+            self.incident_store,
+            monitor_id,
+            app,
+            seen,
+            now,
+            mention=self.mention,
+        )
 
     def _throttle(self, now: datetime) -> None:
         self.throttled_until = now + timedelta(seconds=self._throttle_seconds)
@@ -158,16 +176,20 @@ class Checker:
 def record(
     monitors: Monitors,
     outbox: Outbox,
+    store: IncidentStore,
     monitor_id: int,
     app: str,
     seen: AppSnapshot | CheckFailed,
     now: datetime,
+    *,
+    mention: str = "here",
 ) -> list[Event]:
-    """In one transaction: load the monitor's state, decide (pure), save the state and
-    queue the alerts of the events not seen before; returns those events.
+    """In one transaction: load the monitor's state, decide what changed (pure), save the
+    state; then the events not seen before go to the app's incidents (pure), which say
+    what to post, reply or edit, and that is queued; returns those events.
 
     The state row stays locked to the end, so two processes checking one monitor at once
-    decide one after the other, never both against the same snapshot.
+    decide one after the other, never both against the same snapshot or incidents.
     """
     with monitors.db.transaction() as s:
         state = monitors.lock_state(s, monitor_id, app)
@@ -178,5 +200,15 @@ def record(
             return []  # a newer check already landed: this one is stale
         monitors.save_state(s, monitor_id, decision, now)
         fresh = outbox.first_seen(s, monitor_id, decision.events, now)
-        outbox.enqueue(s, monitor_id, messages.build(fresh, now), now)
+        outcome = incidents.apply(
+            store.open_incidents(s, monitor_id),
+            fresh,
+            now,
+            snapshot=decision.state.snapshot,
+            mention=mention,
+            snoozes=store.snoozes(s, app),
+        )
+        store.save(s, monitor_id, outcome.incidents)
+        store.save_snoozes(s, app, outcome.snoozes)
+        outbox.enqueue(s, monitor_id, threads.outbox_messages(outcome.actions, now), now)
         return fresh

@@ -407,3 +407,29 @@ class WebhookSighting(Base):
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     kind: Mapped[str] = mapped_column(String(10))
     seen_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class IncidentRow(Base):
+    """One incident of a monitor (`incidents.Incident`, kept whole as JSON in `data`)."""
+
+    __tablename__ = "incidents"
+    monitor_id: Mapped[int] = mapped_column(
+        ForeignKey("monitors.id", ondelete="CASCADE"), primary_key=True
+    )
+    id: Mapped[str] = mapped_column(String(400), primary_key=True)
+    app_name: Mapped[str] = mapped_column(String(30))
+    family: Mapped[str] = mapped_column(String(40))
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    data: Mapped[str] = mapped_column(Text)
+
+
+class SnoozeRow(Base):
+    """An app's snooze (`incidents.Snooze`): no top-level alert for it until `until`."""
+
+    __tablename__ = "snoozes"
+    app_name: Mapped[str] = mapped_column(String(30), primary_key=True)
+    since: Mapped[datetime] = mapped_column(UTCDateTime)
+    until: Mapped[datetime] = mapped_column(UTCDateTime)
+    by: Mapped[str] = mapped_column(String(200), default="")
+    muted: Mapped[str] = mapped_column(Text, default="[]")

@@ -108,7 +108,10 @@ class Delivery:
             if item.parent_status == LOGGED:  # no Slack token then: the edit goes to the log too
                 return self.notifier.update(item.channel, "", item.text, item.blocks)
             if not (where and item.parent_ts):
-                raise DeliveryError("its_message_was_not_delivered", permanent=True)
+                # Failed with its message: sent again with it (after it) once that goes.
+                refused = item.parent_status == FAILED and not item.parent_fixable
+                reason = "its_message_was_refused" if refused else "its_message_was_not_delivered"
+                raise DeliveryError(reason, permanent=True)
             return self.notifier.update(where, item.parent_ts, item.text, item.blocks)
         if item.action == REPLY and where and item.parent_ts:
             return self.notifier.post(

@@ -50,6 +50,7 @@ class OutboxItem:
     parent_channel_id: str | None = None
     parent_ts: str | None = None
     parent_status: str | None = None
+    parent_fixable: bool = True
 
 
 class Outbox:
@@ -147,6 +148,7 @@ class Outbox:
                         parent_channel_id=parent.channel_id if parent else None,
                         parent_ts=parent.slack_ts if parent else None,
                         parent_status=parent.status if parent else None,
+                        parent_fixable=parent.fixable if parent else True,
                     )
             return None
 

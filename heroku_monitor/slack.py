@@ -55,7 +55,7 @@ MESSAGE_ERRORS = frozenset(
         "cannot_reply_to_message",
         "duplicate_message_not_found",
         # chat.update: the message to edit cannot be edited
-        "its_message_was_not_delivered",  # ours: the message to edit never reached Slack
+        "its_message_was_refused",  # ours: Slack refused the message this edit is of
         "cant_update_message",
         "edit_window_closed",
         "message_not_found",
@@ -67,6 +67,7 @@ MESSAGE_ERRORS = frozenset(
 # invite, the token, the app's scopes or the workspace's settings), then it is sent again.
 FIXABLE_ERRORS = frozenset(
     {
+        "its_message_was_not_delivered",  # ours: the message this edit is of failed too
         "channel_not_found",
         "duplicate_channel_not_found",
         "not_in_channel",

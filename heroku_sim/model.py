@@ -81,6 +81,10 @@ WEBHOOK_LEVELS = ("notify", "sync")
 WEBHOOK_CONFLICT = "A webhook with that URL already exists for this app."
 
 
+# How long before its creation a seeded app was last deployed.
+SEED_AGE = timedelta(days=1)
+
+
 class Keep:
     """The type of `KEEP`: "leave this field as it is" where None means "set to null"."""
 
@@ -596,7 +600,7 @@ class Simulator:
 
         Defaults: `web: 2, worker: 1`; a Heroku Postgres add-on (so `DATABASE_URL`), plus
         `LANG` and `SECRET_KEY`. v1 is "Initial release" with no slug, as on Heroku; later
-        ones are "Deploy <sha>" releases an hour apart, the newest current.
+        ones are "Deploy <sha>" releases an hour apart, the newest current and a day old.
         Raises InvalidParamsError for a name Heroku would refuse, ConflictError if taken.
         """
         if not APP_NAME.match(name):
@@ -612,7 +616,9 @@ class Simulator:
         with self._lock:
             if name in self._apps:
                 raise ConflictError(f"Name {name!r} is already taken.")
-            now = self._now()
+            # The app was made, and last deployed, a day ago: an app someone starts to watch
+            # is rarely one deployed this very minute (a deploy made in a test is fresh).
+            now = self._now() - SEED_AGE
             first = self._ts(now - timedelta(hours=releases - 1))
             app = _App(
                 id=self._uuid(),

@@ -167,12 +167,14 @@ def test_a_slack_rate_limit_ends_the_delivery_run_instead_of_hammering(world: Wo
     world.sim.deploy(APP)
     world.sim.crash_dyno(APP, "web.1")
     world.sim.stop_dyno(APP, "worker.1")
-    service.checker.check(mid)  # three messages: crash, down, deploy
+    service.checker.check(mid)  # the crash, the down in its thread, its edit, the deploy
     assert world.slack.calls["chat.postMessage"] == 1
-    assert service.outbox.count("pending") == 3
-    later(service, 1)  # past Retry-After: all three go, in order
-    assert service.delivery.run() == 3
+    assert service.outbox.count("pending") == 4
+    later(service, 1)  # past Retry-After: all four go, in order
+    assert service.delivery.run() == 4
     assert firsts(world) == [CRASH, "⚠️ *WARNING: Dynos Down* ⚠️", DEPLOY]
+    crash, down, _ = world.slack.messages
+    assert down["thread_ts"] == crash["ts"] and len(world.slack.updates) == 1
 
 
 def test_two_processes_delivering_through_a_slow_slack_send_each_alert_once(world: World):
@@ -187,7 +189,7 @@ def test_two_processes_delivering_through_a_slow_slack_send_each_alert_once(worl
     world.sim.stop_dyno(APP, "worker.1")
     with services[0].delivery._lock:  # as if a run were going: the check only queues
         services[0].checker.check(mid)
-    assert services[0].outbox.count("pending") == 3
+    assert services[0].outbox.count("pending") == 4  # crash, down in its thread, edit, deploy
     runs = [threading.Thread(target=s.delivery.run) for s in services]
     for run in runs:
         run.start()

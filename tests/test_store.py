@@ -11,6 +11,7 @@ from heroku_monitor import check, detect, messages
 from heroku_monitor.db import Database
 from heroku_monitor.delivery import Delivery
 from heroku_monitor.detect import CheckFailed, diff
+from heroku_monitor.incident_store import IncidentStore
 from heroku_monitor.monitors import Monitors
 from heroku_monitor.outbox import FAILED, PENDING, Outbox
 from heroku_monitor.slack import DeliveryError, Receipt
@@ -27,13 +28,19 @@ class Storage:
         self.db = Database(url)
         self.monitors = Monitors(self.db)
         self.outbox = Outbox(self.db)
+        self.incidents = IncidentStore(self.db)
 
     def success(self, monitor_id: int, seen: AppSnapshot, now: datetime) -> list[detect.Event]:
         """What a successful check records: the events it found that were not seen before."""
-        return check.record(self.monitors, self.outbox, monitor_id, seen.app, seen, now)
+        return check.record(
+            self.monitors, self.outbox, self.incidents, monitor_id, seen.app, seen, now
+        )
 
     def failure(self, monitor_id: int, app: str, reason: str, now: datetime) -> list[detect.Event]:
-        return check.record(self.monitors, self.outbox, monitor_id, app, CheckFailed(reason), now)
+        failed = CheckFailed(reason)
+        return check.record(
+            self.monitors, self.outbox, self.incidents, monitor_id, app, failed, now
+        )
 
 
 def make_monitor(store: Storage) -> int:
@@ -217,8 +224,8 @@ def test_processes_starting_together_on_a_new_postgres_database_all_come_up(post
 def test_old_delivered_alerts_are_pruned_but_pending_ones_never(database_url: str):
     store = Storage(database_url)
     mid = queue_crash(store)
-    down = snap(dynos=(dyno("web.1", "crashed"), dyno("worker.1", "down")), minutes=10)
-    store.success(mid, down, T0)
+    maintenance = snap(dynos=CRASHED.dynos, maintenance=True, minutes=10)  # a second alert
+    store.success(mid, maintenance, T0)
     first = store.outbox.claim_next(T0)
     assert first is not None
     store.outbox.mark_sent(first, Receipt("1.2", "C0ALERTS"), T0)
@@ -235,13 +242,15 @@ class Channel:
         self.posted: list[str] = []
 
     def update(self, channel_id: str, ts: str, text: str, blocks: list) -> Receipt:
-        raise AssertionError("no edits here")
+        if not self.invited:
+            raise DeliveryError("not_in_channel", permanent=True)
+        return Receipt(ts, channel_id)
 
     def post(self, channel: str, text: str, blocks: list, **thread: Any) -> Receipt:
         if not self.invited:
             raise DeliveryError("not_in_channel", permanent=True)
         self.posted.append(text)
-        return Receipt(f"1.{len(self.posted)}")
+        return Receipt(f"1.{len(self.posted)}", "C0ALERTS")
 
 
 def test_a_channel_that_works_again_gets_its_undelivered_alerts(sqlite_url: str):
@@ -259,7 +268,9 @@ def test_a_channel_that_works_again_gets_its_undelivered_alerts(sqlite_url: str)
     channel.invited = True
     down = snap(dynos=(dyno("web.1", "crashed"), dyno("worker.1", "down")), minutes=10)
     store.success(mid, down, T0)
-    assert delivery.run() == 2  # the new alert, then the one that failed before
+    # The down (its crash's message failed, so not in a thread), then the crash that failed
+    # before, then the crash's edit.
+    assert delivery.run() == 3
     assert ["Dynos Down" in channel.posted[0], "Dyno Crash" in channel.posted[1]] == [True, True]
     view = store.monitors.get(mid)
     assert view and view.delivery_error is None

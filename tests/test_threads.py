@@ -95,6 +95,6 @@ def test_a_reply_to_a_message_slack_refused_goes_to_the_channel_and_its_edit_fai
     failed = {a.text: a.last_error for a in storage.outbox.recent(status=FAILED)}
     assert failed == {
         "🚨 crash": "invalid_blocks: Slack refused the message's layout (a bug: please report it)",
-        "✅ Resolved": "its_message_was_not_delivered",
+        "✅ Resolved": "its_message_was_refused",
     }
     assert slack.updates == []
