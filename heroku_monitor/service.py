@@ -154,7 +154,15 @@ def build(
         notifier = LogNotifier()
     digest_key = config_digest_key(settings, db)
     delivery = Delivery(outbox, monitors, notifier, clock, lease=patience.lease)
-    checker = Checker(monitors, outbox, heroku, delivery, digest_key=digest_key, clock=clock)
+    checker = Checker(
+        monitors,
+        outbox,
+        heroku,
+        delivery,
+        digest_key=digest_key,
+        clock=clock,
+        mention=settings.alert_mention,
+    )
     scheduler = Scheduler(
         checker,
         monitors,

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from heroku_monitor import validation
+from heroku_monitor.incidents import mention_markup
 
 DEFAULT_DATABASE_URL = "sqlite:///instance/monitor.db"
 
@@ -44,6 +45,8 @@ class Settings:
     # The share of Heroku's 4,500 requests/hour (per account, shared with every other tool
     # using the token) that polling may spend.
     rate_share: float = 0.5
+    # Who a crash-loop escalation calls: none, here, channel or a user-group ID (S…).
+    alert_mention: str = "here"
     # Where each seed value came from, for the dashboard: name -> "environment" | "default".
     sources: dict[str, str] = field(default_factory=dict)
 
@@ -104,6 +107,11 @@ def from_env(env: Mapping[str, str], *, demo: bool = False, require_slack: bool 
     simulator_port = _int(env, "SIMULATOR_PORT", 5001, 0, 65535, errors)
     share_percent = _int(env, "HEROKU_RATE_SHARE_PERCENT", 50, 5, 100, errors)
 
+    alert_mention = get("ALERT_MENTION") or "here"
+    try:
+        mention_markup(alert_mention)
+    except ValueError as exc:
+        errors.append(f"ALERT_MENTION {exc}")
     slack_api_url = get("SLACK_API_URL") or "https://slack.com/api/"
     if not slack_api_url.endswith("/"):
         slack_api_url += "/"
@@ -135,5 +143,6 @@ def from_env(env: Mapping[str, str], *, demo: bool = False, require_slack: bool 
         max_concurrent_checks=concurrency,
         simulator_port=simulator_port,
         rate_share=share_percent / 100,
+        alert_mention=alert_mention,
         sources=sources,
     )

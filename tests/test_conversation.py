@@ -116,7 +116,7 @@ def test_two_processes_sharing_the_database_never_double_a_reply_or_an_edit(
 ):
     other = service_module.build(world.settings(), clock=clock, patience=QUICK)
     try:
-        for round_ in range(3):
+        for _ in range(3):
             clock.advance(1)
             world.sim.crash_dyno(APP, "web.1")
             for process in (service, other):  # both see the same change

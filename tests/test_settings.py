@@ -125,3 +125,16 @@ def test_app_names_with_a_trailing_newline_are_refused():
 def test_a_channel_name_typed_with_combining_accents_is_taken_as_slack_stores_it():
     decomposed = "#alertes-e\u0301quipe"  # e and a combining accent, as some keyboards type é
     assert from_env({**GOOD, "SLACK_CHANNEL": decomposed}).slack_channel == "#alertes-équipe"
+
+
+@pytest.mark.parametrize(
+    ("given", "kept"),
+    [("", "here"), ("none", "none"), ("channel", "channel"), ("S0123ABCD", "S0123ABCD")],
+)
+def test_alert_mention_is_none_here_channel_or_a_user_group(given: str, kept: str):
+    assert from_env({**GOOD, "ALERT_MENTION": given}).alert_mention == kept
+
+
+def test_an_alert_mention_slack_cannot_make_is_one_clear_sentence():
+    with pytest.raises(SettingsError, match="ALERT_MENTION 'everyone' is not a mention"):
+        from_env({**GOOD, "ALERT_MENTION": "everyone"})
