@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.baseline import BaselineMonitor
 from heroku_monitor import budget
 from heroku_monitor import service as service_module
-from heroku_monitor.scheduler import DELIVERY_JOB, PRUNE_JOB, RECONCILE_JOB
+from heroku_monitor.scheduler import DELIVERY_JOB, PRUNE_JOB, RECONCILE_JOB, TEND_JOB
 from heroku_monitor.service import Service
 from heroku_monitor.settings import Settings
 from heroku_monitor.web import create_app
@@ -123,7 +123,7 @@ def signed_command(text: str, response_url: str) -> tuple[str, dict[str, str]]:
 def quiet(service: Service) -> bool:
     """No check running and none waiting (debounced, deferred or asked for)."""
     waiting = [j for j in service.scheduler.aps.get_jobs() if not j.id.startswith("check-")]
-    waiting = [j for j in waiting if j.id not in (DELIVERY_JOB, PRUNE_JOB, RECONCILE_JOB)]
+    waiting = [j for j in waiting if j.id not in (DELIVERY_JOB, PRUNE_JOB, RECONCILE_JOB, TEND_JOB)]
     return not waiting and not service.scheduler._running
 
 

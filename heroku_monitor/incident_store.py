@@ -59,6 +59,15 @@ class IncidentStore:
                 )
             )
 
+    def monitors_of(self, incident_id: str) -> list[int]:
+        """The monitors that hold an incident of this id (a button names only the id)."""
+        with self.db.reading() as s:
+            return list(
+                s.execute(
+                    select(IncidentRow.monitor_id).where(IncidentRow.id == incident_id)
+                ).scalars()
+            )
+
     def recent(self, since: object) -> list[Incident]:
         """Every incident opened since `since` (a datetime), for the dashboard."""
         with self.db.reading() as s:

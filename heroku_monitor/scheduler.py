@@ -30,6 +30,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from heroku_monitor import budget
 from heroku_monitor.check import Checker
+from heroku_monitor.conversations import Conversations
 from heroku_monitor.delivery import Delivery
 from heroku_monitor.monitors import Monitors
 from heroku_monitor.outbox import Outbox
@@ -41,6 +42,8 @@ DELIVERY_JOB = "deliver-outbox"
 PRUNE_JOB = "prune-alert-log"
 RECONCILE_JOB = "follow-monitors"
 RECONCILE_EVERY = 60  # seconds
+TEND_JOB = "tend-incidents"
+TEND_EVERY = 60  # seconds
 # A webhook's check waits this long for the rest of its storm (a deploy sends dozens).
 DEBOUNCE = 1.0  # seconds
 
@@ -81,6 +84,8 @@ class Scheduler:
         self.outbox = outbox
         self.deliver_every = deliver_every
         self.rate_share = rate_share
+        # Set by the service: incidents and snoozes, tended every minute.
+        self.conversations: Conversations | None = None
         self.debounce = debounce
         self.ledger = WebhookLedger(monitors.db)
         self.budget = budget.plan([], share=rate_share)
@@ -127,6 +132,10 @@ class Scheduler:
             seconds=RECONCILE_EVERY,
             id=RECONCILE_JOB,
             replace_existing=True,
+        )
+        # Incidents end when quiet, snoozes run out: both are time's doing, not a check's.
+        self.aps.add_job(
+            self._tend, "interval", seconds=TEND_EVERY, id=TEND_JOB, replace_existing=True
         )
 
     def shutdown(self) -> None:
@@ -376,6 +385,10 @@ class Scheduler:
             self.reconcile()
         except Exception:
             log.exception("following the monitors in the database crashed")
+
+    def _tend(self) -> None:
+        if self.conversations is not None:
+            self.conversations.tick()
 
     def _deliver(self) -> None:
         try:

@@ -20,6 +20,7 @@ from slack_bolt import App
 from heroku_monitor import slack_app
 from heroku_monitor.check import Checker
 from heroku_monitor.clock import Clock, utcnow
+from heroku_monitor.conversations import Conversations
 from heroku_monitor.db import Database, open_database
 from heroku_monitor.delivery import Delivery
 from heroku_monitor.heroku import HerokuClient
@@ -75,6 +76,7 @@ class Service:
     checker: Checker
     scheduler: Scheduler
     answers: StatusAnswers
+    conversations: Conversations
     # The Slack app (Bolt), when slash commands are on over HTTP or Socket Mode.
     bolt: App | None = None
     # Demo mode: the simulated Heroku the service watches (its buttons act on it).
@@ -173,9 +175,11 @@ def build(
     )
     delivery.wake_at = scheduler.deliver_at
     answers = StatusAnswers(monitors, heroku, digest_key, clock)
+    conversations = Conversations(monitors, outbox, checker.incident_store, delivery, clock)
+    scheduler.conversations = conversations
     bolt = None
     if settings.slack_signing_secret or settings.slack_app_token:
-        bolt = slack_app.build_bolt(settings, answers)
+        bolt = slack_app.build_bolt(settings, answers, conversations)
     return Service(
         settings,
         db,
@@ -187,6 +191,7 @@ def build(
         checker,
         scheduler,
         answers,
+        conversations,
         bolt=bolt,
         simulator=simulator,
     )

@@ -22,8 +22,9 @@ from slack_bolt.logger.messages import (
 )
 from slack_sdk import WebClient
 
-from heroku_monitor import messages, validation
+from heroku_monitor import messages, threads, validation
 from heroku_monitor.clock import Clock
+from heroku_monitor.conversations import Conversations
 from heroku_monitor.heroku import Forbidden, HerokuClient, HerokuError, NotFound, Unauthorized
 from heroku_monitor.monitors import Monitors
 from heroku_monitor.settings import Settings, SettingsError
@@ -125,7 +126,9 @@ class _TokenFromSettings(logging.Filter):
         return record.getMessage() not in self.EXPECTED
 
 
-def build_bolt(settings: Settings, answers: StatusAnswers) -> App:
+def build_bolt(
+    settings: Settings, answers: StatusAnswers, conversations: Conversations | None = None
+) -> App:
     """The Bolt app; building it calls nothing over the network.
 
     `authorize` stands in for Bolt's default single-team authorization, which would call
@@ -181,7 +184,36 @@ def build_bolt(settings: Settings, answers: StatusAnswers) -> App:
                     str(sent.body)[:200],
                 )
 
+    if conversations is not None:
+        _incident_buttons(bolt, conversations)
     return bolt
+
+
+def _incident_buttons(bolt: App, conversations: Conversations) -> None:
+    """Acknowledge and Snooze 1 h on an incident's message (signed by Slack like the
+    command: Bolt and `web/slack_endpoints.py` refuse anything else)."""
+
+    def person(body: dict[str, Any]) -> str:
+        user = body.get("user") or {}
+        user_id = str(user.get("id") or "")
+        if threads.USER_MENTION.fullmatch(f"<@{user_id}>"):
+            return f"<@{user_id}>"
+        return str(user.get("username") or user.get("name") or "someone")
+
+    def monitors_of(action: dict[str, Any]) -> list[int]:
+        return conversations.store.monitors_of(str(action.get("value") or ""))
+
+    @bolt.action(threads.ACKNOWLEDGE)
+    def acknowledge(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        ack()
+        for monitor_id in monitors_of(action):
+            conversations.acknowledge(monitor_id, str(action.get("value")), person(body))
+
+    @bolt.action(threads.SNOOZE)
+    def snooze(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        ack()
+        for monitor_id in monitors_of(action):
+            conversations.snooze(monitor_id, person(body))
 
 
 def start_socket_mode(bolt: App, app_token: str) -> Any:

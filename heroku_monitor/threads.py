@@ -7,15 +7,21 @@ below it; its edits add the incident's state at the end; replies go in its threa
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime
+from typing import Any
+
+from slack_sdk.models.blocks import ActionsBlock, ButtonElement
 
 from heroku_monitor import detect, incidents, messages
 from heroku_monitor.blocks import context_block, escape, section_block
 from heroku_monitor.db import POST, REPLY, UPDATE
 from heroku_monitor.incidents import Action, Incident
 from heroku_monitor.messages import Message
+
+USER_MENTION = re.compile(r"<@[UW][A-Z0-9]{2,20}>")
 
 
 def opening_key(incident_id: str) -> str:
@@ -52,13 +58,16 @@ def _render(action: Action, now: datetime) -> Message | None:
         base = _opening(incident, now)
         if action.what == incidents.OPENED:
             return replace(
-                base, explicit_key=action.key, event_keys=tuple(e.key for e in incident.opening)
+                base,
+                blocks=[*base.blocks, *_buttons(incident)],
+                explicit_key=action.key,
+                event_keys=tuple(e.key for e in incident.opening),
             )
         state = _state_line(incident)
         return replace(
             base,
             text=f"{base.text}\n{state}",
-            blocks=[*base.blocks, context_block(state)],
+            blocks=[*base.blocks, context_block(state), *_buttons(incident)],
             action=UPDATE,
             parent_key=opening_key(incident.id),
             explicit_key=action.key,
@@ -73,7 +82,7 @@ def _render(action: Action, now: datetime) -> Message | None:
         ).strip()
         return _plain(action, text, REPLY, parent)
     if action.what == incidents.ACKNOWLEDGED:
-        text = f"👀 Acknowledged by {escape(incident.acknowledged_by)}."
+        text = f"👀 Acknowledged by {who(incident.acknowledged_by)}."
         return _plain(action, text, REPLY, parent)
     if action.what in (incidents.FOLLOW_UP, incidents.RESOLVED):
         lines: list[str] = []
@@ -119,14 +128,39 @@ def _opening(incident: Incident, now: datetime) -> Message:
     return replace(base, text=f"{base.text}\n{line}", blocks=[*base.blocks, section_block(line)])
 
 
+ACKNOWLEDGE, SNOOZE = "incident_acknowledge", "incident_snooze"  # the buttons' action IDs
+
+
+def _buttons(incident: Incident) -> list[dict[str, Any]]:
+    """Acknowledge and Snooze 1 h, while the incident is open (Acknowledge until someone
+    has). Their value names the incident; Slack signs what comes back."""
+    if not incident.is_open:
+        return []
+    value = incident.id
+    buttons = [ButtonElement(text="😴 Snooze 1 h", action_id=SNOOZE, value=value)]
+    if not incident.acknowledged_by:
+        acknowledge = ButtonElement(
+            text="👀 Acknowledge", action_id=ACKNOWLEDGE, value=value, style="primary"
+        )
+        buttons.insert(0, acknowledge)
+    return [ActionsBlock(block_id="incident", elements=buttons).to_dict()]
+
+
+def who(by: str) -> str:
+    """A person as Slack shows them: a user mention as given, anything else escaped."""
+    return by if USER_MENTION.fullmatch(by) else escape(by)
+
+
 def _state_line(incident: Incident) -> str:
     parts = []
     if incident.crashes > 1:
         parts.append(f"🔁 {incident.crashes} crashes so far")
     if incident.acknowledged_by:
-        parts.append(f"👀 acknowledged by {escape(incident.acknowledged_by)}")
+        parts.append(f"👀 acknowledged by {who(incident.acknowledged_by)}")
     if incident.snoozed_until is not None:
-        parts.append(f"😴 snoozed until {incident.snoozed_until:%H:%M UTC}")
+        parts.append(
+            f"😴 snoozed by {who(incident.snoozed_by)} until {incident.snoozed_until:%H:%M UTC}"
+        )
     if incident.recovering_since is not None and incident.is_open:
         parts.append("🩹 every dyno is up again")
     if incident.minutes is not None:

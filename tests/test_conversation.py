@@ -12,6 +12,7 @@ from heroku_monitor import service as service_module
 from heroku_monitor.service import Service
 from heroku_sim import Simulator, SimulatorServer
 from tests.fakes import FakeSlack
+from tests.web import wait_until
 from tests.world import APP, QUICK, World
 
 CRASH = "🚨 *ALERT: Dyno Crash Detected* 🚨"
@@ -132,3 +133,118 @@ def test_two_processes_sharing_the_database_never_double_a_reply_or_an_edit(
     assert len(keys) == len(set(keys))  # no edit sent twice
     replies = [m for m in world.slack.messages if m["thread_ts"]]
     assert len(replies) == 2 + 1  # two more crashes, and the escalation at the third
+
+
+# -- the buttons: Acknowledge and Snooze 1 h, signed like Slack signs them ------------------
+
+SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+
+
+def press(service: Service, button: str, incident_id: str, *, secret: str = SECRET) -> int:
+    """What Slack POSTs when someone presses a button of an incident's message."""
+    import hashlib
+    import hmac
+    import json
+    import time
+    from urllib.parse import urlencode
+
+    from heroku_monitor.web import create_app
+
+    payload = {
+        "type": "block_actions",
+        "team": {"id": "T0FAKE0001", "domain": "fake"},
+        "user": {"id": "U0FAKEUSR1", "username": "ann", "team_id": "T0FAKE0001"},
+        "api_app_id": "A0FAKEAPP1",
+        "token": "deprecated-verification-token",
+        "trigger_id": "1.2.3",
+        "channel": {"id": "C0FAKE0001", "name": "alerts"},
+        "actions": [
+            {
+                "type": "button",
+                "action_id": button,
+                "block_id": "incident",
+                "value": incident_id,
+                "action_ts": "1700000000.000001",
+            }
+        ],
+    }
+    body = urlencode({"payload": json.dumps(payload)})
+    timestamp = str(int(time.time()))
+    base = f"v0:{timestamp}:{body}".encode()
+    signature = "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+    headers = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "X-Slack-Request-Timestamp": timestamp,
+        "X-Slack-Signature": signature,
+    }
+    client = create_app(service).test_client()
+    return client.post("/slack/interactions", data=body, headers=headers).status_code
+
+
+@pytest.fixture
+def signed(world: World, clock: Clock) -> Iterator[Service]:
+    service = service_module.build(
+        world.settings(slack_signing_secret=SECRET), clock=clock, patience=QUICK
+    )
+    check(service)
+    yield service
+    service.stop()
+
+
+def crash_once(world: World, service: Service, clock: Clock) -> str:
+    clock.advance(1)
+    world.sim.crash_dyno(APP, "web.1")
+    check(service)
+    (opening,) = top_level(world.slack)
+    (actions,) = [b for b in opening["blocks"] if b["type"] == "actions"]
+    return str(actions["elements"][0]["value"])
+
+
+def test_acknowledge_shows_who_and_no_escalation_follows(
+    world: World, signed: Service, clock: Clock
+):
+    from heroku_monitor.threads import ACKNOWLEDGE
+
+    incident = crash_once(world, signed, clock)
+    assert press(signed, ACKNOWLEDGE, incident) == 200  # Bolt acks, then acts
+    wait_until(lambda: "acknowledged by" in top_level(world.slack)[0]["text"])
+    (opening,) = top_level(world.slack)
+    assert "acknowledged by <@U0FAKEUSR1>" in opening["text"]
+    assert any(m["text"] == "👀 Acknowledged by <@U0FAKEUSR1>." for m in world.slack.messages)
+    for _ in range(3):  # a crash loop after the acknowledgement
+        clock.advance(1)
+        world.sim.start_dyno(APP, "web.1")
+        check(signed)
+        clock.advance(1)
+        world.sim.crash_dyno(APP, "web.1")
+        check(signed)
+    assert not any("Crash loop" in m["text"] for m in world.slack.messages)
+
+
+def test_a_snoozed_app_posts_nothing_top_level_for_the_hour_then_says_what_was_muted(
+    world: World, signed: Service, clock: Clock
+):
+    from heroku_monitor.threads import SNOOZE
+
+    incident = crash_once(world, signed, clock)
+    assert press(signed, SNOOZE, incident) == 200  # Bolt acks, then acts
+    wait_until(lambda: "snoozed by" in top_level(world.slack)[0]["text"])
+    clock.advance(5)
+    world.sim.deploy(APP, "bob@example.com")
+    check(signed)
+    assert len(top_level(world.slack)) == 1  # the deploy was recorded, not posted
+    clock.advance(61)
+    signed.conversations.tick()
+    last = top_level(world.slack)[-1]
+    assert "snooze of *my-app* ended" in last["text"] and "New Deploy Detected" in last["text"]
+
+
+def test_a_forged_or_stale_button_press_is_refused_and_changes_nothing(
+    world: World, signed: Service, clock: Clock
+):
+    from heroku_monitor.threads import ACKNOWLEDGE
+
+    incident = crash_once(world, signed, clock)
+    assert press(signed, ACKNOWLEDGE, incident, secret="not-the-secret") == 401
+    (opening,) = top_level(world.slack)
+    assert "acknowledged" not in opening["text"] and world.slack.updates == []

@@ -24,7 +24,8 @@ def test_crash_reaches_slack_with_the_exact_prd_text(world: World):
     (message,) = world.slack.wait_for_messages(1)
     assert message["text"] == CRASH_TEXT
     assert message["channel_name"] == "alerts"
-    assert [b["type"] for b in message["blocks"]] == ["header", "section", "section", "context"]
+    kinds = [b["type"] for b in message["blocks"]]
+    assert kinds == ["header", "section", "section", "context", "actions"]  # + the buttons
 
 
 def test_nothing_changed_means_nothing_is_posted(world: World):

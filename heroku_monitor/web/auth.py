@@ -16,7 +16,9 @@ from flask import Flask, Response, render_template, request
 from heroku_monitor.settings import Settings
 from heroku_monitor.web.context import current_service
 
-OPEN_ENDPOINTS = frozenset({"healthz.healthz", "slack.commands", "webhooks.heroku", "static"})
+OPEN_ENDPOINTS = frozenset(
+    {"healthz.healthz", "slack.commands", "slack.interactions", "webhooks.heroku", "static"}
+)
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 # No inline scripts or styles, nothing from elsewhere: the page works offline.

@@ -45,6 +45,12 @@ def _refusal() -> tuple[Response, int] | None:
     return jsonify(error="The request is not signed by Slack."), 401
 
 
+@bp.post("/slack/interactions")
+def interactions() -> Response | tuple[Response, int]:
+    """The incident buttons (Acknowledge, Snooze 1 h), handed to the Bolt app."""
+    return commands()
+
+
 @bp.post("/slack/commands")
 def commands() -> Response | tuple[Response, int]:
     service = current_service()
