@@ -68,6 +68,15 @@ class IncidentStore:
                 ).scalars()
             )
 
+    def all_snoozes(self) -> dict[str, Snooze]:
+        """Every app's snooze, by app (for the dashboard)."""
+        with self.db.reading() as s:
+            rows = s.execute(select(SnoozeRow)).scalars().all()
+            return {
+                r.app_name: Snooze(r.app_name, r.since, r.until, r.by, tuple(json.loads(r.muted)))
+                for r in rows
+            }
+
     def recent(self, since: object) -> list[Incident]:
         """Every incident opened since `since` (a datetime), for the dashboard."""
         with self.db.reading() as s:

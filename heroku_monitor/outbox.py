@@ -251,6 +251,16 @@ class Outbox:
                 query = query.where(Alert.status == status)
             return list(s.execute(query).scalars().all())
 
+    def of_app(self, app: str, since: datetime) -> list[Alert]:
+        """The app's alerts since `since`, oldest first (the dashboard's timeline)."""
+        with self.db.reading() as s:
+            query = (
+                select(Alert)
+                .where(Alert.app_name == app, Alert.created_at >= since)
+                .order_by(Alert.id)
+            )
+            return list(s.execute(query).scalars().all())
+
     def count(self, status: str | None = None) -> int:
         with self.db.reading() as s:
             query = select(func.count()).select_from(Alert)

@@ -248,3 +248,25 @@ def test_a_forged_or_stale_button_press_is_refused_and_changes_nothing(
     assert press(signed, ACKNOWLEDGE, incident, secret="not-the-secret") == 401
     (opening,) = top_level(world.slack)
     assert "acknowledged" not in opening["text"] and world.slack.updates == []
+
+
+def test_the_dashboard_shows_open_incidents_snoozes_and_a_timeline_and_can_end_a_snooze(
+    world: World, signed: Service, clock: Clock
+):
+    from heroku_monitor.threads import SNOOZE
+    from heroku_monitor.web import create_app
+    from tests.web import csrf_token
+
+    incident = crash_once(world, signed, clock)
+    press(signed, SNOOZE, incident)
+    wait_until(lambda: "snoozed by" in top_level(world.slack)[0]["text"])
+    client = create_app(signed).test_client()
+    page = client.get("/").get_data(as_text=True)
+    assert "🔥 dynos since" in page and "Snoozed by &lt;@U0FAKEUSR1&gt;" in page
+    assert "<svg" in page and 'viewBox="' in page
+    mid = signed.monitors.all()[0].id
+    token = csrf_token(client)
+    response = client.post(f"/monitors/{mid}/end-snooze", data={"csrf_token": token})
+    assert response.status_code == 303
+    assert "Snoozed by" not in client.get("/").get_data(as_text=True)
+    assert "snooze of *my-app* ended" in top_level(world.slack)[-1]["text"]

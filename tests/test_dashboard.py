@@ -299,6 +299,30 @@ def test_demo_buttons_cause_an_event_and_its_alert_arrives(world: World):
         service.stop()
 
 
+def test_the_demo_crash_loop_button_ends_in_one_thread_with_one_escalation(
+    world: World, monkeypatch: pytest.MonkeyPatch
+):
+    from heroku_monitor.web import demo
+
+    monkeypatch.setattr(demo, "LOOP_PAUSE", 1.1)  # each change in a second of its own
+    service, mid = world.baseline()
+    service.simulator = world.heroku
+    site = Site(service, app := create_app(service), app.test_client())
+    try:
+        assert site.post("/demo/crashloop").status_code == 303
+
+        def escalated() -> bool:
+            service.checker.check(mid)  # what the simulated app's webhooks would ask for
+            return any("Crash loop" in m["text"] for m in world.slack.messages)
+
+        wait_until(escalated, timeout=20)
+    finally:
+        service.simulator = None
+        service.stop()
+    top = [m for m in world.slack.messages if not m["thread_ts"]]
+    assert len(top) == 1 and top[0]["text"].startswith("🚨 *ALERT: Dyno Crash Detected* 🚨")
+
+
 def test_demo_routes_do_not_exist_outside_demo_mode(site: Site):
     assert site.post("/demo/crash").status_code == 404
 

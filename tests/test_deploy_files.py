@@ -22,6 +22,10 @@ def test_slack_manifest_declares_the_command_the_app_answers_and_the_scopes_it_n
     assert command["url"].endswith("/slack/commands")
     assert {"chat:write", "commands"} <= set(manifest["oauth_config"]["scopes"]["bot"])
     assert manifest["display_information"]["name"] == "Heroku Monitor"
+    interactivity = manifest["settings"]["interactivity"]  # the incident buttons
+    assert interactivity["is_enabled"] and interactivity["request_url"].endswith(
+        "/slack/interactions"
+    )
 
 
 # The keys Heroku's app.json schema documents (https://devcenter.heroku.com/articles/app-json-schema).

@@ -6,21 +6,24 @@ check runs right away), then answered with a 303 back to `/`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from markupsafe import Markup
 from werkzeug.wrappers import Response
 
 from heroku_monitor import messages
 from heroku_monitor.budget import Budget
 from heroku_monitor.db import Alert
+from heroku_monitor.incidents import Incident, Snooze
 from heroku_monitor.monitors import MonitorView
 from heroku_monitor.outbox import FAILED
 from heroku_monitor.service import Service
 from heroku_monitor.web.auth import read_only_reason
 from heroku_monitor.web.context import current_service
 from heroku_monitor.web.forms import ActionForm, MonitorForm
+from heroku_monitor.web.timeline import Marker, timeline_svg
 
 DEFAULT_CHANNEL = "#alerts"
 
@@ -35,6 +38,9 @@ class Card:
     next_check_at: datetime | None
     health: str | None
     form: MonitorForm
+    incidents: list[Incident] = field(default_factory=list)  # open ones
+    snooze: Snooze | None = None  # active
+    timeline: Markup | None = None
 
 
 @dataclass(frozen=True)
@@ -114,10 +120,27 @@ def _page(service: Service, failed: MonitorForm | None, failed_slot: str) -> Pag
     now = service.clock()
     monitors = service.monitors.all()
     cards = []
+    week = service.checker.incident_store.recent(now - timedelta(days=7))
+    snoozes = service.checker.incident_store.all_snoozes()
     for m in monitors:
         form = failed if failed is not None and failed_slot == str(m.id) else _edit_form(service, m)
         health = m.snapshot.health() if m.snapshot else None
-        cards.append(Card(m, scheduler.next_run(m.id), health, form))
+        mine = [i for i in week if i.app == m.app_name]
+        markers = [
+            Marker.from_alert(a) for a in service.outbox.of_app(m.app_name, now - timedelta(days=7))
+        ]
+        snooze = snoozes.get(m.app_name)
+        cards.append(
+            Card(
+                m,
+                scheduler.next_run(m.id),
+                health,
+                form,
+                incidents=[i for i in mine if i.is_open],
+                snooze=snooze if snooze is not None and snooze.active(now) else None,
+                timeline=timeline_svg(m.app_name, mine, markers, now),
+            )
+        )
     first = monitors[0] if monitors else None
     if failed is not None and failed_slot == "config":
         config_form = failed
@@ -247,6 +270,17 @@ def delete(monitor_id: int) -> Response:
     monitor = _acted_on(monitor_id)
     current_service().monitors.delete(monitor_id)
     return _saved(monitor_id, f"Removed {monitor.app_name}. Its past alerts stay in the log.")
+
+
+@bp.post("/monitors/<int:monitor_id>/end-snooze")
+def end_snooze(monitor_id: int) -> Response:
+    monitor = _acted_on(monitor_id)
+    ended = current_service().conversations.end_snooze(monitor_id)
+    said = (
+        f"Snooze of {monitor.app_name} ended." if ended else f"{monitor.app_name} was not snoozed."
+    )
+    flash(said, "ok")
+    return redirect(url_for("dashboard.index"), code=303)
 
 
 @bp.post("/monitors/<int:monitor_id>/check")

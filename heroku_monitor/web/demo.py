@@ -6,6 +6,8 @@ The buttons change the simulator, never the monitor: detection stays in the engi
 from __future__ import annotations
 
 import secrets
+import threading
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -24,6 +26,27 @@ bp = Blueprint("demo", __name__)
 def _crash(sim: Simulator, app: str) -> str:
     sim.crash_dyno(app, "web.1")
     return f"Crashed web.1 of {app}."
+
+
+# A crash loop, as a person would see one: web.1 crashes, Heroku restarts it, it crashes
+# again. Seconds apart, so each change has its own time stamp and its own webhook.
+LOOP_CRASHES, LOOP_PAUSE = 3, 2.5  # crashes, seconds between changes
+
+
+def _crash_loop(sim: Simulator, app: str) -> str:
+    def loop() -> None:
+        for n in range(LOOP_CRASHES):
+            if n:
+                time.sleep(LOOP_PAUSE)
+                sim.start_dyno(app, "web.1")
+                time.sleep(LOOP_PAUSE)
+            sim.crash_dyno(app, "web.1")
+
+    threading.Thread(target=loop, name="demo-crash-loop", daemon=True).start()
+    return (
+        f"web.1 of {app} crashes {LOOP_CRASHES} times in the next "
+        f"{int(2 * LOOP_PAUSE * (LOOP_CRASHES - 1))} s: watch one thread in Slack."
+    )
 
 
 def _stop(sim: Simulator, app: str) -> str:
@@ -58,6 +81,7 @@ def _config(sim: Simulator, app: str) -> str:
 DEMO_USER = "you@example.com"
 ACTIONS: dict[str, Callable[[Simulator, str], str]] = {
     "crash": _crash,
+    "crashloop": _crash_loop,
     "stop": _stop,
     "start": _start,
     "deploy": _deploy,
