@@ -78,6 +78,7 @@ class Message:
     parent_key: str | None = None
     broadcast: bool = False
     explicit_key: str | None = None
+    muted: bool = False  # its app is snoozed: kept in the alert log, never sent
 
     @property
     def key(self) -> str:

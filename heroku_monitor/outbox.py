@@ -25,6 +25,7 @@ from heroku_monitor.messages import Message
 from heroku_monitor.slack import Receipt
 
 PENDING, SENT, LOGGED, FAILED = "pending", "sent", "logged", "failed"
+MUTED = "muted"  # its app was snoozed: in the log, never sent
 # How long a claim holds by default; the service passes its own (`service.Patience.lease`):
 # just longer than the longest post, so no other process takes an alert while it is being
 # sent, and one whose sender died is taken again within seconds.
@@ -93,7 +94,7 @@ class Outbox:
                 channel=monitor.slack_channel,
                 text=message.text,
                 blocks=json.dumps(message.blocks),
-                status=PENDING,
+                status=MUTED if message.muted else PENDING,
                 attempts=0,
                 created_at=now,
                 next_attempt_at=now,

@@ -30,10 +30,22 @@ def opening_key(incident_id: str) -> str:
 
 
 def outbox_messages(actions: Iterable[Action], now: datetime) -> list[Message]:
-    """The messages to queue for `actions`, in order; muted ones are not sent."""
+    """The messages to queue for `actions`, in order; muted ones (the app is snoozed) are
+    kept in the alert log, never sent."""
     queued: list[Message] = []
     for action in actions:
         if action.kind == incidents.MUTED:
+            shown = (
+                messages.build(action.events, now)
+                if action.what == incidents.ALERT
+                else [m for m in [_render(action, now)] if m is not None]
+            )
+            queued.extend(
+                replace(
+                    m, action=POST, parent_key=None, muted=True, explicit_key=f"{action.key}:{n}"
+                )
+                for n, m in enumerate(shown)
+            )
             continue
         if action.what == incidents.ALERT:
             queued.extend(messages.build(action.events, now))

@@ -233,6 +233,8 @@ def test_a_snoozed_app_posts_nothing_top_level_for_the_hour_then_says_what_was_m
     world.sim.deploy(APP, "bob@example.com")
     check(signed)
     assert len(top_level(world.slack)) == 1  # the deploy was recorded, not posted
+    (muted,) = signed.outbox.recent(status="muted")
+    assert "New Deploy Detected" in muted.text
     clock.advance(61)
     signed.conversations.tick()
     last = top_level(world.slack)[-1]
