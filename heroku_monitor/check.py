@@ -117,12 +117,12 @@ class Checker:
             seen = CheckFailed(str(exc))
             log.warning("check of %s failed: %s", app, seen.reason)
         try:
-            fresh = self._record(monitor_id, app, seen, now)
+            fresh = self._record(monitor_id, app, seen, now, monitor.alert_mention)
         except OperationalError:
             # A pooled connection may be stale (opened while the file was read-only, or
             # before a failover): once more, on fresh ones. The transaction rolled back.
             self.monitors.db.engine.dispose()
-            fresh = self._record(monitor_id, app, seen, now)
+            fresh = self._record(monitor_id, app, seen, now, monitor.alert_mention)
         error = seen.reason if isinstance(seen, CheckFailed) else None
         if error is None:
             self.throttled_until, self._throttle_seconds = None, THROTTLE_FIRST
@@ -134,7 +134,12 @@ class Checker:
         return CheckResult(monitor_id, app, error is None, now, fresh, error)
 
     def _record(
-        self, monitor_id: int, app: str, seen: AppSnapshot | CheckFailed, now: datetime
+        self,
+        monitor_id: int,
+        app: str,
+        seen: AppSnapshot | CheckFailed,
+        now: datetime,
+        mention: str | None,
     ) -> list[Event]:
         return record(
             self.monitors,
@@ -144,7 +149,7 @@ class Checker:
             app,
             seen,
             now,
-            mention=self.mention,
+            mention=mention or self.mention,
         )
 
     def _throttle(self, now: datetime) -> None:

@@ -76,6 +76,8 @@ class Monitor(Base):
     source: Mapped[str] = mapped_column(String(20), default="dashboard")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Who this monitor's crash-loop escalation calls (None: ALERT_MENTION's choice).
+    alert_mention: Mapped[str | None] = mapped_column(String(40), default=None)
 
 
 class MonitorState(Base):

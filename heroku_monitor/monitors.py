@@ -34,6 +34,7 @@ class MonitorView:
     failures: int = 0
     delivery_error: str | None = None
     snapshot: AppSnapshot | None = None
+    alert_mention: str | None = None  # None: ALERT_MENTION's choice
 
 
 class Monitors:
@@ -93,6 +94,16 @@ class Monitors:
             monitor.check_interval, monitor.updated_at = interval, now
             monitor.source = "dashboard"
         return True
+
+    def set_mention(self, monitor_id: int, mention: str | None, now: datetime) -> bool:
+        """Who the monitor's escalation calls (None: ALERT_MENTION's choice)."""
+        with self.db.transaction() as s:
+            result = s.execute(
+                update(Monitor)
+                .where(Monitor.id == monitor_id)
+                .values(alert_mention=mention, updated_at=now)
+            )
+            return bool(rowcount(result))
 
     def set_paused(self, monitor_id: int, paused: bool, now: datetime) -> bool:
         with self.db.transaction() as s:
@@ -226,4 +237,5 @@ def _view(m: Monitor, st: MonitorState | None) -> MonitorView:
         failures=st.failures if st else 0,
         delivery_error=st.delivery_error if st else None,
         snapshot=snapshot,
+        alert_mention=m.alert_mention,
     )

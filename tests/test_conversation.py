@@ -272,3 +272,31 @@ def test_the_dashboard_shows_open_incidents_snoozes_and_a_timeline_and_can_end_a
     assert response.status_code == 303
     assert "Snoozed by" not in client.get("/").get_data(as_text=True)
     assert "snooze of *my-app* ended" in top_level(world.slack)[-1]["text"]
+
+
+def test_a_monitor_can_name_who_its_escalation_calls_on_the_dashboard(
+    world: World, service: Service, clock: Clock
+):
+    from heroku_monitor.web import create_app
+    from tests.web import csrf_token
+
+    client = create_app(service).test_client()
+    mid = service.monitors.all()[0].id
+    token = csrf_token(client)
+    refused = client.post(
+        f"/monitors/{mid}/mention", data={"csrf_token": token, "mention": "everyone"}
+    )
+    assert refused.status_code == 400 and "is not a mention" in refused.get_data(as_text=True)
+    saved = client.post(
+        f"/monitors/{mid}/mention", data={"csrf_token": token, "mention": "S0TEAM123"}
+    )
+    assert saved.status_code == 303
+    for _ in range(3):
+        clock.advance(1)
+        world.sim.crash_dyno(APP, "web.1")
+        check(service)
+        clock.advance(1)
+        world.sim.start_dyno(APP, "web.1")
+        check(service)
+    (escalation,) = [m for m in world.slack.messages if "Crash loop" in m["text"]]
+    assert escalation["text"].startswith("<!subteam^S0TEAM123>")

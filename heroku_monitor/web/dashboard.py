@@ -22,7 +22,7 @@ from heroku_monitor.outbox import FAILED
 from heroku_monitor.service import Service
 from heroku_monitor.web.auth import read_only_reason
 from heroku_monitor.web.context import current_service
-from heroku_monitor.web.forms import ActionForm, MonitorForm
+from heroku_monitor.web.forms import ActionForm, MentionForm, MonitorForm
 from heroku_monitor.web.timeline import Marker, timeline_svg
 
 DEFAULT_CHANNEL = "#alerts"
@@ -64,6 +64,7 @@ class Page:
     throttle: str
     demo: bool
     polled_every_seconds: dict[int, int]
+    default_mention: str = "here"
 
     def fmt(self, moment: datetime | None) -> str:
         return _fmt(moment, self.now)
@@ -170,6 +171,7 @@ def _page(service: Service, failed: MonitorForm | None, failed_slot: str) -> Pag
         rate_share=settings.rate_share,
         throttle=checker.throttle_note(now),
         demo=service.simulator is not None,
+        default_mention=settings.alert_mention,
         polled_every_seconds={
             m.check_interval: scheduler.interval_seconds(m.check_interval) for m in monitors
         },
@@ -270,6 +272,25 @@ def delete(monitor_id: int) -> Response:
     monitor = _acted_on(monitor_id)
     current_service().monitors.delete(monitor_id)
     return _saved(monitor_id, f"Removed {monitor.app_name}. Its past alerts stay in the log.")
+
+
+@bp.post("/monitors/<int:monitor_id>/mention")
+def set_mention(monitor_id: int) -> Response | tuple[str, int]:
+    """Who the monitor's crash-loop escalation calls: none, here, channel, a user group
+    ID (S…), or empty for ALERT_MENTION's choice."""
+    service = current_service()
+    if not _is_id(str(monitor_id)) or service.monitors.get(monitor_id) is None:
+        abort(404)
+    form = MentionForm()
+    if not form.validate_on_submit():
+        for error in form.mention.errors:
+            flash(str(error), "error")
+        return _render(status=400)
+    mention = form.mention.data or None
+    service.monitors.set_mention(monitor_id, mention, service.clock())
+    shown = mention or f"{service.settings.alert_mention} (ALERT_MENTION)"
+    flash(f"Escalations now call: {shown}.", "ok")
+    return redirect(url_for("dashboard.index"), code=303)
 
 
 @bp.post("/monitors/<int:monitor_id>/end-snooze")

@@ -12,6 +12,7 @@ from wtforms import Field, HiddenField, StringField, ValidationError
 from wtforms.validators import InputRequired
 
 from heroku_monitor import validation
+from heroku_monitor.incidents import mention_markup
 
 
 def _rule(
@@ -58,6 +59,22 @@ class MonitorForm(FlaskForm):
         minutes, _ = validation.parse_interval(self.check_interval.data or "")
         assert minutes is not None, "only read after validation"
         return minutes
+
+
+def _mention(value: str) -> str | None:
+    if not value:
+        return None  # empty: ALERT_MENTION's choice
+    try:
+        mention_markup(value)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+class MentionForm(FlaskForm):
+    """Who a monitor's crash-loop escalation calls."""
+
+    mention = StringField("Escalations call", validators=[_rule(_mention)])
 
 
 class ActionForm(FlaskForm):
