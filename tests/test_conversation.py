@@ -300,3 +300,31 @@ def test_a_monitor_can_name_who_its_escalation_calls_on_the_dashboard(
         check(service)
     (escalation,) = [m for m in world.slack.messages if "Crash loop" in m["text"]]
     assert escalation["text"].startswith("<!subteam^S0TEAM123>")
+
+
+def test_a_restart_mid_incident_keeps_its_thread_and_doubles_nothing(
+    world: World, service: Service, clock: Clock
+):
+    clock.advance(1)
+    world.sim.crash_dyno(APP, "web.1")
+    check(service)
+    service.stop()  # a restart, mid-incident
+    restarted = service_module.build(world.settings(), clock=clock, patience=QUICK)
+    try:
+        restarted.outbox.requeue_failed(clock())
+        check(restarted)  # nothing new: nothing sent
+        for _ in range(2):
+            clock.advance(1)
+            world.sim.start_dyno(APP, "web.1")
+            check(restarted)
+            clock.advance(1)
+            world.sim.crash_dyno(APP, "web.1")
+            check(restarted)
+    finally:
+        restarted.stop()
+    (opening,) = top_level(world.slack)
+    replies = [m for m in world.slack.messages if m["thread_ts"]]
+    assert all(m["thread_ts"] == opening["ts"] for m in replies)
+    assert len(replies) == 2 + 1  # two more crashes, and the escalation at the third
+    edits = [(u["ts"], u["text"]) for u in world.slack.updates]
+    assert len(edits) == len(set(edits))
