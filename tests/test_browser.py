@@ -107,6 +107,9 @@ def test_a_demo_button_shows_its_alert_within_seconds(browser, live):
     wait_until(lambda: live.service.outbox.count() > 0)
     page.goto(live.url)
     assert "ALERT: Dyno Crash Detected" in page.inner_text("#alerts")
+    assert "dynos since" in page.inner_text(".incidents")  # the incident it opened
+    timeline = page.locator(".timeline svg")
+    assert timeline.is_visible() and timeline.bounding_box()["height"] > 40
     shoot(page, "dashboard-alert-desktop.png")
     page.close()
 
@@ -122,5 +125,7 @@ def test_dashboard_fits_a_phone_screen(browser, live):
     assert page.locator("#configuration .badge").is_visible()
     button = page.locator("#configuration button")
     assert button.bounding_box()["width"] > 300  # full-width, easy to tap
+    timeline = page.locator(".timeline svg").bounding_box()
+    assert timeline is not None and timeline["width"] <= 390  # the 7 days fit the phone
     shoot(page, "dashboard-phone.png")
     context.close()

@@ -15,7 +15,7 @@ from websockets.sync.server import ServerConnection, serve
 
 from heroku_monitor.cli import start
 from tests.web import wait_until
-from tests.world import APP, World
+from tests.world import APP, World, first_monitor
 
 
 class FakeSocketModeEndpoint:
@@ -99,3 +99,47 @@ def test_the_command_is_answered_over_socket_mode_without_a_public_url(
     assert answer["payload"]["response_type"] == "ephemeral"
     assert f"{APP} is healthy" in answer["payload"]["text"]
     assert world.slack.calls["apps.connections.open"] >= 1
+
+
+def test_an_incident_button_pressed_over_socket_mode_acknowledges_it(
+    world: World, endpoint: FakeSocketModeEndpoint
+):
+    from heroku_monitor.threads import ACKNOWLEDGE
+
+    world.slack.socket_url = endpoint.url
+    service, _web = start(world.settings(slack_app_token=world.slack.app_token))
+    try:
+        assert endpoint.connected.wait(10)
+        wait_until(lambda: service.monitors.latest_snapshot(APP) is not None)
+        world.sim.crash_dyno(APP, "web.1")
+        service.checker.check(first_monitor(service))
+        (opening,) = world.slack.wait_for_messages(1)
+        (buttons,) = [b for b in opening["blocks"] if b["type"] == "actions"]
+        incident = buttons["elements"][0]["value"]
+        endpoint.outbox.put(
+            {
+                "type": "interactive",
+                "envelope_id": "2a5b1f2e-6c1d-4f5a-9a39-1b1c1d1e1f10",
+                "accepts_response_payload": False,
+                "payload": {
+                    "type": "block_actions",
+                    "team": {"id": "T0FAKE0001"},
+                    "user": {"id": "U0FAKEUSR1", "username": "ann"},
+                    "api_app_id": "A0FAKEAPP1",
+                    "channel": {"id": opening["channel"]},
+                    "actions": [
+                        {
+                            "type": "button",
+                            "action_id": ACKNOWLEDGE,
+                            "block_id": "incident",
+                            "value": incident,
+                            "action_ts": "1700000000.000001",
+                        }
+                    ],
+                },
+            }
+        )
+        wait_until(lambda: "acknowledged by" in world.slack.messages[0]["text"])
+    finally:
+        service.stop()
+    assert endpoint.answers[0]["envelope_id"] == "2a5b1f2e-6c1d-4f5a-9a39-1b1c1d1e1f10"
