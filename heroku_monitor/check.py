@@ -206,14 +206,14 @@ def record(
         monitors.save_state(s, monitor_id, decision, now)
         fresh = outbox.first_seen(s, monitor_id, decision.events, now)
         outcome = incidents.apply(
-            store.open_incidents(s, monitor_id),
+            store.open_incidents(s, monitor_id, app),
             fresh,
             now,
             snapshot=decision.state.snapshot,
             mention=mention,
-            snoozes=store.snoozes(s, app),
+            snoozes=store.snoozes(s, monitor_id, app),
         )
         store.save(s, monitor_id, outcome.incidents)
-        store.save_snoozes(s, app, outcome.snoozes)
+        store.save_snoozes(s, monitor_id, outcome.snoozes)
         outbox.enqueue(s, monitor_id, threads.outbox_messages(outcome.actions, now), now)
         return fresh

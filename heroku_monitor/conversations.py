@@ -43,7 +43,7 @@ class Conversations:
             found = self._locked(s, monitor_id)
             if found is None:
                 return False
-            open_ = {i.id: i for i in self.store.open_incidents(s, monitor_id)}
+            open_ = {i.id: i for i in self.store.open_incidents(s, monitor_id, found)}
             incident = open_.get(incident_id)
             if incident is None:
                 return False
@@ -53,17 +53,16 @@ class Conversations:
         self.delivery.run()
         return bool(actions)
 
-    def snooze(self, monitor_id: int, by: str) -> datetime | None:
-        """Snooze the monitor's app for an hour from now (extending a snooze on); returns
-        when it ends, or None when the monitor is gone."""
+    def snooze(self, monitor_id: int, app: str, by: str) -> datetime | None:
+        """Snooze the monitor's `app` for an hour from now (extending a snooze on); returns
+        when it ends, or None when the monitor is gone or watches another app now."""
         now = self.clock()
         with self.monitors.db.transaction() as s:
-            app = self._locked(s, monitor_id)
-            if app is None:
+            if self._locked(s, monitor_id) != app:
                 return None
-            current = next(iter(self.store.snoozes(s, app)), None)
+            current = next(iter(self.store.snoozes(s, monitor_id, app)), None)
             outcome = incidents.snooze(
-                self.store.open_incidents(s, monitor_id),
+                self.store.open_incidents(s, monitor_id, app),
                 app,
                 by,
                 now + SNOOZE_FOR,
@@ -71,7 +70,7 @@ class Conversations:
                 current=current,
             )
             self.store.save(s, monitor_id, outcome.incidents)
-            self.store.save_snoozes(s, app, outcome.snoozes)
+            self.store.save_snoozes(s, monitor_id, outcome.snoozes)
             self._queue(s, monitor_id, outcome.actions, now)
         self.delivery.run()
         return now + SNOOZE_FOR
@@ -98,8 +97,10 @@ class Conversations:
             app = self._locked(s, monitor_id)
             if app is None:
                 return False
-            held = self.store.snoozes(s, app)
-            outcome = incidents.tick(self.store.open_incidents(s, monitor_id), now, snoozes=held)
+            held = self.store.snoozes(s, monitor_id, app)
+            outcome = incidents.tick(
+                self.store.open_incidents(s, monitor_id, app), now, snoozes=held
+            )
             actions = list(outcome.actions)
             kept = outcome.incidents
             for snooze in held:
@@ -109,7 +110,7 @@ class Conversations:
                     actions.extend(over.actions)
             self.store.save(s, monitor_id, kept)
             remaining: list[Snooze] = [] if ended else list(outcome.snoozes)
-            self.store.save_snoozes(s, app, remaining)
+            self.store.save_snoozes(s, monitor_id, remaining)
             self._queue(s, monitor_id, actions, now)
         if actions:
             self.delivery.run()

@@ -427,10 +427,13 @@ class IncidentRow(Base):
 
 
 class SnoozeRow(Base):
-    """An app's snooze (`incidents.Snooze`): no top-level alert for it until `until`."""
+    """A monitor's snooze of its app (`incidents.Snooze`): no top-level alert until `until`."""
 
     __tablename__ = "snoozes"
-    app_name: Mapped[str] = mapped_column(String(30), primary_key=True)
+    monitor_id: Mapped[int] = mapped_column(
+        ForeignKey("monitors.id", ondelete="CASCADE"), primary_key=True
+    )
+    app_name: Mapped[str] = mapped_column(String(30))
     since: Mapped[datetime] = mapped_column(UTCDateTime)
     until: Mapped[datetime] = mapped_column(UTCDateTime)
     by: Mapped[str] = mapped_column(String(200), default="")

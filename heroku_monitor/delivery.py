@@ -101,8 +101,8 @@ class Delivery:
 
     def _call(self, item: OutboxItem) -> Receipt:
         """Ask Slack what the alert asks: post it, reply in its message's thread, or edit
-        that message. A reply whose message never reached Slack goes to the channel
-        instead; an edit of one has nothing to edit (DeliveryError, permanent)."""
+        that message. A reply or an edit of a message that failed fails with it (and goes
+        after it, once it goes); a reply to a message Slack refused goes to the channel."""
         where = item.parent_channel_id
         if item.action == UPDATE:
             if item.parent_status == LOGGED:  # no Slack token then: the edit goes to the log too
@@ -117,6 +117,10 @@ class Delivery:
             return self.notifier.post(
                 where, item.text, item.blocks, thread_ts=item.parent_ts, broadcast=item.broadcast
             )
+        if item.action == REPLY and item.parent_status == FAILED and item.parent_fixable:
+            # Its message failed, but may go once the channel works: then this goes too,
+            # after it and in its thread (both are queued again together).
+            raise DeliveryError("its_message_was_not_delivered", permanent=True)
         return self.notifier.post(item.channel, item.text, item.blocks)
 
 

@@ -85,7 +85,7 @@ _CLOSES = {
 # A succeeded deploy ends a failed release and is still posted as itself: it is news of its
 # own, and that post already tells the channel, so the release's recovery is not broadcast.
 _ALWAYS_POSTED = {detect.DEPLOY, detect.ROLLBACK}
-_USER_GROUP = re.compile(r"S[A-Z0-9]{2,}")
+_USER_GROUP = re.compile(r"S[A-Z0-9]{2,20}")
 
 
 def is_log_kind(kind: str) -> bool:

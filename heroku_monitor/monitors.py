@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from heroku_monitor import outbox
 from heroku_monitor.db import Database, KeyValue, Monitor, MonitorState, rowcount
 from heroku_monitor.detect import CheckState, Decision
+from heroku_monitor.incident_store import IncidentStore
 from heroku_monitor.snapshot import AppSnapshot
 
 
@@ -70,6 +71,8 @@ class Monitors:
             if monitor is None:
                 return False
             if monitor.app_name != app_name:
+                # The old app's incidents end quietly, and its snooze: they are no longer ours.
+                IncidentStore(self.db).forget_app(s, monitor_id, now)
                 # Another app: its first check is a baseline, with no failures carried over.
                 s.execute(
                     update(MonitorState)

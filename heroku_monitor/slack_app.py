@@ -200,20 +200,20 @@ def _incident_buttons(bolt: App, conversations: Conversations) -> None:
             return f"<@{user_id}>"
         return str(user.get("username") or user.get("name") or "someone")
 
-    def monitors_of(action: dict[str, Any]) -> list[int]:
-        return conversations.store.monitors_of(str(action.get("value") or ""))
+    def owners(action: dict[str, Any]) -> list[tuple[int, str]]:
+        return conversations.store.owners(str(action.get("value") or "")[:400])
 
     @bolt.action(threads.ACKNOWLEDGE)
     def acknowledge(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         ack()
-        for monitor_id in monitors_of(action):
+        for monitor_id, _app in owners(action):
             conversations.acknowledge(monitor_id, str(action.get("value")), person(body))
 
     @bolt.action(threads.SNOOZE)
     def snooze(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         ack()
-        for monitor_id in monitors_of(action):
-            conversations.snooze(monitor_id, person(body))
+        for monitor_id, app in owners(action):
+            conversations.snooze(monitor_id, app, person(body))
 
 
 def start_socket_mode(bolt: App, app_token: str) -> Any:

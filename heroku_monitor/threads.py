@@ -80,6 +80,7 @@ def _render(action: Action, now: datetime) -> Message | None:
             base,
             text=f"{base.text}\n{state}",
             blocks=[*base.blocks, context_block(state), *_buttons(incident)],
+            kind=incidents.STATE,
             action=UPDATE,
             parent_key=opening_key(incident.id),
             explicit_key=action.key,
@@ -90,7 +91,7 @@ def _render(action: Action, now: datetime) -> Message | None:
         mention = incidents.mention_markup(action.mention)
         text = (
             f"{mention} 🔁 *Crash loop on {escape(incident.app)}*: its dynos crashed "
-            f"{incident.crashes} times in 15 minutes."
+            f"{len(incident.recent_crashes) or incident.crashes} times in 15 minutes."
         ).strip()
         return _plain(action, text, REPLY, parent)
     if action.what == incidents.ACKNOWLEDGED:
@@ -168,7 +169,9 @@ def _state_line(incident: Incident) -> str:
     if incident.crashes > 1:
         parts.append(f"🔁 {incident.crashes} crashes so far")
     if incident.acknowledged_by:
-        parts.append(f"👀 acknowledged by {who(incident.acknowledged_by)}")
+        when = incident.acknowledged_at
+        at = f" at {when:%H:%M UTC}" if when is not None else ""
+        parts.append(f"👀 acknowledged by {who(incident.acknowledged_by)}{at}")
     if incident.snoozed_until is not None:
         parts.append(
             f"😴 snoozed by {who(incident.snoozed_by)} until {incident.snoozed_until:%H:%M UTC}"

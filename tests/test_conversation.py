@@ -328,3 +328,56 @@ def test_a_restart_mid_incident_keeps_its_thread_and_doubles_nothing(
     assert len(replies) == 2 + 1  # two more crashes, and the escalation at the third
     edits = [(u["ts"], u["text"]) for u in world.slack.updates]
     assert len(edits) == len(set(edits))
+
+
+def test_a_monitor_moved_to_another_app_closes_its_incidents_and_a_new_one_opens_on_return(
+    world: World, signed: Service, clock: Clock
+):
+    incident = crash_once(world, signed, clock)
+    mid = signed.monitors.all()[0].id
+    world.sim.create_app("other-app")
+    signed.monitors.update(mid, app_name="other-app", channel="#alerts", interval=5, now=clock())
+    # The old app's Snooze button (what its listener calls): nothing to snooze any more.
+    (owner,) = signed.checker.incident_store.owners(incident)
+    assert owner == (mid, APP) and signed.conversations.snooze(mid, APP, "<@U0FAKEUSR1>") is None
+    assert signed.checker.incident_store.all_snoozes() == {}
+    signed.monitors.update(mid, app_name=APP, channel="#alerts", interval=5, now=clock())
+    check(signed)  # a baseline again: web.1 is still crashed, and that is a new problem
+    clock.advance(1)
+    world.sim.crash_dyno(APP, "web.2")
+    check(signed)
+    assert len(top_level(world.slack)) == 2  # a new thread, not a reply in the old one
+
+
+def test_a_snooze_is_the_monitors_own_when_two_monitors_watch_one_app(
+    world: World, signed: Service, clock: Clock
+):
+    from heroku_monitor.threads import SNOOZE
+
+    world.slack.add_channel("ops")
+    other = signed.monitors.add(APP, "#ops", 5, clock())
+    signed.checker.check(other)  # its baseline
+    incident = crash_once_in(world, signed, clock, "#alerts")
+    signed.checker.check(other)
+    press(signed, SNOOZE, incident)  # pressed in #alerts: both monitors hold the incident id
+    monitors = {m.id for m in signed.monitors.all()}
+    wait_until(lambda: set(signed.checker.incident_store.all_snoozes()) == monitors)
+
+
+def crash_once_in(world: World, service: Service, clock: Clock, channel: str) -> str:
+    clock.advance(1)
+    world.sim.crash_dyno(APP, "web.1")
+    check(service)
+    opening = next(m for m in top_level(world.slack) if m["channel_name"] == channel.lstrip("#"))
+    (actions,) = [b for b in opening["blocks"] if b["type"] == "actions"]
+    return str(actions["elements"][0]["value"])
+
+
+def test_a_mention_too_long_for_slack_is_a_form_error_not_a_500(service: Service):
+    from heroku_monitor.web import create_app
+    from tests.web import csrf_token
+
+    client = create_app(service).test_client()
+    mid = service.monitors.all()[0].id
+    data = {"csrf_token": csrf_token(client), "mention": "S" + "A" * 100}
+    assert client.post(f"/monitors/{mid}/mention", data=data).status_code == 400

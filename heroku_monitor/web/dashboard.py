@@ -130,7 +130,7 @@ def _page(service: Service, failed: MonitorForm | None, failed_slot: str) -> Pag
         markers = [
             Marker.from_alert(a) for a in service.outbox.of_app(m.app_name, now - timedelta(days=7))
         ]
-        snooze = snoozes.get(m.app_name)
+        snooze = snoozes.get(m.id)
         cards.append(
             Card(
                 m,

@@ -33,12 +33,14 @@ def upgrade() -> None:
         batch.create_index(batch.f("ix_incidents_opened_at"), ["opened_at"], unique=False)
     op.create_table(
         "snoozes",
+        sa.Column("monitor_id", sa.Integer(), nullable=False),
         sa.Column("app_name", sa.String(length=30), nullable=False),
         sa.Column("since", sa.DateTime(timezone=True), nullable=False),
         sa.Column("until", sa.DateTime(timezone=True), nullable=False),
         sa.Column("by", sa.String(length=200), nullable=False),
         sa.Column("muted", sa.Text(), nullable=False),
-        sa.PrimaryKeyConstraint("app_name"),
+        sa.ForeignKeyConstraint(["monitor_id"], ["monitors.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("monitor_id"),
     )
 
 
