@@ -5,6 +5,7 @@ The buttons change the simulator, never the monitor: detection stays in the engi
 
 from __future__ import annotations
 
+import logging
 import secrets
 import threading
 import time
@@ -21,6 +22,7 @@ if TYPE_CHECKING:  # registered only in demo mode, which has imported the simula
     from heroku_sim import Simulator
 
 bp = Blueprint("demo", __name__)
+log = logging.getLogger(__name__)
 
 
 def _crash(sim: Simulator, app: str) -> str:
@@ -35,12 +37,15 @@ LOOP_CRASHES, LOOP_PAUSE = 3, 2.5  # crashes, seconds between changes
 
 def _crash_loop(sim: Simulator, app: str) -> str:
     def loop() -> None:
-        for n in range(LOOP_CRASHES):
-            if n:
-                time.sleep(LOOP_PAUSE)
-                sim.start_dyno(app, "web.1")
-                time.sleep(LOOP_PAUSE)
-            sim.crash_dyno(app, "web.1")
+        try:
+            for n in range(LOOP_CRASHES):
+                if n:
+                    time.sleep(LOOP_PAUSE)
+                    sim.start_dyno(app, "web.1")
+                    time.sleep(LOOP_PAUSE)
+                sim.crash_dyno(app, "web.1")
+        except Exception as exc:  # the app or its dyno went away meanwhile: the loop ends
+            log.info("demo crash loop of %s ended early: %s", app, exc)
 
     threading.Thread(target=loop, name="demo-crash-loop", daemon=True).start()
     return (
