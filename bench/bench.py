@@ -67,6 +67,11 @@ def build(heroku: SimulatorServer, sim: Simulator, slack: FakeSlack, workdir: st
     return service_module.build(settings)
 
 
+def edited_since(slack: FakeSlack, edits: int) -> bool:
+    """Whether a message was edited (chat.update) since there were `edits` edits."""
+    return len(slack.updates) > edits
+
+
 def cost(sim: Simulator, action: Callable[[], object]) -> tuple[int, int]:
     """Heroku requests and bytes that `action` costs."""
     sim.reset_counters()
@@ -320,8 +325,10 @@ def main() -> None:
                 slack.wait_for_messages(before + 1, timeout=10)
                 samples.append(time.perf_counter() - start)
                 next_second()
+                edits = len(slack.updates)
                 sim.start_dyno(first, "web.1")
-                slack.wait_for_messages(before + 2, timeout=10)  # the recovery
+                # Up again: the incident's message is edited (its thread goes on, one loop)
+                wait_until(partial(edited_since, slack, edits), timeout=10)
             rows.append(("crash -> Slack, webhook", percentiles(samples), "no webhooks"))
 
             # -- /heroku-status latency ------------------------------------------------------
