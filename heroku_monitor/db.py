@@ -438,3 +438,24 @@ class SnoozeRow(Base):
     until: Mapped[datetime] = mapped_column(UTCDateTime)
     by: Mapped[str] = mapped_column(String(200), default="")
     muted: Mapped[str] = mapped_column(Text, default="[]")
+
+
+class LogCount(Base):
+    """What an app's logs said in one minute, one counter a row (`metric`: "requests",
+    "5xx", "code:H12", "path:H12:/slow", …), added to by every process that took a batch."""
+
+    __tablename__ = "log_counts"
+    app_name: Mapped[str] = mapped_column(String(30), primary_key=True)
+    minute: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    metric: Mapped[str] = mapped_column(String(200), primary_key=True)
+    n: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class LogBatch(Base):
+    """A Logplex batch taken (`Logplex-Frame-Id`): one sent again is not counted twice."""
+
+    __tablename__ = "log_batches"
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    app_name: Mapped[str] = mapped_column(String(30))
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    lines: Mapped[int] = mapped_column(Integer, default=0)

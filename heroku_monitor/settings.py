@@ -29,6 +29,8 @@ class Settings:
     slack_signing_secret: str | None = None
     slack_app_token: str | None = None
     heroku_webhook_secret: str | None = None
+    # The password of the log drain (Basic auth) and the telemetry drain's Bearer token.
+    heroku_drain_secret: str | None = None
     dashboard_password: str | None = None
     database_url: str = DEFAULT_DATABASE_URL
     secret_key: str | None = None
@@ -132,6 +134,7 @@ def from_env(env: Mapping[str, str], *, demo: bool = False, require_slack: bool 
         slack_signing_secret=get("SLACK_SIGNING_SECRET"),
         slack_app_token=get("SLACK_APP_TOKEN"),
         heroku_webhook_secret=get("HEROKU_WEBHOOK_SECRET"),
+        heroku_drain_secret=get("HEROKU_DRAIN_SECRET"),
         dashboard_password=get("DASHBOARD_PASSWORD"),
         database_url=normalise_database_url(get("DATABASE_URL") or DEFAULT_DATABASE_URL),
         secret_key=get("SECRET_KEY"),

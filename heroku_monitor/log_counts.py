@@ -1,0 +1,76 @@
+"""What apps' logs said, minute by minute, in the database: every process that takes a
+drain batch adds to the same counters, so the counts of a storm split across web dynos add
+up. A batch is recorded by its key first: one Logplex sends again is not counted twice."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func, select
+
+from heroku_monitor.db import Database, LogBatch, LogCount
+
+# How long minute counters and batch keys are kept (detection looks back minutes).
+KEEP_COUNTS = timedelta(days=1)
+KEEP_BATCHES = timedelta(hours=1)
+
+Row = tuple[datetime, str, int]  # (minute, metric, how many)
+
+
+class LogCounts:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def take(self, app: str, batch: str, rows: Sequence[Row], lines: int, now: datetime) -> bool:
+        """Add a batch's counters to `app`'s, in one statement; False (nothing added) when a
+        batch of this key was taken before, by any process."""
+        with self.db.transaction() as s:
+            key = f"{app}:{batch}"[:200]
+            if not self.db.insert_new(s, LogBatch, key=key, app_name=app, seen_at=now, lines=lines):
+                return False
+            if rows:
+                merged: dict[tuple[datetime, str], int] = {}
+                for minute, metric, n in rows:
+                    merged[(minute, metric[:200])] = merged.get((minute, metric[:200]), 0) + n
+                values = [
+                    {"app_name": app, "minute": minute, "metric": metric, "n": n}
+                    for (minute, metric), n in merged.items()
+                ]
+                stmt = self.db.insert(LogCount).values(values)
+                s.execute(
+                    stmt.on_conflict_do_update(
+                        index_elements=["app_name", "minute", "metric"],
+                        set_={"n": LogCount.n + stmt.excluded.n},
+                    )
+                )
+        return True
+
+    def since(self, app: str, since: datetime) -> list[Row]:
+        """`app`'s counters from the minute `since` on, oldest first."""
+        with self.db.reading() as s:
+            found = s.execute(
+                select(LogCount.minute, LogCount.metric, LogCount.n)
+                .where(LogCount.app_name == app, LogCount.minute >= since)
+                .order_by(LogCount.minute)
+            ).all()
+            return [(minute, metric, int(n)) for minute, metric, n in found]
+
+    def drain_state(self, app: str, now: datetime) -> tuple[datetime | None, int]:
+        """When `app`'s drain last sent a batch, and how many lines it sent in the last
+        minute (the dashboard's "connected" line)."""
+        with self.db.reading() as s:
+            last = s.execute(
+                select(func.max(LogBatch.seen_at)).where(LogBatch.app_name == app)
+            ).scalar()
+            lines = s.execute(
+                select(func.coalesce(func.sum(LogBatch.lines), 0)).where(
+                    LogBatch.app_name == app, LogBatch.seen_at >= now - timedelta(minutes=1)
+                )
+            ).scalar()
+            return last, int(lines or 0)
+
+    def prune(self, now: datetime) -> None:
+        with self.db.transaction() as s:
+            s.execute(delete(LogCount).where(LogCount.minute < now - KEEP_COUNTS))
+            s.execute(delete(LogBatch).where(LogBatch.seen_at < now - KEEP_BATCHES))
