@@ -13,14 +13,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.orm import Session
 
-from heroku_monitor import budget, detect, incidents, threads
+from heroku_monitor import budget, detect, incidents, logs, threads
 from heroku_monitor.clock import Clock, utcnow
 from heroku_monitor.db import database_problem
 from heroku_monitor.delivery import Delivery
 from heroku_monitor.detect import CheckFailed, Event
 from heroku_monitor.heroku import HerokuClient, HerokuError, RateLimited
 from heroku_monitor.incident_store import IncidentStore
+from heroku_monitor.log_counts import LogCounts, as_minutes
 from heroku_monitor.monitors import Monitors
 from heroku_monitor.outbox import Outbox
 from heroku_monitor.snapshot import AppSnapshot
@@ -29,6 +31,8 @@ log = logging.getLogger(__name__)
 
 
 THROTTLE_FIRST, THROTTLE_MAX = 120, 960  # seconds: doubled on each 429 in a row
+# How far back a log check reads the counts (a 5-minute window and its run's start).
+LOG_HISTORY = timedelta(minutes=15)
 RESERVE_PAUSE = 60  # seconds: Heroku refills about 75 requests a minute
 
 
@@ -69,6 +73,7 @@ class Checker:
         self.delivery = delivery
         self.digest_key = digest_key
         self.incident_store = IncidentStore(monitors.db)
+        self.log_counts: LogCounts | None = LogCounts(monitors.db)
         self.mention = mention  # who an escalation calls (ALERT_MENTION)
         self.clock = clock
         self.last_check = LastCheck()
@@ -152,6 +157,32 @@ class Checker:
             mention=mention or self.mention,
         )
 
+    def check_logs(self, monitor_id: int) -> list[Event]:
+        """Read what the app's logs said in the last minutes (every process's counts) and
+        alert on what crossed a threshold: router errors, the 5xx rate, memory, boot."""
+        monitor = self.monitors.get(monitor_id)
+        if monitor is None or monitor.paused or self.log_counts is None:
+            return []
+        now = self.clock()
+        rows = self.log_counts.since(monitor.app_name, now - LOG_HISTORY)
+        events = logs.detect(monitor.app_name, as_minutes(rows), now)
+        if not events:
+            return []
+        fresh = record_events(
+            self.monitors,
+            self.outbox,
+            self.incident_store,
+            monitor_id,
+            monitor.app_name,
+            events,
+            now,
+            mention=monitor.alert_mention or self.mention,
+        )
+        if fresh:
+            log.info("%s: %s", monitor.app_name, ", ".join(e.kind for e in fresh))
+            self.delivery.run()
+        return fresh
+
     def _throttle(self, now: datetime) -> None:
         self.throttled_until = now + timedelta(seconds=self._throttle_seconds)
         self._throttle_seconds = min(self._throttle_seconds * 2, THROTTLE_MAX)
@@ -204,16 +235,63 @@ def record(
         if decision is None:
             return []  # a newer check already landed: this one is stale
         monitors.save_state(s, monitor_id, decision, now)
-        fresh = outbox.first_seen(s, monitor_id, decision.events, now)
-        outcome = incidents.apply(
-            store.open_incidents(s, monitor_id, app),
-            fresh,
+        return _converse(
+            s,
+            outbox,
+            store,
+            monitor_id,
+            app,
+            decision.events,
+            decision.state.snapshot,
             now,
-            snapshot=decision.state.snapshot,
-            mention=mention,
-            snoozes=store.snoozes(s, monitor_id, app),
+            mention,
         )
-        store.save(s, monitor_id, outcome.incidents)
-        store.save_snoozes(s, monitor_id, outcome.snoozes)
-        outbox.enqueue(s, monitor_id, threads.outbox_messages(outcome.actions, now), now)
-        return fresh
+
+
+def record_events(
+    monitors: Monitors,
+    outbox: Outbox,
+    store: IncidentStore,
+    monitor_id: int,
+    app: str,
+    events: list[Event],
+    now: datetime,
+    *,
+    mention: str = "here",
+) -> list[Event]:
+    """Events that come from somewhere else than a snapshot (the app's logs), in one
+    transaction under the monitor's state lock: the new ones go to the app's incidents,
+    what they say is queued; returns the new ones."""
+    with monitors.db.transaction() as s:
+        state = monitors.lock_state(s, monitor_id, app)
+        if state is None:
+            return []
+        return _converse(s, outbox, store, monitor_id, app, events, state.snapshot, now, mention)
+
+
+def _converse(
+    s: Session,
+    outbox: Outbox,
+    store: IncidentStore,
+    monitor_id: int,
+    app: str,
+    events: list[Event],
+    snapshot: AppSnapshot | None,
+    now: datetime,
+    mention: str,
+) -> list[Event]:
+    """The events not seen before go to the app's incidents (pure), which say what to post,
+    reply or edit; that is queued. Returns those events."""
+    fresh = outbox.first_seen(s, monitor_id, events, now)
+    outcome = incidents.apply(
+        store.open_incidents(s, monitor_id, app),
+        fresh,
+        now,
+        snapshot=snapshot,
+        mention=mention,
+        snoozes=store.snoozes(s, monitor_id, app),
+    )
+    store.save(s, monitor_id, outcome.incidents)
+    store.save_snoozes(s, monitor_id, outcome.snoozes)
+    outbox.enqueue(s, monitor_id, threads.outbox_messages(outcome.actions, now), now)
+    return fresh

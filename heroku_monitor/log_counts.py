@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, func, select
 
 from heroku_monitor.db import Database, LogBatch, LogCount
+from heroku_monitor.logs import CodeCount, Counts, MinuteCounts
 
 # How long minute counters and batch keys are kept (detection looks back minutes).
 KEEP_COUNTS = timedelta(days=1)
@@ -74,3 +75,52 @@ class LogCounts:
         with self.db.transaction() as s:
             s.execute(delete(LogCount).where(LogCount.minute < now - KEEP_COUNTS))
             s.execute(delete(LogBatch).where(LogBatch.seen_at < now - KEEP_BATCHES))
+
+
+def as_rows(counts: Counts) -> list[Row]:
+    """A batch's counts as counter rows: requests, 5xx, and per code its lines, paths and
+    dynos (`code:H12`, `path:H12:/slow`, `dyno:H12:web.1`)."""
+    rows: list[Row] = []
+    for m in counts.rows():
+        if m.requests:
+            rows.append((m.minute, "requests", m.requests))
+        if m.errors_5xx:
+            rows.append((m.minute, "5xx", m.errors_5xx))
+        for code, counted in m.codes.items():
+            rows.append((m.minute, f"code:{code}", counted.count))
+            rows.extend((m.minute, f"path:{code}:{path}", n) for path, n in counted.paths)
+            rows.extend((m.minute, f"dyno:{code}:{dyno}", n) for dyno, n in counted.dynos)
+    return rows
+
+
+def as_minutes(rows: Sequence[Row]) -> list[MinuteCounts]:
+    """Counter rows (every process's, added up) as the minutes `logs.detect` reads."""
+    minutes: dict[datetime, dict[str, int]] = {}
+    for minute, metric, n in rows:
+        minutes.setdefault(minute, {})[metric] = n
+    out: list[MinuteCounts] = []
+    for minute in sorted(minutes):
+        metrics = minutes[minute]
+        codes: dict[str, CodeCount] = {}
+        for metric, n in metrics.items():
+            if metric.startswith("code:"):
+                code = metric.split(":", 1)[1]
+                codes[code] = CodeCount(
+                    n, _top(metrics, f"path:{code}:"), _top(metrics, f"dyno:{code}:")
+                )
+        out.append(
+            MinuteCounts(
+                minute,
+                metrics.get("requests", 0),
+                metrics.get("5xx", 0),
+                dict(sorted(codes.items())),
+            )
+        )
+    return out
+
+
+def _top(metrics: dict[str, int], prefix: str) -> tuple[tuple[str, int], ...]:
+    found = [
+        (metric[len(prefix) :], n) for metric, n in metrics.items() if metric.startswith(prefix)
+    ]
+    return tuple(sorted(found, key=lambda item: (-item[1], item[0]))[:10])

@@ -97,7 +97,25 @@ def header(kind: str, events: Sequence[Event] = ()) -> tuple[str, str]:
     if kind == detect.MAINTENANCE:
         on = bool(events and events[-1].maintenance)
         return ("🚧", "Maintenance Mode On") if on else ("✅", "Maintenance Mode Off")
+    if kind.startswith("log_"):
+        return _log_header(kind, events)
     return HEADERS[kind]
+
+
+def _log_header(kind: str, events: Sequence[Event]) -> tuple[str, str]:
+    """SPEC section 12: `🔥 *Router Errors: H12 Request timeout* 🔥`, `🧠 *Memory Quota
+    Exceeded: web.1* 🧠`; the code and Heroku's description lead each event's `reason`."""
+    first = events[0] if events else None
+    what = escape(first.reason.split(":", 1)[0]) if first is not None else ""
+    if kind == "log_memory":
+        dyno = escape(first.dyno.name) if first is not None and first.dyno else what
+        return "🧠", f"Memory Quota Exceeded: {dyno}"
+    if kind == "log_boot_timeout":
+        dyno = escape(first.dyno.name) if first is not None and first.dyno else what
+        return "⏱️", f"Boot Timeout: {dyno}"
+    if kind == "log_5xx_rate":
+        return "🔥", "Router Errors: 5xx rate"
+    return "🔥", f"Router Errors: {what}"
 
 
 def dashboard_link(app: str) -> str:
@@ -111,6 +129,8 @@ def _who(email: str) -> str:
 
 def _body(kind: str, events: Sequence[Event]) -> list[Part]:
     """The parts after `App: {app}`, as in the PRD's templates."""
+    if kind.startswith("log_"):  # the counts, window, top paths and dynos
+        return [Part(escape(e.reason)) for e in events]
     if kind in (detect.DYNO_CRASHED, detect.DYNOS_DOWN, detect.DYNOS_RECOVERED):
         label = {
             detect.DYNO_CRASHED: "Crashed dynos:",
@@ -222,7 +242,7 @@ def build(events: Iterable[Event], now: datetime) -> list[Message]:
     return [
         render(app, kind, group, now)
         for (app, kind), group in sorted(
-            groups.items(), key=lambda item: (item[0][0], order[item[0][1]])
+            groups.items(), key=lambda item: (item[0][0], order.get(item[0][1], len(order)))
         )
     ]
 

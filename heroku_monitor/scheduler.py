@@ -96,6 +96,8 @@ class Scheduler:
         # trailing check waits for that end.
         self._window_ends: dict[int, float] = {}
         self._trailing: set[int] = set()
+        self._logs_waiting: set[int] = set()  # monitors whose log check waits to start
+        self._wakes: set[int] = set()  # the seconds a delivery run is scheduled at
         self._deferred: dict[int, _Request] = {}  # monitor -> its check after the pause
         self.aps = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(max_workers)},
@@ -141,6 +143,9 @@ class Scheduler:
     def shutdown(self) -> None:
         """Stop scheduling and wait for running checks (each is bounded by its timeouts)."""
         if self.aps.running:
+            # Paused first: its loop then takes no job while the job store is emptied under
+            # it (APScheduler's own loop would trip over a job removed by the shutdown).
+            self.aps.pause()
             self.aps.shutdown(wait=True)
 
     def sync(self, monitor_id: int) -> None:
@@ -202,6 +207,25 @@ class Scheduler:
         """
         self.aps.add_job(self._check, "date", args=[monitor_id, force, ASKED])
 
+    def check_logs_soon(self, monitor_id: int) -> bool:
+        """The app's log drain brought a batch: read the counts and alert, on a worker. One
+        waiting log check per monitor, however many batches come meanwhile (it reads them
+        all). True when this call scheduled it."""
+        with self._lock:
+            if monitor_id in self._logs_waiting:
+                return False
+            self._logs_waiting.add(monitor_id)
+        self.aps.add_job(self._check_logs, "date", args=[monitor_id])
+        return True
+
+    def _check_logs(self, monitor_id: int) -> None:
+        with self._lock:
+            self._logs_waiting.discard(monitor_id)
+        try:
+            self.checker.check_logs(monitor_id)
+        except Exception:  # a bug: log it with its traceback, keep the scheduler alive
+            log.exception("the log check of monitor %s crashed", monitor_id)
+
     def check_soon(self, monitor_id: int) -> bool:
         """A webhook says the monitor's app changed. The first delivery checks it at once
         and opens a `debounce`-second window; the deliveries within it join one trailing
@@ -237,11 +261,21 @@ class Scheduler:
 
     def deliver_at(self, when: datetime) -> None:
         """Run the outbox at `when` (an alert's retry is due then), on a worker; one job
-        per second, however often it is asked for."""
-        if self.aps.running:
-            second = int(when.timestamp())
-            job = f"deliver-at-{second}"
-            self.aps.add_job(self._deliver, "date", run_date=when, id=job, replace_existing=True)
+        per second, however often it is asked for. (No job id: APScheduler's loop fails
+        when a due job of its id is replaced under it.)"""
+        if not self.aps.running:
+            return
+        second = int(when.timestamp())
+        with self._lock:
+            if second in self._wakes:
+                return
+            self._wakes.add(second)
+        self.aps.add_job(self._deliver_woken, "date", run_date=when, args=[second])
+
+    def _deliver_woken(self, second: int) -> None:
+        with self._lock:
+            self._wakes.discard(second)
+        self._deliver()
 
     def next_run(self, monitor_id: int) -> datetime | None:
         job = self.aps.get_job(_job_id(monitor_id))

@@ -7,7 +7,15 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
 from heroku_monitor.service import Service
-from heroku_monitor.web import auth, dashboard, healthz, heroku_webhooks, mrkdwn, slack_endpoints
+from heroku_monitor.web import (
+    auth,
+    dashboard,
+    drains,
+    healthz,
+    heroku_webhooks,
+    mrkdwn,
+    slack_endpoints,
+)
 from heroku_monitor.web.context import EXTENSION
 
 
@@ -32,9 +40,11 @@ def create_app(service: Service) -> Flask:
     app.register_blueprint(healthz.bp)
     app.register_blueprint(heroku_webhooks.bp)
     app.register_blueprint(slack_endpoints.bp)
+    app.register_blueprint(drains.bp)
     # Slack and Heroku sign their requests; they cannot send our CSRF token.
     csrf.exempt(heroku_webhooks.bp)
     csrf.exempt(slack_endpoints.bp)
+    csrf.exempt(drains.bp)
     if service.simulator is not None:
         from heroku_monitor.web import demo
 

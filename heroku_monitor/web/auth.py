@@ -17,7 +17,14 @@ from heroku_monitor.settings import Settings
 from heroku_monitor.web.context import current_service
 
 OPEN_ENDPOINTS = frozenset(
-    {"healthz.healthz", "slack.commands", "slack.interactions", "webhooks.heroku", "static"}
+    {
+        "healthz.healthz",
+        "slack.commands",
+        "slack.interactions",
+        "webhooks.heroku",
+        "drains.logplex",
+        "static",
+    }
 )
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 

@@ -1,0 +1,109 @@
+"""The HTTPS log drain end to end (SPEC section 12): Logplex batches in, one alert out,
+however the batches are split or sent again."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from flask.testing import FlaskClient
+
+from heroku_monitor.service import Service
+from heroku_monitor.web import create_app
+from tests.test_logs import H12, R14, body, frame
+from tests.web import wait_until
+from tests.world import APP, World
+
+SECRET = "drain-secret-0123456789abcdef"
+
+
+def auth(password: str = SECRET) -> dict[str, str]:
+    token = base64.b64encode(f"token:{password}".encode()).decode()
+    return {"Authorization": f"Basic {token}", "Content-Type": "application/logplex-1"}
+
+
+def post(client: FlaskClient, data: bytes, *, frame_id: str, password: str = SECRET):
+    headers = {**auth(password), "Logplex-Frame-Id": frame_id, "Logplex-Msg-Count": "1"}
+    return client.post(f"/drains/heroku/{APP}", data=data, headers=headers)
+
+
+@pytest.fixture
+def drained(world: World) -> Iterator[tuple[Service, FlaskClient]]:
+    service, _ = world.baseline(heroku_drain_secret=SECRET)
+    service.scheduler.start()
+    yield service, create_app(service).test_client()
+    service.stop()
+
+
+def h12s(n: int) -> bytes:
+    now = datetime.now(UTC)
+    return body(*(frame(H12, now) for _ in range(n)))
+
+
+def router_alerts(world: World) -> list[dict]:
+    return [m for m in world.slack.messages if "Router Errors" in m["text"]]
+
+
+def test_ten_h12_lines_give_one_alert_naming_the_code_count_and_path(drained, world: World):
+    _, client = drained
+    assert post(client, h12s(10), frame_id="f-1").status_code == 200
+    wait_until(lambda: len(router_alerts(world)) == 1)
+    (alert,) = router_alerts(world)
+    assert alert["text"].startswith("🔥 *Router Errors: H12 Request timeout* 🔥\nApp: my-app")
+    assert "10 lines" in alert["text"] and "/slow" in alert["text"] and "web.1" in alert["text"]
+
+
+def test_a_batch_sent_again_counts_once(drained, world: World):
+    service, client = drained
+    batch = h12s(3)
+    for _ in range(3):  # the same frame id: Logplex sending it again
+        assert post(client, batch, frame_id="same").status_code == 200
+    service.checker.check_logs(service.monitors.all()[0].id)
+    assert router_alerts(world) == []  # 3 lines, not 9
+
+
+def test_two_processes_posting_halves_of_a_storm_give_one_alert_with_the_full_count(
+    drained, world: World
+):
+    service, client = drained
+    other = world.service(heroku_drain_secret=SECRET)  # another web dyno on the database
+    try:
+        post(create_app(other).test_client(), h12s(3), frame_id="half-1")
+        post(client, h12s(3), frame_id="half-2")
+        wait_until(lambda: len(router_alerts(world)) == 1)
+    finally:
+        other.stop()
+    assert "6 lines" in router_alerts(world)[0]["text"]
+
+
+def test_an_r14_line_alerts_at_once_naming_the_dyno(drained, world: World):
+    _, client = drained
+    batch = body(frame(R14, datetime.now(UTC), proc="web.1"))
+    post(client, batch, frame_id="r14")
+    wait_until(
+        lambda: any("Memory Quota Exceeded: web.1" in m["text"] for m in world.slack.messages)
+    )
+
+
+@pytest.mark.parametrize("password", ["", "wrong"])
+def test_a_wrong_password_is_401_and_counts_nothing(drained, world: World, password: str):
+    service, client = drained
+    assert post(client, h12s(10), frame_id="x", password=password).status_code == 401
+    assert service.checker.log_counts.since(APP, datetime(2000, 1, 1, tzinfo=UTC)) == []
+
+
+def test_without_a_drain_secret_the_drain_is_503_saying_why(world: World):
+    service = world.service()
+    response = post(create_app(service).test_client(), h12s(1), frame_id="x")
+    service.stop()
+    assert response.status_code == 503 and "HEROKU_DRAIN_SECRET" in response.json["error"]
+
+
+@pytest.mark.parametrize(
+    "junk", [b"", b"not logplex at all", b"999 <1>1 truncated", "é".encode("latin-1") * 50]
+)
+def test_junk_bodies_are_answered_200_never_a_500(drained, junk: bytes):
+    _, client = drained
+    assert post(client, junk, frame_id="junk").status_code == 200
