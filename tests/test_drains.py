@@ -107,3 +107,11 @@ def test_without_a_drain_secret_the_drain_is_503_saying_why(world: World):
 def test_junk_bodies_are_answered_200_never_a_500(drained, junk: bytes):
     _, client = drained
     assert post(client, junk, frame_id="junk").status_code == 200
+
+
+def test_the_dashboard_says_whether_a_drain_is_connected_and_how_much_it_sends(drained):
+    _, client = drained
+    assert "none yet" in client.get("/").get_data(as_text=True)
+    post(client, h12s(4), frame_id="f-1")
+    page = client.get("/").get_data(as_text=True)
+    assert "connected: last batch" in page and "4 lines in the last minute" in page

@@ -41,6 +41,8 @@ class Card:
     incidents: list[Incident] = field(default_factory=list)  # open ones
     snooze: Snooze | None = None  # active
     timeline: Markup | None = None
+    drain_last: datetime | None = None  # the log drain's last batch (None: none yet)
+    drain_lines: int = 0  # lines it sent in the last minute
 
 
 @dataclass(frozen=True)
@@ -131,6 +133,7 @@ def _page(service: Service, failed: MonitorForm | None, failed_slot: str) -> Pag
             Marker.from_alert(a) for a in service.outbox.of_app(m.app_name, now - timedelta(days=7))
         ]
         snooze = snoozes.get(m.id)
+        drain_last, drain_lines = service.checker.log_counts.drain_state(m.app_name, now)  # type: ignore[union-attr]
         cards.append(
             Card(
                 m,
@@ -140,6 +143,8 @@ def _page(service: Service, failed: MonitorForm | None, failed_slot: str) -> Pag
                 incidents=[i for i in mine if i.is_open],
                 snooze=snooze if snooze is not None and snooze.active(now) else None,
                 timeline=timeline_svg(m.app_name, mine, markers, now),
+                drain_last=drain_last,
+                drain_lines=drain_lines,
             )
         )
     first = monitors[0] if monitors else None
