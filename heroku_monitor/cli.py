@@ -3,6 +3,7 @@
 python app.py                                   # the real Heroku and Slack
 python app.py --demo                            # the built-in Heroku simulator
 python app.py register-webhook APP --url URL    # real-time alerts for APP
+python app.py register-drain APP --url URL      # router and runtime errors from its logs
 """
 
 from __future__ import annotations
@@ -18,13 +19,15 @@ from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from flask import Flask
 from werkzeug.serving import make_server
 
 from heroku_monitor import service as service_module
+from heroku_monitor.db import open_database
 from heroku_monitor.heroku import HerokuClient, HerokuError
+from heroku_monitor.log_counts import drain_token_key
 from heroku_monitor.service import Service
 from heroku_monitor.settings import DEFAULT_DATABASE_URL, Settings, SettingsError, from_env
 from heroku_monitor.web import create_app
@@ -170,6 +173,42 @@ def _create_or_update(client: HerokuClient, app: str, url: str, secret: str) -> 
     return hook, "Updated"
 
 
+def register_drain(settings: Settings, app_name: str, url: str) -> int:
+    """Add the app's HTTPS log drain at `url` (this service's POST /drains/heroku/APP), the
+    drain password in the URL Heroku posts to; run again (a rotated secret, a new host), it
+    replaces the drain it made before, so one drain remains. Keeps the drain's token."""
+    secret = settings.heroku_drain_secret
+    if not secret:
+        return fail(
+            "set HEROKU_DRAIN_SECRET first (any long random string, e.g. "
+            "`openssl rand -hex 32`); the same value must be set where the monitor runs."
+        )
+    parts = urlsplit(url)
+    if parts.scheme != "https" or not parts.hostname or parts.username or parts.password:
+        return fail("--url must be https://HOST/drains/heroku/APP, without a user or password.")
+    netloc = f"heroku:{quote(secret, safe='')}@{parts.netloc}"
+    with_password = urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
+    client = HerokuClient(settings.heroku_api_url, settings.heroku_api_key)
+    try:
+        drains = client.log_drains(app_name)
+        same = next((d for d in drains if d.get("url") == with_password), None)
+        if same is None:
+            for old in drains:  # ours from before: another secret, or another host
+                if urlsplit(str(old.get("url") or "")).path == parts.path:
+                    client.delete_log_drain(app_name, str(old["id"]))
+            same = client.create_log_drain(app_name, with_password)
+    except HerokuError as exc:
+        return fail(f"could not register the log drain on {app_name}: {exc}", 1)
+    try:
+        db = open_database(settings.database_url)
+    except SettingsError as exc:
+        return fail(str(exc))
+    db.keep(drain_token_key(app_name), str(same.get("token") or ""))
+    db.close()
+    print(f"Registered log drain {same.get('id')} on {app_name} -> {url}")
+    return 0
+
+
 def start(settings: Settings, simulator: SimulatorServer | None = None) -> tuple[Service, Flask]:
     """Build the service and its web app, and start it (Socket Mode, the scheduler).
 
@@ -226,16 +265,26 @@ def main(argv: list[str] | None = None) -> int:
     register.add_argument(
         "--url", required=True, help="public URL of POST /webhooks/heroku on this service"
     )
+    drain = commands.add_parser(
+        "register-drain", help="add the Heroku log drain that brings router and runtime errors"
+    )
+    drain.add_argument("app", help="the monitored Heroku app")
+    drain.add_argument(
+        "--url",
+        required=True,
+        help="public URL of POST /drains/heroku/APP on this service (no credentials)",
+    )
     args = parser.parse_args(argv)
     configure_logging()
+    registering = args.command in ("register-webhook", "register-drain")
     try:
-        settings = from_env(
-            os.environ, demo=args.demo, require_slack=args.command != "register-webhook"
-        )
+        settings = from_env(os.environ, demo=args.demo, require_slack=not registering)
     except SettingsError as exc:
         return fail(str(exc))
     if args.command == "register-webhook":
         return register_webhook(settings, args.app, args.url)
+    if args.command == "register-drain":
+        return register_drain(settings, args.app, args.url)
     return run(settings)
 
 

@@ -267,6 +267,17 @@ class Database:
         stmt = self.insert(table).values(**values).on_conflict_do_nothing()
         return s.connection().execute(stmt.returning(table.key)).first() is not None
 
+    def value(self, key: str) -> str | None:
+        """A value kept in the database (None when there is none)."""
+        with self.reading() as s:
+            return s.execute(select(KeyValue.value).where(KeyValue.key == key)).scalar()
+
+    def keep(self, key: str, value: str) -> None:
+        """Keep `value` under `key` in the database, replacing what was there."""
+        with self.transaction() as s:
+            stmt = self.insert(KeyValue).values(key=key, value=value)
+            s.execute(stmt.on_conflict_do_update(index_elements=["key"], set_={"value": value}))
+
     def secret(self, name: str) -> str:
         """A random secret kept in the database, made once (by whichever process is first)."""
         with self.transaction() as s:

@@ -301,6 +301,21 @@ class HerokuClient:
         path = f"/apps/{quote(app, safe='')}/webhooks"
         return self._json(self._request("POST", path, body=body), path)
 
+    def log_drains(self, app: str) -> list[dict[str, Any]]:
+        """The app's log drains (`GET /apps/{app}/log-drains`), each with its token."""
+        drains = self.get_all(f"/apps/{quote(app, safe='')}/log-drains")
+        return [d for d in drains if isinstance(d, dict)]
+
+    def create_log_drain(self, app: str, url: str) -> Any:
+        """Add a log drain to the app (the one write of `register-drain`)."""
+        path = f"/apps/{quote(app, safe='')}/log-drains"
+        return self._json(self._request("POST", path, body={"url": url}), path)
+
+    def delete_log_drain(self, app: str, drain_id: str) -> Any:
+        """Remove one of the app's log drains (one `register-drain` made before)."""
+        path = f"/apps/{quote(app, safe='')}/log-drains/{quote(drain_id, safe='')}"
+        return self._json(self._request("DELETE", path), path)
+
     def update_webhook(
         self, app: str, webhook_id: str, *, url: str, secret: str, include: list[str]
     ) -> Any:

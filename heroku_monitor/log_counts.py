@@ -19,6 +19,12 @@ KEEP_BATCHES = timedelta(hours=1)
 Row = tuple[datetime, str, int]  # (minute, metric, how many)
 
 
+def drain_token_key(app: str) -> str:
+    """Where the token Heroku gave the app's drain is kept (`register-drain` keeps it; the
+    drain endpoint ignores batches of another drain)."""
+    return f"drain_token:{app}"
+
+
 class LogCounts:
     def __init__(self, db: Database) -> None:
         self.db = db

@@ -491,6 +491,21 @@ def _api_routes(api: Flask, sim: Simulator) -> None:
     def delete_webhook(app: str, webhook_id: str) -> Response:
         return _json_response(sim.delete_webhook(app, webhook_id))
 
+    @api.get("/apps/<app>/log-drains")
+    def log_drains(app: str) -> Response:
+        return _list(sim.log_drains_json(app), ("id",))
+
+    @api.post("/apps/<app>/log-drains")
+    def create_log_drain(app: str) -> Response:
+        url = _body().get("url")
+        if not isinstance(url, str):
+            raise ApiError(422, "url is a required string.")
+        return _json_response(sim.create_log_drain(app, url), 201)
+
+    @api.delete("/apps/<app>/log-drains/<path:drain>")
+    def delete_log_drain(app: str, drain: str) -> Response:
+        return _json_response(sim.delete_log_drain(app, drain))
+
     @api.get(RATE_LIMIT_PATH)
     def rate_limits() -> Response:
         return _json_response({"remaining": sim.rate_limit_remaining})

@@ -262,6 +262,15 @@ class _Webhook:
 
 
 @dataclass
+class _LogDrain:
+    id: str
+    url: str
+    token: str
+    created_at: str
+    updated_at: str
+
+
+@dataclass
 class _App:
     id: str
     name: str
@@ -279,6 +288,7 @@ class _App:
     addons: list[_Addon] = field(default_factory=list)
     config: dict[str, str] = field(default_factory=dict)
     webhooks: list[_Webhook] = field(default_factory=list)
+    log_drains: list[_LogDrain] = field(default_factory=list)
 
 
 def _utc_now() -> datetime:
@@ -1043,6 +1053,49 @@ class Simulator:
             target.webhooks.remove(hook)
             self._dispatcher.discard(hook.id)
             return self._webhook_json(target, hook)
+
+    # -- log drains (https://devcenter.heroku.com/articles/platform-api-reference#log-drain) --
+
+    def create_log_drain(self, app: str, url: str) -> Json:
+        """Add a log drain to `app`; returns it as the API renders it, with the token Heroku
+        makes (`d.<uuid>`). Raises UnknownAppError, InvalidParamsError (a URL twice, as
+        Heroku: "Url has already been taken")."""
+        if not url.startswith(("https://", "http://", "syslog://", "syslog+tls://")):
+            raise InvalidParamsError("Url is invalid.")
+        with self._lock:
+            target = self._app(app)
+            if any(d.url == url for d in target.log_drains):
+                raise InvalidParamsError("Url has already been taken")
+            now = self._stamp()
+            drain = _LogDrain(self._uuid(), url, f"d.{self._uuid()}", now, now)
+            target.log_drains.append(drain)
+            return self._log_drain_json(target, drain)
+
+    def log_drains_json(self, app: str) -> list[Json]:
+        with self._lock:
+            target = self._app(app)
+            return [self._log_drain_json(target, d) for d in target.log_drains]
+
+    def delete_log_drain(self, app: str, drain_id_or_url: str) -> Json:
+        """Remove a drain by id or URL; returns it. Raises UnknownApp/UnknownResourceError."""
+        with self._lock:
+            target = self._app(app)
+            drain = next((d for d in target.log_drains if drain_id_or_url in (d.id, d.url)), None)
+            if drain is None:
+                raise UnknownResourceError("log-drain", drain_id_or_url)
+            target.log_drains.remove(drain)
+            return self._log_drain_json(target, drain)
+
+    def _log_drain_json(self, app: _App, drain: _LogDrain) -> Json:
+        return {
+            "addon": None,
+            "app": self._ref(app),
+            "created_at": drain.created_at,
+            "id": drain.id,
+            "token": drain.token,
+            "updated_at": drain.updated_at,
+            "url": drain.url,
+        }
 
     def webhooks(self, app: str) -> list[Json]:
         """Stored subscriptions of `app`, secret and authorization included (not API shape)."""

@@ -67,7 +67,7 @@ def test_a_batch_sent_again_counts_once(drained, world: World):
 def test_two_processes_posting_halves_of_a_storm_give_one_alert_with_the_full_count(
     drained, world: World
 ):
-    service, client = drained
+    _, client = drained
     other = world.service(heroku_drain_secret=SECRET)  # another web dyno on the database
     try:
         post(create_app(other).test_client(), h12s(3), frame_id="half-1")
@@ -115,3 +115,53 @@ def test_the_dashboard_says_whether_a_drain_is_connected_and_how_much_it_sends(d
     post(client, h12s(4), frame_id="f-1")
     page = client.get("/").get_data(as_text=True)
     assert "connected: last batch" in page and "4 lines in the last minute" in page
+
+
+def register(world: World, tmp_path, secret: str, url: str):
+    from tests.processes import clean_env, run_app
+
+    env = clean_env(
+        HEROKU_API_KEY=world.sim.token,
+        HEROKU_API_URL=world.heroku.url,
+        HEROKU_DRAIN_SECRET=secret,
+        DATABASE_URL=world.database_url,
+    )
+    return run_app(env, "register-drain", APP, "--url", url, cwd=tmp_path)
+
+
+def test_register_drain_twice_or_after_a_new_secret_leaves_one_drain_with_the_password(
+    world: World, tmp_path
+):
+    url = f"https://monitor.example.com/drains/heroku/{APP}"
+    for secret in (SECRET, SECRET, "rotated-secret-987"):
+        done = register(world, tmp_path, secret, url)
+        assert done.returncode == 0, done.stderr
+        assert secret not in done.stdout + done.stderr  # the password is never printed
+    (drain,) = world.sim.log_drains_json(APP)
+    assert (
+        drain["url"] == f"https://heroku:rotated-secret-987@monitor.example.com/drains/heroku/{APP}"
+    )
+    from heroku_monitor.db import Database
+
+    kept = Database(world.database_url).value(f"drain_token:{APP}")
+    assert kept == drain["token"] and str(kept).startswith("d.")
+
+
+def test_register_drain_without_a_secret_or_with_credentials_in_the_url_is_one_line(
+    world: World, tmp_path
+):
+    done = register(world, tmp_path, "", f"https://m.example.com/drains/heroku/{APP}")
+    assert done.returncode == 2 and "HEROKU_DRAIN_SECRET" in done.stderr
+    done = register(world, tmp_path, SECRET, f"https://u:p@m.example.com/drains/heroku/{APP}")
+    assert done.returncode == 2 and "without a user or password" in done.stderr
+    assert world.sim.log_drains_json(APP) == []
+
+
+def test_batches_of_another_drain_are_ignored(drained, world: World):
+    service, client = drained
+    service.db.keep(f"drain_token:{APP}", "d.ours")
+    headers = {**auth(), "Logplex-Frame-Id": "f", "Logplex-Drain-Token": "d.someone-else"}
+    response = client.post(f"/drains/heroku/{APP}", data=h12s(10), headers=headers)
+    assert response.status_code == 200 and response.json["counted"] is False
+    service.checker.check_logs(service.monitors.all()[0].id)
+    assert router_alerts(world) == []
