@@ -99,8 +99,14 @@ def start_demo(settings: Settings) -> tuple[Settings, SimulatorServer]:
         url=f"http://127.0.0.1:{settings.port}/webhooks/heroku",
         secret=secret,
     )
+    # And its router and runtime lines to a log drain (the demo's H12 and R14 buttons).
+    drain_secret = settings.heroku_drain_secret or secrets.token_hex(32)
+    sim.create_log_drain(
+        app_name, f"http://heroku:{drain_secret}@127.0.0.1:{settings.port}/drains/heroku/{app_name}"
+    )
     demo = replace(
         settings,
+        heroku_drain_secret=drain_secret,
         heroku_webhook_secret=secret,
         heroku_api_url=server.url,
         heroku_api_key=sim.token,

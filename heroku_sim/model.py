@@ -1086,6 +1086,15 @@ class Simulator:
             target.log_drains.remove(drain)
             return self._log_drain_json(target, drain)
 
+    def write_logs(self, app: str, lines: Sequence[tuple[str, str]]) -> list[int]:
+        """The app writes `lines` ((procid, message) pairs, as Heroku's router or runtime
+        would): one Logplex batch to each of its drains; returns their HTTP statuses."""
+        from heroku_sim.logs import post_batch
+
+        with self._lock:
+            drains = [(d.url, d.token) for d in self._app(app).log_drains]
+        return [post_batch(url, token, lines) for url, token in drains]
+
     def _log_drain_json(self, app: _App, drain: _LogDrain) -> Json:
         return {
             "addon": None,

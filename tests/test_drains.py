@@ -165,3 +165,23 @@ def test_batches_of_another_drain_are_ignored(drained, world: World):
     assert response.status_code == 200 and response.json["counted"] is False
     service.checker.check_logs(service.monitors.all()[0].id)
     assert router_alerts(world) == []
+
+
+@pytest.mark.parametrize(
+    ("button", "header"), [("h12", "Router Errors: H12"), ("r14", "Memory Quota Exceeded: web.1")]
+)
+def test_the_demo_buttons_write_log_lines_to_the_drain_and_the_alert_follows(
+    world: World, button: str, header: str
+):
+    from tests.web import LiveSite, csrf_token
+
+    service, _ = world.baseline(heroku_drain_secret=SECRET)
+    service.simulator = world.heroku
+    with LiveSite(service) as live:
+        url = f"http://heroku:{SECRET}@127.0.0.1:{live.port}/drains/heroku/{APP}"
+        world.sim.create_log_drain(APP, url)  # what `python app.py --demo` registers
+        client = create_app(service).test_client()
+        response = client.post(f"/demo/{button}", data={"csrf_token": csrf_token(client)})
+        assert response.status_code == 303
+        wait_until(lambda: any(header in m["text"] for m in world.slack.messages))
+    service.simulator = None

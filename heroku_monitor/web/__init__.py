@@ -14,6 +14,7 @@ from heroku_monitor.web import (
     healthz,
     heroku_webhooks,
     mrkdwn,
+    otlp,
     slack_endpoints,
 )
 from heroku_monitor.web.context import EXTENSION
@@ -41,10 +42,12 @@ def create_app(service: Service) -> Flask:
     app.register_blueprint(heroku_webhooks.bp)
     app.register_blueprint(slack_endpoints.bp)
     app.register_blueprint(drains.bp)
+    app.register_blueprint(otlp.bp)
     # Slack and Heroku sign their requests; they cannot send our CSRF token.
     csrf.exempt(heroku_webhooks.bp)
     csrf.exempt(slack_endpoints.bp)
     csrf.exempt(drains.bp)
+    csrf.exempt(otlp.bp)
     if service.simulator is not None:
         from heroku_monitor.web import demo
 

@@ -23,6 +23,7 @@ OPEN_ENDPOINTS = frozenset(
         "slack.interactions",
         "webhooks.heroku",
         "drains.logplex",
+        "otlp.logs_export",
         "static",
     }
 )

@@ -83,10 +83,26 @@ def _config(sim: Simulator, app: str) -> str:
     return f"Changed the config var DEMO_FLAG of {app}."
 
 
+def _h12_storm(sim: Simulator, app: str) -> str:
+    from heroku_sim.logs import router_error
+
+    statuses = sim.write_logs(app, [router_error(app, "H12") for _ in range(10)])
+    return f"{app}'s router timed out 10 requests (H12), written to {len(statuses)} log drain(s)."
+
+
+def _r14(sim: Simulator, app: str) -> str:
+    from heroku_sim.logs import runtime_error
+
+    statuses = sim.write_logs(app, [runtime_error("R14", "web.1")])
+    return f"web.1 of {app} ran out of memory (R14), written to {len(statuses)} log drain(s)."
+
+
 DEMO_USER = "you@example.com"
 ACTIONS: dict[str, Callable[[Simulator, str], str]] = {
     "crash": _crash,
     "crashloop": _crash_loop,
+    "h12": _h12_storm,
+    "r14": _r14,
     "stop": _stop,
     "start": _start,
     "deploy": _deploy,
