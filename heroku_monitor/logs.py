@@ -522,7 +522,7 @@ def alerts(
                 LogAlert(
                     LOG_ROUTER_ERROR,
                     app,
-                    f"{app}:log:{code}:{start:%Y-%m-%dT%H:%M}",
+                    f"{app}:log:{code}:{start:%Y-%m-%dT%H:%M}:{_round(start, until, thresholds)}",
                     code,
                     DESCRIPTIONS.get(code, "Router error"),
                     total.count,
@@ -541,7 +541,8 @@ def alerts(
                     LogAlert(
                         kind,
                         app,
-                        f"{app}:log:{code}:{dyno}:{start:%Y-%m-%dT%H:%M}",
+                        f"{app}:log:{code}:{dyno}:{start:%Y-%m-%dT%H:%M}"
+                        f":{_round(start, until, thresholds)}",
                         code,
                         DESCRIPTIONS.get(code, "Runtime error"),
                         n,
@@ -560,7 +561,7 @@ def alerts(
             LogAlert(
                 LOG_5XX_RATE,
                 app,
-                f"{app}:log:5xx:{start:%Y-%m-%dT%H:%M}",
+                f"{app}:log:5xx:{start:%Y-%m-%dT%H:%M}:{_round(start, until, thresholds)}",
                 "5xx",
                 "Server errors",
                 errors,
@@ -572,6 +573,13 @@ def alerts(
             )
         )
     return found
+
+
+def _round(start: datetime, until: datetime, thresholds: Thresholds) -> int:
+    """Which window of its run this is (0 for the first): a storm that goes on is alerted
+    again, once a window, so its incident hears of it (the count, in its thread) and stays
+    open; within a window the key stays the same, so one check or many say it once."""
+    return max(0, int((until - start) / thresholds.window) - 1)
 
 
 def _has_code(code: str) -> Callable[[MinuteCounts], bool]:

@@ -290,7 +290,7 @@ def test_ten_h12_lines_in_five_minutes_make_one_router_error_event():
     assert kinds(events) == [logs.LOG_ROUTER_ERROR]
     (event,) = events
     assert event.app == "myapp"
-    assert event.key == "myapp:log:H12:2026-11-27T12:00"
+    assert event.key == "myapp:log:H12:2026-11-27T12:00:0"
     assert event.failures == 10
     assert event.reason.startswith("H12 Request timeout: 10 lines in 12:00–12:05 UTC")
     assert "/slow ×10" in event.reason and "web.1 ×10" in event.reason
@@ -329,7 +329,7 @@ def test_5xx_rate_of_5_percent_over_100_requests_makes_one_event():
     (event,) = detect("myapp", minutes_of(*frames), T0)
     assert (event.kind, event.key, event.failures) == (
         logs.LOG_5XX_RATE,
-        "myapp:log:5xx:2026-11-27T12:00",
+        "myapp:log:5xx:2026-11-27T12:00:0",
         5,
     )
     assert event.reason.startswith("5xx rate 5.0%: 5 of 100 requests")
@@ -345,7 +345,7 @@ def test_r14_makes_one_memory_event_at_the_first_line():
     (event,) = detect("myapp", minutes_of(frame(R14, proc="web.1")), T0)
     assert (event.kind, event.key, event.failures) == (
         logs.LOG_MEMORY,
-        "myapp:log:R14:web.1:2026-11-27T12:00",
+        "myapp:log:R14:web.1:2026-11-27T12:00:0",
         1,
     )
     assert event.reason.startswith("R14 Memory quota exceeded: 1 lines")
@@ -359,9 +359,9 @@ def test_memory_events_are_per_dyno_and_per_code():
     ]
     events = detect("myapp", minutes_of(*frames), T0)
     assert sorted(e.key for e in events) == [
-        "myapp:log:R14:web.1:2026-11-27T12:00",
-        "myapp:log:R14:web.2:2026-11-27T12:00",
-        "myapp:log:R15:worker.1:2026-11-27T12:00",
+        "myapp:log:R14:web.1:2026-11-27T12:00:0",
+        "myapp:log:R14:web.2:2026-11-27T12:00:0",
+        "myapp:log:R15:worker.1:2026-11-27T12:00:0",
     ]
     assert set(kinds(events)) == {logs.LOG_MEMORY}
 
@@ -369,17 +369,18 @@ def test_memory_events_are_per_dyno_and_per_code():
 def test_r10_makes_a_boot_timeout_event():
     (event,) = detect("myapp", minutes_of(frame(R10, proc="web.1")), T0)
     assert event.kind == logs.LOG_BOOT_TIMEOUT
-    assert event.key == "myapp:log:R10:web.1:2026-11-27T12:00"
+    assert event.key == "myapp:log:R10:web.1:2026-11-27T12:00:0"
     assert "Boot timeout" in event.reason
 
 
-def test_keys_stay_stable_while_the_storm_goes_on():
+def test_a_storm_that_goes_on_keeps_its_run_and_is_said_again_once_a_window():
     frames = [frame(H12, T0 + timedelta(seconds=20 * i)) for i in range(60)]  # 20 minutes
     minutes = minutes_of(*frames)
     keys = {
         e.key for at in range(0, 20) for e in detect("myapp", minutes, T0 + timedelta(minutes=at))
     }
-    assert keys == {"myapp:log:H12:2026-11-27T12:00"}
+    # One run (its first minute), said once in each 5-minute window it lasts.
+    assert keys == {f"myapp:log:H12:2026-11-27T12:00:{n}" for n in range(4)}
 
 
 def test_a_storm_after_ten_quiet_minutes_gets_a_new_key():
@@ -387,7 +388,7 @@ def test_a_storm_after_ten_quiet_minutes_gets_a_new_key():
     later = T0 + timedelta(minutes=20)
     second = [frame(H12, later) for _ in range(5)]
     (event,) = detect("myapp", minutes_of(*first, *second), later)
-    assert event.key == "myapp:log:H12:2026-11-27T12:20"
+    assert event.key == "myapp:log:H12:2026-11-27T12:20:0"
 
 
 def test_the_same_storm_counted_in_two_processes_alerts_once_on_the_merged_rows():
@@ -405,3 +406,25 @@ def test_thresholds_can_be_changed():
     assert kinds(detect("myapp", minutes_of(*frames), T0, thresholds=strict)) == [
         logs.LOG_ROUTER_ERROR
     ]
+
+
+def test_a_long_storm_is_one_incident_that_hears_of_it_each_window_and_ends_when_quiet():
+    from heroku_monitor import incidents
+
+    frames = [frame(H12, T0 + timedelta(seconds=20 * i)) for i in range(60)]  # 20 minutes
+    minutes = minutes_of(*frames)
+    open_: tuple = ()
+    seen: set[str] = set()
+    posts = replies = 0
+    for at in range(0, 40):  # a log check every minute, for 40 minutes
+        now = T0 + timedelta(minutes=at)
+        fresh = [e for e in detect("myapp", minutes, now) if e.key not in seen]
+        seen |= {e.key for e in fresh}
+        outcome = incidents.apply(open_, fresh, now)
+        open_ = tuple(i for i in outcome.incidents if i.is_open)
+        posts += sum(a.kind == incidents.POST for a in outcome.actions)
+        replies += sum(a.kind == incidents.REPLY for a in outcome.actions)
+        if at == 25:
+            assert len(open_) == 1  # still open five minutes after the storm's last line
+    assert posts == 1 and replies >= 3  # one thread: a reply each later window, the end
+    assert open_ == ()  # ended after 10 quiet minutes
