@@ -146,7 +146,8 @@ def test_an_alert_whose_sender_was_killed_mid_post_goes_out_when_its_lease_ends(
     start(processes, {**env, "PORT": str(free_port())})
     # The dead process's post reached Slack after all (Slack answered no one): the one
     # repeat the README names. The restarted process sends the alert at the lease's end.
-    slack.wait_for_messages(2, timeout=Patience().lease + 15)
+    slack.wait_for_messages(2, timeout=Patience().lease + 40)
     waited = time.monotonic() - killed_at
     assert firsts(slack) == [CRASH, CRASH]
-    assert waited < Patience().lease + 5, f"redelivered {waited:.1f} s after the kill"
+    # The lease, plus room for a loaded machine (before: a 120 s lease and a 15 s tick).
+    assert waited < Patience().lease + 15, f"redelivered {waited:.1f} s after the kill"
