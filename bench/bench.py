@@ -34,6 +34,7 @@ from slack_sdk import WebClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench import logs_bench
 from bench.baseline import BaselineMonitor
 from heroku_monitor import budget
 from heroku_monitor import service as service_module
@@ -199,9 +200,13 @@ def main() -> None:
     parser.add_argument("--apps", type=int, default=100)
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--storms", action="store_true", help="measure only webhook storms")
+    parser.add_argument("--logs", action="store_true", help="measure only log drains")
     args = parser.parse_args()
     if args.storms:
         print_table(storm_rows())
+        return
+    if args.logs:
+        print_table(logs_bench.rows())
         return
     rows: list[Row] = []
     sim = Simulator(seed=1)
@@ -379,6 +384,7 @@ def main() -> None:
         )
 
     rows.extend(storm_rows())
+    rows.extend(logs_bench.rows())
     print_table(rows)
 
 
