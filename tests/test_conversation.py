@@ -56,6 +56,17 @@ def check(service: Service) -> None:
     service.checker.check(service.monitors.all()[0].id)
 
 
+def crash_loop(world: World, service: Service, clock: Clock, crashes: int) -> None:
+    """web.1 crashes and comes back up, `crashes` times, a minute apart, each change checked."""
+    for _ in range(crashes):
+        clock.advance(1)
+        world.sim.crash_dyno(APP, "web.1")
+        check(service)
+        clock.advance(1)
+        world.sim.start_dyno(APP, "web.1")
+        check(service)
+
+
 def top_level(slack: FakeSlack) -> list[dict]:
     return [m for m in slack.messages if not m["thread_ts"]]
 
@@ -63,13 +74,7 @@ def top_level(slack: FakeSlack) -> list[dict]:
 def test_a_five_crash_loop_is_one_thread_with_one_escalation_and_one_broadcast_recovery(
     world: World, service: Service, clock: Clock
 ):
-    for _ in range(5):
-        clock.advance(1)
-        world.sim.crash_dyno(APP, "web.1")
-        check(service)
-        clock.advance(1)
-        world.sim.start_dyno(APP, "web.1")
-        check(service)
+    crash_loop(world, service, clock, 5)
     clock.advance(11)  # the dynos stayed up: the incident ends
     check(service)
     (opening,) = top_level(world.slack)
@@ -291,13 +296,7 @@ def test_a_monitor_can_name_who_its_escalation_calls_on_the_dashboard(
         f"/monitors/{mid}/mention", data={"csrf_token": token, "mention": "S0TEAM123"}
     )
     assert saved.status_code == 303
-    for _ in range(3):
-        clock.advance(1)
-        world.sim.crash_dyno(APP, "web.1")
-        check(service)
-        clock.advance(1)
-        world.sim.start_dyno(APP, "web.1")
-        check(service)
+    crash_loop(world, service, clock, 3)
     (escalation,) = [m for m in world.slack.messages if "Crash loop" in m["text"]]
     assert escalation["text"].startswith("<!subteam^S0TEAM123>")
 
