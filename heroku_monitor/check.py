@@ -165,7 +165,10 @@ class Checker:
             return []
         now = self.clock()
         rows = self.log_counts.since(monitor.app_name, now - LOG_HISTORY)
-        events = logs.detect(monitor.app_name, as_minutes(rows), now)
+        thresholds, _ = logs.parse_thresholds(monitor.log_thresholds or "")
+        events = logs.detect(
+            monitor.app_name, as_minutes(rows), now, thresholds=thresholds or logs.Thresholds()
+        )
         if not events:
             return []
         fresh = record_events(

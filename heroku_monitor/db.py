@@ -78,6 +78,8 @@ class Monitor(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # Who this monitor's crash-loop escalation calls (None: ALERT_MENTION's choice).
     alert_mention: Mapped[str | None] = mapped_column(String(40), default=None)
+    # Its log alerts' thresholds, "lines/percent/requests" (None: SPEC's defaults).
+    log_thresholds: Mapped[str | None] = mapped_column(String(40), default=None)
 
 
 class MonitorState(Base):

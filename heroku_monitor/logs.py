@@ -444,6 +444,20 @@ class Thresholds:
     first_line_codes: tuple[str, ...] = (*MEMORY_CODES, *BOOT_CODES)  # alert at the first line
 
 
+def parse_thresholds(text: str) -> tuple[Thresholds | None, str | None]:
+    """`lines/percent/requests` (e.g. "5/5/100": 5 lines of one H code in 5 minutes; a 5xx
+    rate of 5 % over at least 100 requests) as Thresholds, or (None, the error sentence)."""
+    parts = text.strip().split("/")
+    if len(parts) == 3 and all(p.strip().isascii() and p.strip().isdigit() for p in parts):
+        lines, percent, requests = (int(p) for p in parts)
+        if 1 <= lines <= 10_000 and 1 <= percent <= 100 and 1 <= requests <= 1_000_000:
+            return Thresholds(code_lines=lines, rate_5xx=percent / 100, min_requests=requests), None
+    return None, (
+        "Log thresholds are three whole numbers, lines/percent/requests, e.g. 5/5/100: "
+        "5 lines of one H code in 5 minutes, or a 5xx rate of 5 % over at least 100 requests."
+    )
+
+
 @dataclass(frozen=True)
 class LogAlert:
     """One log alert with its details; `event()` is the `detect.Event` to hand on."""

@@ -36,6 +36,7 @@ class MonitorView:
     delivery_error: str | None = None
     snapshot: AppSnapshot | None = None
     alert_mention: str | None = None  # None: ALERT_MENTION's choice
+    log_thresholds: str | None = None  # "lines/percent/requests"; None: the defaults
 
 
 class Monitors:
@@ -105,6 +106,16 @@ class Monitors:
                 update(Monitor)
                 .where(Monitor.id == monitor_id)
                 .values(alert_mention=mention, updated_at=now)
+            )
+            return bool(rowcount(result))
+
+    def set_log_thresholds(self, monitor_id: int, thresholds: str | None, now: datetime) -> bool:
+        """The monitor's log-alert thresholds, "lines/percent/requests" (None: defaults)."""
+        with self.db.transaction() as s:
+            result = s.execute(
+                update(Monitor)
+                .where(Monitor.id == monitor_id)
+                .values(log_thresholds=thresholds, updated_at=now)
             )
             return bool(rowcount(result))
 
@@ -241,4 +252,5 @@ def _view(m: Monitor, st: MonitorState | None) -> MonitorView:
         delivery_error=st.delivery_error if st else None,
         snapshot=snapshot,
         alert_mention=m.alert_mention,
+        log_thresholds=m.log_thresholds,
     )

@@ -185,3 +185,46 @@ def test_the_demo_buttons_write_log_lines_to_the_drain_and_the_alert_follows(
         assert response.status_code == 303
         wait_until(lambda: any(header in m["text"] for m in world.slack.messages))
     service.simulator = None
+
+
+def test_a_monitor_can_set_when_its_logs_alert_on_the_dashboard(drained, world: World):
+    from tests.web import csrf_token
+
+    service, client = drained
+    mid = service.monitors.all()[0].id
+    token = csrf_token(client)
+    url = f"/monitors/{mid}/log-thresholds"
+    refused = client.post(url, data={"csrf_token": token, "thresholds": "5/500/100"})
+    assert refused.status_code == 400 and "lines/percent/requests" in refused.get_data(as_text=True)
+    assert client.post(url, data={"csrf_token": token, "thresholds": "20/5/100"}).status_code == 303
+    post(client, h12s(10), frame_id="f-1")  # 10 lines: enough for the defaults, not for 20
+    service.checker.check_logs(mid)
+    assert router_alerts(world) == []
+    post(client, h12s(10), frame_id="f-2")
+    wait_until(lambda: len(router_alerts(world)) == 1)
+    assert "20 lines" in router_alerts(world)[0]["text"]
+
+
+@pytest.mark.parametrize(
+    ("given", "lines", "rate", "requests"), [("5/5/100", 5, 0.05, 100), ("1/50/10", 1, 0.5, 10)]
+)
+def test_log_thresholds_are_lines_percent_requests(given, lines, rate, requests):
+    from heroku_monitor.logs import parse_thresholds
+
+    thresholds, error = parse_thresholds(given)
+    assert error is None and thresholds is not None
+    assert (thresholds.code_lines, thresholds.rate_5xx, thresholds.min_requests) == (
+        lines,
+        rate,
+        requests,
+    )
+
+
+@pytest.mark.parametrize(
+    "given", ["", "5/5", "a/b/c", "0/5/100", "5/101/100", "5/5/100/1", "٥/5/100"]
+)
+def test_odd_log_thresholds_are_one_clear_sentence(given):
+    from heroku_monitor.logs import parse_thresholds
+
+    thresholds, error = parse_thresholds(given)
+    assert thresholds is None and error and "lines/percent/requests" in error

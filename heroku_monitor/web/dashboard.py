@@ -22,7 +22,7 @@ from heroku_monitor.outbox import FAILED
 from heroku_monitor.service import Service
 from heroku_monitor.web.auth import read_only_reason
 from heroku_monitor.web.context import current_service
-from heroku_monitor.web.forms import ActionForm, MentionForm, MonitorForm
+from heroku_monitor.web.forms import ActionForm, LogThresholdsForm, MentionForm, MonitorForm
 from heroku_monitor.web.timeline import Marker, timeline_svg
 
 DEFAULT_CHANNEL = "#alerts"
@@ -295,6 +295,24 @@ def set_mention(monitor_id: int) -> Response | tuple[str, int]:
     service.monitors.set_mention(monitor_id, mention, service.clock())
     shown = mention or f"{service.settings.alert_mention} (ALERT_MENTION)"
     flash(f"Escalations now call: {shown}.", "ok")
+    return redirect(url_for("dashboard.index"), code=303)
+
+
+@bp.post("/monitors/<int:monitor_id>/log-thresholds")
+def set_log_thresholds(monitor_id: int) -> Response | tuple[str, int]:
+    """When the app's logs alert: lines/percent/requests (e.g. 5/5/100), empty for SPEC's
+    defaults."""
+    service = current_service()
+    if not _is_id(str(monitor_id)) or service.monitors.get(monitor_id) is None:
+        abort(404)
+    form = LogThresholdsForm()
+    if not form.validate_on_submit():
+        for error in form.thresholds.errors:
+            flash(str(error), "error")
+        return _render(status=400)
+    value = form.thresholds.data or None
+    service.monitors.set_log_thresholds(monitor_id, value, service.clock())
+    flash(f"Log alerts now at {value or '5/5/100 (the defaults)'}.", "ok")
     return redirect(url_for("dashboard.index"), code=303)
 
 

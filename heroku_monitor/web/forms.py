@@ -13,6 +13,7 @@ from wtforms.validators import InputRequired
 
 from heroku_monitor import validation
 from heroku_monitor.incidents import mention_markup
+from heroku_monitor.logs import parse_thresholds
 
 
 def _rule(
@@ -75,6 +76,16 @@ class MentionForm(FlaskForm):
     """Who a monitor's crash-loop escalation calls."""
 
     mention = StringField("Escalations call", validators=[_rule(_mention)])
+
+
+def _thresholds(value: str) -> str | None:
+    return parse_thresholds(value)[1] if value else None
+
+
+class LogThresholdsForm(FlaskForm):
+    """A monitor's log-alert thresholds: lines/percent/requests, empty for the defaults."""
+
+    thresholds = StringField("Log alerts at", validators=[_rule(_thresholds)])
 
 
 class ActionForm(FlaskForm):
