@@ -62,3 +62,38 @@ def post_batch(url: str, token: str, lines: Sequence[tuple[str, str]], timeout: 
         bare, data=logplex_body(lines), headers=headers, auth=auth, timeout=timeout
     )
     return response.status_code
+
+
+def otlp_logs_json(
+    app: str, app_id: str, lines: Sequence[tuple[str, str]], at: datetime | None = None
+) -> dict:
+    """The same lines as a Fir telemetry drain sends them: an OTLP/HTTP logs request in its
+    JSON encoding (camelCase, `timeUnixNano` as a string), the app in `service.name`."""
+    nanos = str(int((at or datetime.now(UTC)).timestamp() * 1_000_000_000))
+    records = [
+        {
+            "timeUnixNano": nanos,
+            "body": {"stringValue": message},
+            "attributes": [{"key": "dyno", "value": {"stringValue": procid}}],
+        }
+        for procid, message in lines
+    ]
+    return {
+        "resourceLogs": [
+            {
+                "resource": {
+                    "attributes": [
+                        {"key": "service.name", "value": {"stringValue": app}},
+                        {"key": "heroku.app.id", "value": {"stringValue": app_id}},
+                    ]
+                },
+                "scopeLogs": [{"logRecords": records}],
+            }
+        ]
+    }
+
+
+def post_otlp(url: str, headers: dict[str, str], body: dict, timeout: float = 5) -> int:
+    """POST one OTLP/HTTP JSON logs request to a telemetry drain; returns the HTTP status."""
+    sent = {**headers, "Content-Type": "application/json"}
+    return requests.post(url, json=body, headers=sent, timeout=timeout).status_code

@@ -289,6 +289,8 @@ class _App:
     config: dict[str, str] = field(default_factory=dict)
     webhooks: list[_Webhook] = field(default_factory=list)
     log_drains: list[_LogDrain] = field(default_factory=list)
+    # Fir telemetry drains: (OTLP logs endpoint URL, headers), as `heroku telemetry:add`.
+    telemetry_drains: list[tuple[str, dict[str, str]]] = field(default_factory=list)
 
 
 def _utc_now() -> datetime:
@@ -1086,14 +1088,25 @@ class Simulator:
             target.log_drains.remove(drain)
             return self._log_drain_json(target, drain)
 
+    def add_telemetry_drain(self, app: str, url: str, headers: Mapping[str, str]) -> None:
+        """A Fir telemetry drain for the app's logs (`heroku telemetry:add URL --headers`)."""
+        with self._lock:
+            self._app(app).telemetry_drains.append((url, dict(headers)))
+
     def write_logs(self, app: str, lines: Sequence[tuple[str, str]]) -> list[int]:
         """The app writes `lines` ((procid, message) pairs, as Heroku's router or runtime
-        would): one Logplex batch to each of its drains; returns their HTTP statuses."""
-        from heroku_sim.logs import post_batch
+        would): one Logplex batch to each log drain, one OTLP request to each telemetry
+        drain; returns their HTTP statuses."""
+        from heroku_sim.logs import otlp_logs_json, post_batch, post_otlp
 
         with self._lock:
-            drains = [(d.url, d.token) for d in self._app(app).log_drains]
-        return [post_batch(url, token, lines) for url, token in drains]
+            target = self._app(app)
+            drains = [(d.url, d.token) for d in target.log_drains]
+            telemetry = list(target.telemetry_drains)
+            app_id = target.id
+        statuses = [post_batch(url, token, lines) for url, token in drains]
+        body = otlp_logs_json(app, app_id, lines)
+        return statuses + [post_otlp(url, headers, body) for url, headers in telemetry]
 
     def _log_drain_json(self, app: _App, drain: _LogDrain) -> Json:
         return {

@@ -228,3 +228,17 @@ def test_odd_log_thresholds_are_one_clear_sentence(given):
 
     thresholds, error = parse_thresholds(given)
     assert thresholds is None and error and "lines/percent/requests" in error
+
+
+def test_a_fir_apps_telemetry_drain_brings_the_same_alert(drained, world: World):
+    from heroku_sim.logs import router_error
+    from loopback import BackgroundServer
+
+    service, _ = drained
+    with BackgroundServer(create_app(service)) as live:
+        world.sim.add_telemetry_drain(
+            APP, f"{live.url}/otlp/v1/logs", {"Authorization": f"Bearer {SECRET}"}
+        )
+        statuses = world.sim.write_logs(APP, [router_error(APP, "H12") for _ in range(10)])
+        assert statuses == [200]
+        wait_until(lambda: len(router_alerts(world)) == 1)
