@@ -204,7 +204,8 @@ def register_drain(settings: Settings, app_name: str, url: str) -> int:
                     client.delete_log_drain(app_name, str(old["id"]))
             same = client.create_log_drain(app_name, with_password)
     except HerokuError as exc:
-        return fail(f"could not register the log drain on {app_name}: {exc}", 1)
+        said = str(exc).replace(quote(secret, safe=""), "***").replace(secret, "***")
+        return fail(f"could not register the log drain on {app_name}: {said}", 1)
     try:
         db = open_database(settings.database_url)
     except SettingsError as exc:

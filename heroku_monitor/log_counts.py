@@ -15,6 +15,9 @@ from heroku_monitor.logs import CodeCount, Counts, MinuteCounts
 # How long minute counters and batch keys are kept (detection looks back minutes).
 KEEP_COUNTS = timedelta(days=1)
 KEEP_BATCHES = timedelta(hours=1)
+# The minutes a batch's lines may be stamped with, around now.
+ACCEPTED_PAST, ACCEPTED_FUTURE = timedelta(hours=1), timedelta(minutes=5)
+ROWS_PER_STATEMENT = 2000
 
 Row = tuple[datetime, str, int]  # (minute, metric, how many)
 
@@ -44,13 +47,18 @@ class LogCounts:
                     {"app_name": app, "minute": minute, "metric": metric, "n": n}
                     for (minute, metric), n in merged.items()
                 ]
-                stmt = self.db.insert(LogCount).values(values)
-                s.execute(
-                    stmt.on_conflict_do_update(
-                        index_elements=["app_name", "minute", "metric"],
-                        set_={"n": LogCount.n + stmt.excluded.n},
+                # One statement for any real batch; a huge one in parts (the databases
+                # bound how many values one statement may carry).
+                for start in range(0, len(values), ROWS_PER_STATEMENT):
+                    stmt = self.db.insert(LogCount).values(
+                        values[start : start + ROWS_PER_STATEMENT]
                     )
-                )
+                    s.execute(
+                        stmt.on_conflict_do_update(
+                            index_elements=["app_name", "minute", "metric"],
+                            set_={"n": LogCount.n + stmt.excluded.n},
+                        )
+                    )
         return True
 
     def since(self, app: str, since: datetime) -> list[Row]:
@@ -83,11 +91,14 @@ class LogCounts:
             s.execute(delete(LogBatch).where(LogBatch.seen_at < now - KEEP_BATCHES))
 
 
-def as_rows(counts: Counts) -> list[Row]:
+def as_rows(counts: Counts, now: datetime) -> list[Row]:
     """A batch's counts as counter rows: requests, 5xx, and per code its lines, paths and
-    dynos (`code:H12`, `path:H12:/slow`, `dyno:H12:web.1`)."""
+    dynos (`code:H12`, `path:H12:/slow`, `dyno:H12:web.1`). Only minutes from an hour ago
+    to a few minutes ahead count (a line stamped in 1970 or 2999 would never be pruned)."""
     rows: list[Row] = []
     for m in counts.rows():
+        if not now - ACCEPTED_PAST <= m.minute <= now + ACCEPTED_FUTURE:
+            continue
         if m.requests:
             rows.append((m.minute, "requests", m.requests))
         if m.errors_5xx:
@@ -96,7 +107,8 @@ def as_rows(counts: Counts) -> list[Row]:
             rows.append((m.minute, f"code:{code}", counted.count))
             rows.extend((m.minute, f"path:{code}:{path}", n) for path, n in counted.paths)
             rows.extend((m.minute, f"dyno:{code}:{dyno}", n) for dyno, n in counted.dynos)
-    return rows
+    # No NUL in a counter's name: PostgreSQL refuses it in text.
+    return [(minute, metric.replace("\x00", ""), n) for minute, metric, n in rows]
 
 
 def as_minutes(rows: Sequence[Row]) -> list[MinuteCounts]:

@@ -225,7 +225,7 @@ def parse_router(message: str) -> RouterLine | None:
         return None
     status = fields.get("status", "")
     return RouterLine(
-        code=fields.get("code") or None,
+        code=_code(fields.get("code")),
         status=int(status) if status.isdigit() else None,
         path=_path(fields.get("path", "")),
         dyno=fields.get("dyno") or None,
@@ -408,14 +408,23 @@ def count(lines: Iterable[LogLine], token: str | None = None) -> Counts:
     return Counts(dict(sorted(minutes.items())))
 
 
+HEROKU_CODE = re.compile(r"[HRL][0-9]{2}")
+
+
+def _code(value: str | None) -> str | None:
+    """A Heroku error code (H12, R14, L10); anything else is no code (it is not counted
+    apart: a sender cannot make counters without end)."""
+    return value if value and HEROKU_CODE.fullmatch(value) else None
+
+
 def _utc_minute(stamp: str) -> str | None:
     try:
         when = datetime.fromisoformat(stamp)
-    except ValueError:
+        if when.tzinfo is None:
+            return None
+        return when.astimezone(UTC).isoformat()[:16]
+    except (ValueError, OverflowError):  # year 1 an hour east of UTC, and the like
         return None
-    if when.tzinfo is None:
-        return None
-    return when.astimezone(UTC).isoformat()[:16]
 
 
 def _top(counted: Mapping[str, int], keep: int = KEPT) -> tuple[tuple[str, int], ...]:

@@ -101,8 +101,17 @@ def test_without_a_drain_secret_the_drain_is_503_saying_why(world: World):
     assert response.status_code == 503 and "HEROKU_DRAIN_SECRET" in response.json["error"]
 
 
+ODD_LINES = [
+    frame(H12, datetime(1, 1, 1, tzinfo=UTC)).replace(b"+00:00", b"+01:00"),  # overflows UTC
+    body(*(frame(H12.replace("code=H12", f"code=X{i}")) for i in range(3000))),  # no codes
+    body(*(frame(H12, datetime(1990 + i % 30, 1, 1, tzinfo=UTC)) for i in range(300))),
+    frame(H12.replace('path="/slow?page=2"', 'path="/a\x00b"'), datetime.now(UTC)),
+]
+
+
 @pytest.mark.parametrize(
-    "junk", [b"", b"not logplex at all", b"999 <1>1 truncated", "é".encode("latin-1") * 50]
+    "junk",
+    [b"", b"not logplex at all", b"999 <1>1 truncated", "é".encode("latin-1") * 50, *ODD_LINES],
 )
 def test_junk_bodies_are_answered_200_never_a_500(drained, junk: bytes):
     _, client = drained

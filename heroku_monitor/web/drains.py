@@ -52,7 +52,7 @@ def logplex(app: str) -> tuple[Response, int] | Response:
     counts = logs.count(batch.lines, token=ours or None)
     now = service.clock()
     taken = service.checker.log_counts.take(  # type: ignore[union-attr]
-        app, frame, as_rows(counts), len(batch.lines), now
+        app, frame, as_rows(counts, now), len(batch.lines), now
     )
     if batch.malformed:
         log.info("log drain of %s: %d malformed frames skipped", app, batch.malformed)

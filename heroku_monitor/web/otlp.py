@@ -107,7 +107,7 @@ def logs_export() -> tuple[Response, int] | Response:
     for app, lines in lines_of.items():
         counts = logs.count(lines)
         taken = service.checker.log_counts.take(  # type: ignore[union-attr]
-            app, batch_key, as_rows(counts), len(lines), now
+            app, batch_key, as_rows(counts, now), len(lines), now
         )
         if taken:
             for monitor in monitors:
