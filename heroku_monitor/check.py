@@ -73,7 +73,7 @@ class Checker:
         self.delivery = delivery
         self.digest_key = digest_key
         self.incident_store = IncidentStore(monitors.db)
-        self.log_counts: LogCounts | None = LogCounts(monitors.db)
+        self.log_counts = LogCounts(monitors.db)
         self.mention = mention  # who an escalation calls (ALERT_MENTION)
         self.clock = clock
         self.last_check = LastCheck()
@@ -161,7 +161,7 @@ class Checker:
         """Read what the app's logs said in the last minutes (every process's counts) and
         alert on what crossed a threshold: router errors, the 5xx rate, memory, boot."""
         monitor = self.monitors.get(monitor_id)
-        if monitor is None or monitor.paused or self.log_counts is None:
+        if monitor is None or monitor.paused:
             return []
         now = self.clock()
         rows = self.log_counts.since(monitor.app_name, now - LOG_HISTORY)

@@ -101,30 +101,20 @@ class Monitors:
 
     def set_mention(self, monitor_id: int, mention: str | None, now: datetime) -> bool:
         """Who the monitor's escalation calls (None: ALERT_MENTION's choice)."""
-        with self.db.transaction() as s:
-            result = s.execute(
-                update(Monitor)
-                .where(Monitor.id == monitor_id)
-                .values(alert_mention=mention, updated_at=now)
-            )
-            return bool(rowcount(result))
+        return self._set(monitor_id, now, alert_mention=mention)
 
     def set_log_thresholds(self, monitor_id: int, thresholds: str | None, now: datetime) -> bool:
         """The monitor's log-alert thresholds, "lines/percent/requests" (None: defaults)."""
-        with self.db.transaction() as s:
-            result = s.execute(
-                update(Monitor)
-                .where(Monitor.id == monitor_id)
-                .values(log_thresholds=thresholds, updated_at=now)
-            )
-            return bool(rowcount(result))
+        return self._set(monitor_id, now, log_thresholds=thresholds)
 
     def set_paused(self, monitor_id: int, paused: bool, now: datetime) -> bool:
+        return self._set(monitor_id, now, paused=paused)
+
+    def _set(self, monitor_id: int, now: datetime, **values: object) -> bool:
+        """Change some of a monitor's settings; False when there is no such monitor."""
         with self.db.transaction() as s:
             result = s.execute(
-                update(Monitor)
-                .where(Monitor.id == monitor_id)
-                .values(paused=paused, updated_at=now)
+                update(Monitor).where(Monitor.id == monitor_id).values(updated_at=now, **values)
             )
             return bool(rowcount(result))
 

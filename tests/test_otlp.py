@@ -100,7 +100,7 @@ def post_json(client: FlaskClient, data: dict, **kw):
 
 
 def counted(service: Service) -> list:
-    return service.checker.log_counts.since(APP, SINCE)  # type: ignore[union-attr]
+    return service.checker.log_counts.since(APP, SINCE)
 
 
 # ----------------------------------------------------------------------------- end to end

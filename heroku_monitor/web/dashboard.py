@@ -6,12 +6,15 @@ check runs right away), then answered with a 303 back to `/`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_wtf import FlaskForm
 from markupsafe import Markup
 from werkzeug.wrappers import Response
+from wtforms import Field
 
 from heroku_monitor import messages
 from heroku_monitor.budget import Budget
@@ -133,7 +136,7 @@ def _page(service: Service, failed: MonitorForm | None, failed_slot: str) -> Pag
             Marker.from_alert(a) for a in service.outbox.of_app(m.app_name, now - timedelta(days=7))
         ]
         snooze = snoozes.get(m.id)
-        drain_last, drain_lines = service.checker.log_counts.drain_state(m.app_name, now)  # type: ignore[union-attr]
+        drain_last, drain_lines = service.checker.log_counts.drain_state(m.app_name, now)
         cards.append(
             Card(
                 m,
@@ -284,35 +287,50 @@ def set_mention(monitor_id: int) -> Response | tuple[str, int]:
     """Who the monitor's crash-loop escalation calls: none, here, channel, a user group
     ID (S…), or empty for ALERT_MENTION's choice."""
     service = current_service()
-    if not _is_id(str(monitor_id)) or service.monitors.get(monitor_id) is None:
-        abort(404)
     form = MentionForm()
-    if not form.validate_on_submit():
-        for error in form.mention.errors:
-            flash(str(error), "error")
-        return _render(status=400)
-    mention = form.mention.data or None
-    service.monitors.set_mention(monitor_id, mention, service.clock())
-    shown = mention or f"{service.settings.alert_mention} (ALERT_MENTION)"
-    flash(f"Escalations now call: {shown}.", "ok")
-    return redirect(url_for("dashboard.index"), code=303)
+    default = f"{service.settings.alert_mention} (ALERT_MENTION)"
+    return _save_setting(
+        monitor_id,
+        form,
+        form.mention,
+        service.monitors.set_mention,
+        lambda value: f"Escalations now call: {value or default}.",
+    )
 
 
 @bp.post("/monitors/<int:monitor_id>/log-thresholds")
 def set_log_thresholds(monitor_id: int) -> Response | tuple[str, int]:
     """When the app's logs alert: lines/percent/requests (e.g. 5/5/100), empty for SPEC's
     defaults."""
+    form = LogThresholdsForm()
+    return _save_setting(
+        monitor_id,
+        form,
+        form.thresholds,
+        current_service().monitors.set_log_thresholds,
+        lambda value: f"Log alerts now at {value or '5/5/100 (the defaults)'}.",
+    )
+
+
+def _save_setting(
+    monitor_id: int,
+    form: FlaskForm,
+    entry: Field,
+    save: Callable[[int, str | None, datetime], bool],
+    said: Callable[[str | None], str],
+) -> Response | tuple[str, int]:
+    """One of a monitor's own settings from its card's small form: saved (empty: the
+    default), or the page again with the field's error and a 400."""
     service = current_service()
     if not _is_id(str(monitor_id)) or service.monitors.get(monitor_id) is None:
         abort(404)
-    form = LogThresholdsForm()
     if not form.validate_on_submit():
-        for error in form.thresholds.errors:
+        for error in entry.errors:
             flash(str(error), "error")
         return _render(status=400)
-    value = form.thresholds.data or None
-    service.monitors.set_log_thresholds(monitor_id, value, service.clock())
-    flash(f"Log alerts now at {value or '5/5/100 (the defaults)'}.", "ok")
+    value = entry.data or None
+    save(monitor_id, value, service.clock())
+    flash(said(value), "ok")
     return redirect(url_for("dashboard.index"), code=303)
 
 

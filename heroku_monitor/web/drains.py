@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+from collections.abc import Sequence
 
 from flask import Blueprint, Response, jsonify, request
 
@@ -23,6 +24,21 @@ from heroku_monitor.web.context import current_service
 log = logging.getLogger(__name__)
 
 bp = Blueprint("drains", __name__)
+
+
+def take(app: str, batch: str, lines: Sequence[logs.LogLine], *, token: str | None = None) -> bool:
+    """Count a batch of `app`'s log lines into the database and ask for a log check of its
+    monitors; False (nothing counted) when the batch was taken before. Both drains end here."""
+    service = current_service()
+    now = service.clock()
+    counts = logs.count(lines, token=token)
+    taken = service.checker.log_counts.take(app, batch, as_rows(counts, now), len(lines), now)
+    if taken:
+        for monitor in service.monitors.all():
+            if monitor.app_name == app and not monitor.paused:
+                service.scheduler.check_logs_soon(monitor.id)
+    return taken
+
 
 REALM = {"WWW-Authenticate": 'Basic realm="Heroku Monitor log drain", charset="UTF-8"'}
 
@@ -49,16 +65,8 @@ def logplex(app: str) -> tuple[Response, int] | Response:
         return jsonify(lines=0, counted=False, ignored="another drain's token"), 200
     frame = request.headers.get("Logplex-Frame-Id") or hashlib.sha256(body).hexdigest()
     batch = logs.parse_logplex(body)
-    counts = logs.count(batch.lines, token=ours or None)
-    now = service.clock()
-    taken = service.checker.log_counts.take(  # type: ignore[union-attr]
-        app, frame, as_rows(counts, now), len(batch.lines), now
-    )
+    taken = take(app, frame, batch.lines, token=ours or None)
     if batch.malformed:
         log.info("log drain of %s: %d malformed frames skipped", app, batch.malformed)
-    if taken:
-        for monitor in service.monitors.all():
-            if monitor.app_name == app and not monitor.paused:
-                service.scheduler.check_logs_soon(monitor.id)
     # Logplex counts any 2xx as delivered.
     return jsonify(lines=len(batch.lines), malformed=batch.malformed, counted=taken), 200

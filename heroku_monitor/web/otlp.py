@@ -42,7 +42,7 @@ from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 
 from heroku_monitor import logs, validation
-from heroku_monitor.log_counts import as_rows
+from heroku_monitor.web import drains
 from heroku_monitor.web.context import current_service
 
 log = logging.getLogger(__name__)
@@ -103,16 +103,8 @@ def logs_export() -> tuple[Response, int] | Response:
         lines = lines_of.setdefault(app, [])
         lines.extend(line for r in records if (line := to_line(r, resource, now)) is not None)
 
-    monitors = service.monitors.all() if lines_of else []
     for app, lines in lines_of.items():
-        counts = logs.count(lines)
-        taken = service.checker.log_counts.take(  # type: ignore[union-attr]
-            app, batch_key, as_rows(counts, now), len(lines), now
-        )
-        if taken:
-            for monitor in monitors:
-                if monitor.app_name == app and not monitor.paused:
-                    service.scheduler.check_logs_soon(monitor.id)
+        drains.take(app, batch_key, lines)
     if rejected:
         log.info("telemetry drain: %d log records without a Heroku app name skipped", rejected)
     return _answer(kind, rejected)
