@@ -1,31 +1,36 @@
 """One check of one monitor. The schedule, a webhook, the dashboard's "check now" and the
 demo buttons all call `Checker.check`, so detection lives in one place.
 
-A check reads top to bottom: read the app from Heroku; then, in one transaction, load the
-monitor's state, decide what changed (pure: `detect.decide`), save the state and record
-the new alerts; then deliver them.
+A check reads top to bottom: claim the app's check (no other process checks it at once);
+read the app from Heroku (all of it, or in a polling round only what moved, SPEC §13);
+then, in one transaction, load the monitor's state, decide what changed (pure:
+`detect.decide`), save the state and record the new alerts; then deliver them.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from heroku_monitor import budget, detect, incidents, logs, threads
+from heroku_monitor import budget, detect, incidents, logs, rounds, threads
+from heroku_monitor.claims import CheckClaims
 from heroku_monitor.clock import Clock, utcnow
 from heroku_monitor.db import database_problem
 from heroku_monitor.delivery import Delivery
 from heroku_monitor.detect import CheckFailed, Event
-from heroku_monitor.heroku import HerokuClient, HerokuError, RateLimited
+from heroku_monitor.heroku import HerokuClient, HerokuError, RateLimited, key_id, spending
 from heroku_monitor.incident_store import IncidentStore
 from heroku_monitor.log_counts import LogCounts, as_minutes
-from heroku_monitor.monitors import Monitors
+from heroku_monitor.monitors import Monitors, MonitorView
 from heroku_monitor.outbox import Outbox
+from heroku_monitor.rounds import PartRead, RoundListing
 from heroku_monitor.snapshot import AppSnapshot
+from heroku_monitor.spend import Spend
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +39,11 @@ THROTTLE_FIRST, THROTTLE_MAX = 120, 960  # seconds: doubled on each 429 in a row
 # How far back a log check reads the counts (a 5-minute window and its run's start).
 LOG_HISTORY = timedelta(minutes=15)
 RESERVE_PAUSE = 60  # seconds: Heroku refills about 75 requests a minute
+# Where a check comes from: the polling round, a webhook delivery, a person (or a
+# settings change). A poll skips an app another check is reading; a webhook's check asks
+# that one to run once more; a person's waits for it.
+POLL, WEBHOOK, ASKED = "poll", "webhook", "asked"
+CLAIM_WAIT_STEP = 0.05  # seconds between two tries of a person's check for a busy app
 
 
 @dataclass
@@ -66,6 +76,7 @@ class Checker:
         digest_key: bytes,
         clock: Clock = utcnow,
         mention: str = "here",
+        claim_seconds: float = 120.0,
     ) -> None:
         self.monitors = monitors
         self.outbox = outbox
@@ -74,6 +85,8 @@ class Checker:
         self.digest_key = digest_key
         self.incident_store = IncidentStore(monitors.db)
         self.log_counts = LogCounts(monitors.db)
+        self.claims = CheckClaims(monitors.db, ttl=claim_seconds)
+        self.spend = Spend(monitors.db)
         self.mention = mention  # who an escalation calls (ALERT_MENTION)
         self.clock = clock
         self.last_check = LastCheck()
@@ -85,16 +98,27 @@ class Checker:
         self.throttle_reason = ""
         self._throttle_seconds = THROTTLE_FIRST
 
-    def check(self, monitor_id: int, *, force: bool = False) -> CheckResult | None:
+    def check(
+        self,
+        monitor_id: int,
+        *,
+        force: bool = False,
+        source: str = ASKED,
+        listing: RoundListing | None = None,
+        deliver: bool = True,
+    ) -> CheckResult | None:
         """Check one monitor now and deliver what it found; None if there is no such
-        monitor, or it is paused and not `force`d (another process may have paused it).
+        monitor, it is paused and not `force`d (another process may have paused it), or
+        another check of it is in progress (a poll then skips it, a webhook's check makes
+        that one run again; a person's check waits for it). In a polling round, `listing`
+        holds the round's lists and only what moved is read.
 
         When the database fails (locked, read-only, unreachable), the check fails saying
         so, /healthz turns 503 with the cause, and the next check starts from fresh
         connections (a pooled one stays read-only after the file became writable)."""
         now = self.clock()
         try:
-            result = self._check(monitor_id, force=force)
+            result = self._claimed(monitor_id, force, source, listing, deliver)
         except SQLAlchemyError as exc:
             reason = database_problem(exc)
             log.warning("check of monitor %s failed on the database: %s", monitor_id, reason)
@@ -105,18 +129,63 @@ class Checker:
         self.database_error = None
         return result
 
-    def _check(self, monitor_id: int, *, force: bool) -> CheckResult | None:
+    def _claimed(
+        self,
+        monitor_id: int,
+        force: bool,
+        source: str,
+        listing: RoundListing | None,
+        deliver: bool,
+    ) -> CheckResult | None:
+        """The check under the app's claim; again (a full check) when another process asked
+        for one while ours ran."""
+        result = None
+        while True:
+            token = self._claim(monitor_id, source)
+            if token is None:
+                return result
+            try:
+                with spending(source):
+                    result = self._check(monitor_id, force=force, listing=listing, deliver=deliver)
+            finally:
+                again = self.claims.release(monitor_id, token)
+            if not again:
+                return result
+            source, listing, force, deliver = WEBHOOK, None, False, True
+
+    def _claim(self, monitor_id: int, source: str) -> str | None:
+        token = self.claims.claim(monitor_id, self.clock(), ask_again=source == WEBHOOK)
+        if token is not None or source != ASKED:
+            return token
+        deadline = time.monotonic() + self.claims.ttl.total_seconds()
+        while token is None and time.monotonic() < deadline:
+            time.sleep(CLAIM_WAIT_STEP)  # a person's check waits for the one in progress
+            token = self.claims.claim(monitor_id, self.clock(), ask_again=False)
+        return token
+
+    def flush_spend(self) -> None:
+        """Add the Heroku requests this process made since the last flush to the account's
+        spend in the database (the rate budget every process plans with)."""
+        tally = self.heroku.take_tally()
+        try:
+            self.spend.add(tally, self.clock())
+        except SQLAlchemyError:
+            log.warning("counting %s Heroku requests in the budget failed", sum(tally.values()))
+
+    def _check(
+        self, monitor_id: int, *, force: bool, listing: RoundListing | None, deliver: bool
+    ) -> CheckResult | None:
         monitor = self.monitors.get(monitor_id)
         if monitor is None or (monitor.paused and not force):
             return None
         app, now = monitor.app_name, self.clock()
         if self.throttled_until is not None and now < self.throttled_until:
             return CheckResult(monitor_id, app, False, now, [], self.throttle_note())
-        seen: AppSnapshot | CheckFailed
+        seen: AppSnapshot | PartRead | CheckFailed
         try:
-            seen = self.heroku.snapshot(app, now=now, digest_key=self.digest_key)
+            seen = self._read(monitor, listing, now)
         except RateLimited:
-            self._throttle(now)
+            self.throttle(now)
             return CheckResult(monitor_id, app, False, now, [], self.throttle_note())
         except HerokuError as exc:
             seen = CheckFailed(str(exc))
@@ -135,14 +204,33 @@ class Checker:
         self.last_check = LastCheck(now, error is None, error)
         if fresh:
             log.info("%s: %s", app, ", ".join(e.kind for e in fresh))
-        self.delivery.run()
+        if deliver:
+            self.delivery.run()
         return CheckResult(monitor_id, app, error is None, now, fresh, error)
+
+    def _read(
+        self, monitor: MonitorView, listing: RoundListing | None, now: datetime
+    ) -> AppSnapshot | PartRead | CheckFailed:
+        """What Heroku says of the monitor's app: all of it, or in a polling round its
+        dynos (and its releases and config vars when something moved)."""
+        app = monitor.app_name
+        if listing is not None and listing.error is not None:
+            return CheckFailed(listing.error)
+        listed = listing.apps.get(app) if listing is not None else None
+        if listing is None or listed is None:
+            # Not in the round's lists (deleted? no access?): read it alone, and a 404 says why.
+            return self.heroku.snapshot(app, now=now, digest_key=self.digest_key)
+        details = rounds.needs_details(
+            monitor.snapshot, listed, now, key_id=key_id(self.digest_key)
+        )
+        dynos, got = self.heroku.app_parts(app, details=details, digest_key=self.digest_key)
+        return PartRead(listed, tuple(dynos), listing.addons.get(listed.id, ()), got)
 
     def _record(
         self,
         monitor_id: int,
         app: str,
-        seen: AppSnapshot | CheckFailed,
+        seen: AppSnapshot | PartRead | CheckFailed,
         now: datetime,
         mention: str | None,
     ) -> list[Event]:
@@ -186,7 +274,8 @@ class Checker:
             self.delivery.run()
         return fresh
 
-    def _throttle(self, now: datetime) -> None:
+    def throttle(self, now: datetime) -> None:
+        """Heroku answered 429: every check waits, longer each time in a row."""
         self.throttled_until = now + timedelta(seconds=self._throttle_seconds)
         self._throttle_seconds = min(self._throttle_seconds * 2, THROTTLE_MAX)
         self.throttle_reason = "Heroku's rate limit was reached"
@@ -218,14 +307,16 @@ def record(
     store: IncidentStore,
     monitor_id: int,
     app: str,
-    seen: AppSnapshot | CheckFailed,
+    seen: AppSnapshot | PartRead | CheckFailed,
     now: datetime,
     *,
     mention: str = "here",
 ) -> list[Event]:
     """In one transaction: load the monitor's state, decide what changed (pure), save the
     state; then the events not seen before go to the app's incidents (pure), which say
-    what to post, reply or edit, and that is queued; returns those events.
+    what to post, reply or edit, and that is queued; returns those events. A round's
+    partial read is completed from the kept snapshot here, under the lock, so it carries
+    the newest releases and config vars any process read.
 
     The state row stays locked to the end, so two processes checking one monitor at once
     decide one after the other, never both against the same snapshot or incidents.
@@ -234,6 +325,11 @@ def record(
         state = monitors.lock_state(s, monitor_id, app)
         if state is None:
             return []  # the monitor is gone, or watches another app since the check began
+        if isinstance(seen, PartRead):
+            assembled = rounds.assemble(seen, now=now, previous=state.snapshot)
+            if assembled is None:
+                return []  # the monitor was reset meanwhile: its next check is a baseline
+            seen = assembled
         decision = detect.decide(app, state, seen, now)
         if decision is None:
             return []  # a newer check already landed: this one is stale

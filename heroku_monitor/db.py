@@ -80,6 +80,27 @@ class Monitor(Base):
     alert_mention: Mapped[str | None] = mapped_column(String(40), default=None)
     # Its log alerts' thresholds, "lines/percent/requests" (None: SPEC's defaults).
     log_thresholds: Mapped[str | None] = mapped_column(String(40), default=None)
+    # The team watch that made this monitor (None: a person or the environment did).
+    team_watch_id: Mapped[int | None] = mapped_column(
+        ForeignKey("team_watches.id", ondelete="SET NULL"), default=None
+    )
+
+
+class TeamWatch(Base):
+    """Every app of a Heroku team, watched: a monitor per app, made and dropped by the
+    polling rounds as apps join and leave the team."""
+
+    __tablename__ = "team_watches"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team: Mapped[str] = mapped_column(String(100), unique=True)
+    slack_channel: Mapped[str] = mapped_column(String(81))
+    check_interval: Mapped[int] = mapped_column(Integer)
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    source: Mapped[str] = mapped_column(String(20), default="dashboard")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Why the team's app list could not be read last round (None: it could).
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)
 
 
 class MonitorState(Base):
@@ -267,7 +288,8 @@ class Database:
         RETURNING says so on both backends (an INSERT's rowcount is -1 under psycopg 3).
         """
         stmt = self.insert(table).values(**values).on_conflict_do_nothing()
-        return s.connection().execute(stmt.returning(table.key)).first() is not None
+        key = list(table.__table__.primary_key.columns)
+        return s.connection().execute(stmt.returning(*key)).first() is not None
 
     def value(self, key: str) -> str | None:
         """A value kept in the database (None when there is none)."""
@@ -472,3 +494,42 @@ class LogBatch(Base):
     app_name: Mapped[str] = mapped_column(String(30))
     seen_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     lines: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Lease(Base):
+    """Who holds a lease (`name` "polling": the one process that runs the polling rounds)
+    and until when; another process may take it once it has expired."""
+
+    __tablename__ = "leases"
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(100))
+    label: Mapped[str] = mapped_column(String(200))  # host and pid, for people
+    since: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CheckClaim(Base):
+    """A monitor's check in progress (`holder` until `until`), claimed by the process that
+    runs it so no other process checks the app at once; `again` when another asked for a
+    check meanwhile. And its webhook window: deliveries before `window_ends` join one
+    trailing check (`trailing`), whichever process they reach."""
+
+    __tablename__ = "check_claims"
+    monitor_id: Mapped[int] = mapped_column(
+        ForeignKey("monitors.id", ondelete="CASCADE"), primary_key=True
+    )
+    holder: Mapped[str | None] = mapped_column(String(100), default=None)
+    until: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    again: Mapped[bool] = mapped_column(Boolean, default=False)
+    window_ends: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    trailing: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class HerokuSpend(Base):
+    """Heroku requests spent in one minute by one kind of check ("poll", "webhook",
+    "asked", "other"), added to by every process: the rate budget is the account's."""
+
+    __tablename__ = "heroku_spend"
+    minute: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    source: Mapped[str] = mapped_column(String(10), primary_key=True)
+    requests: Mapped[int] = mapped_column(Integer, default=0)

@@ -7,12 +7,17 @@ Heroku's error bodies `{"id": ..., "message": ...}` become typed errors.
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import hmac
 import threading
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import requests
@@ -21,13 +26,28 @@ from urllib3.exceptions import NewConnectionError
 from urllib3.exceptions import TimeoutError as TimeoutError_
 from urllib3.util.retry import Retry
 
-from heroku_monitor.snapshot import Addon, AppSnapshot, Dyno, Release
+from heroku_monitor.rounds import Details, RoundListing
+from heroku_monitor.snapshot import Addon, AppSnapshot, Dyno, ListedApp, Release
 
 ACCEPT = "application/vnd.heroku+json; version=3"
 USER_AGENT = "heroku-monitor/0.1 (+https://github.com/heroku-monitor)"
 # Heroku lists are ordered by id (a UUID) unless asked otherwise, 200 to a page: the
 # newest releases must be asked for explicitly, as the Heroku CLI does.
 NEWEST_RELEASES = "version ..; order=desc, max={n}"
+# Which kind of check the requests made in this context are for (the rate budget counts
+# each kind: "poll", "webhook", "asked"; "other" for the rest).
+_SOURCE: contextvars.ContextVar[str] = contextvars.ContextVar("heroku_source", default="other")
+T = TypeVar("T")
+
+
+@contextmanager
+def spending(source: str) -> Iterator[None]:
+    """Count the Heroku requests made inside the block as `source`'s."""
+    token = _SOURCE.set(source)
+    try:
+        yield
+    finally:
+        _SOURCE.reset(token)
 
 
 class HerokuError(Exception):
@@ -117,6 +137,7 @@ class HerokuClient:
         retries: int = 3,
         backoff: float = 0.5,
         release_window: int = 10,
+        concurrency: int = 16,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
@@ -137,7 +158,8 @@ class HerokuClient:
             respect_retry_after_header=True,
             raise_on_status=False,
         )
-        adapter = HTTPAdapter(max_retries=retry, pool_maxsize=16)
+        # The requests of one check run together, and checks of several apps too.
+        adapter = HTTPAdapter(max_retries=retry, pool_maxsize=max(16, concurrency * 4))
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         self._lock = threading.Lock()
@@ -145,6 +167,33 @@ class HerokuClient:
         # cached is what the caller kept (config vars as digests), never a raw body.
         self._cache: dict[tuple[str, str], tuple[str, Any, str | None]] = {}
         self.rate_limit_remaining: int | None = None
+        self._tally: Counter[str] = Counter()  # requests made, per source, not yet taken
+        self._spent: Counter[str] = Counter()  # requests made, per source, ever
+        self._pool = ThreadPoolExecutor(
+            max_workers=max(8, concurrency * 4), thread_name_prefix="heroku-request"
+        )
+
+    def take_tally(self) -> dict[str, int]:
+        """The requests made since the last call, per source (the budget adds them up)."""
+        with self._lock:
+            tally = dict(self._tally)
+            self._tally.clear()
+        return tally
+
+    def spent(self, source: str) -> int:
+        """Requests this client made for `source` since it was made."""
+        with self._lock:
+            return self._spent[source]
+
+    def together(self, *calls: Callable[[], T]) -> list[T]:
+        """Run the calls concurrently (each in this context: its requests count for the
+        same source); their results in order, or the first call's error that failed."""
+        futures = [self._pool.submit(contextvars.copy_context().run, call) for call in calls]
+        return [future.result() for future in futures]
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self.session.close()
 
     # -- transport ---------------------------------------------------------------------
 
@@ -152,6 +201,9 @@ class HerokuClient:
         self, method: str, path: str, *, headers: dict[str, str] | None = None, body: Any = None
     ) -> requests.Response:
         url = self.base_url + path
+        with self._lock:
+            self._tally[_SOURCE.get()] += 1
+            self._spent[_SOURCE.get()] += 1
         try:
             response = self.session.request(
                 method, url, headers=headers, json=body, timeout=self.timeout
@@ -230,59 +282,141 @@ class HerokuClient:
 
     def get_all(self, path: str) -> list[Any]:
         """Every item of a list, following 206 Partial Content pages via Next-Range."""
+        return self.pages(path)[0]
+
+    def pages(self, path: str) -> tuple[list[Any], int]:
+        """Every item of a list, and how many requests (pages) it took."""
         items: list[Any] = []
-        range_header = ""
-        for _ in range(100):  # 100 pages of 200 is far more than any app has
+        range_header, count = "", 0
+        while count < 100:  # 100 pages of 200 is far more than any app has
             page, next_range = self.get(path, range_header=range_header)
+            count += 1
             if not isinstance(page, list):
                 raise Unavailable(f"Heroku answered {path} with something other than a list.")
             items.extend(page)
             if not next_range:
                 break
             range_header = next_range
-        return items
+        return items, count
 
     # -- endpoints ---------------------------------------------------------------------
 
     def snapshot(
         self, app: str, *, now: datetime, digest_key: bytes, include_config: bool = True
     ) -> AppSnapshot:
-        """Read the app, its dynos, newest releases, add-ons and config var digests.
+        """Read the app, its dynos, newest releases, add-ons and config var digests, all at
+        once (five requests in parallel).
 
         `include_config=False` skips the config vars (a status answer needs none of them).
         """
         quoted = quote(app, safe="")
         base = f"/apps/{quoted}"
-        info, _ = self.get(base, conditional=True)
-        dynos = self.get_all(f"{base}/dynos")
-        releases, _ = self.get(
-            f"{base}/releases", range_header=NEWEST_RELEASES.format(n=self.release_window)
-        )
-        addons = self.get_all(f"{base}/addons")
-        config: dict[str, str] = {}
+        calls: list[Callable[[], Any]] = [
+            lambda: self.get(base, conditional=True)[0],
+            lambda: self.get_all(f"{base}/dynos"),
+            lambda: self.get_all(f"{base}/addons"),
+            lambda: self._releases(base),
+        ]
         if include_config:
-            config, _ = self.get(
-                f"{base}/config-vars",
-                transform=lambda data: config_digests(_mapping(data), digest_key),
-                conditional=True,
-            )
+            calls.append(lambda: self._config(base, digest_key))
+        info, dynos, addons, releases, *config = self.together(*calls)
         try:
+            listed = _listed(info)
             return AppSnapshot(
-                app=str(info["name"]),
+                app=listed.name,
                 taken_at=now,
-                maintenance=bool(info.get("maintenance", False)),
-                app_updated_at=str(info.get("updated_at") or ""),
-                web_url=str(info.get("web_url") or ""),
+                maintenance=listed.maintenance,
+                app_updated_at=listed.updated_at,
+                web_url=listed.web_url,
                 dynos=tuple(_dyno(d) for d in dynos),
-                releases=tuple(
-                    sorted((_release(r) for r in releases), key=lambda r: r.version, reverse=True)
-                ),
+                releases=tuple(sorted(releases, key=lambda r: r.version, reverse=True)),
                 addons=tuple(_addon(a) for a in addons),
-                config=dict(config),
+                config=dict(config[0]) if config else {},
                 config_key_id=key_id(digest_key) if include_config else "",
+                released_at=listed.released_at,
+                details_at=now.isoformat() if include_config else "",
             )
         except (KeyError, TypeError, AttributeError, ValueError) as exc:
             raise Unavailable(f"Heroku's answer for {app!r} is missing fields ({exc}).") from exc
+
+    def _releases(self, base: str) -> list[Release]:
+        releases, _ = self.get(
+            f"{base}/releases", range_header=NEWEST_RELEASES.format(n=self.release_window)
+        )
+        if not isinstance(releases, list):
+            raise Unavailable(f"Heroku answered {base}/releases with something other than a list.")
+        return [_release(r) for r in releases]
+
+    def _config(self, base: str, digest_key: bytes) -> dict[str, str]:
+        config, _ = self.get(
+            f"{base}/config-vars",
+            transform=lambda data: config_digests(_mapping(data), digest_key),
+            conditional=True,
+        )
+        return dict(config)
+
+    # -- a polling round (SPEC §13) ------------------------------------------------------
+
+    def listing(self, *, apps: bool, teams: list[str]) -> RoundListing:
+        """The round's lists, read at once: every app of the account (`apps`) and of each
+        team, and every add-on of the account. A team Heroku does not know, or this token
+        cannot see, is left out of `teams` (its watch says why); other errors raise."""
+        calls: list[Callable[[], tuple[list[Any], int] | None]] = [lambda: self.pages("/addons")]
+        if apps:
+            calls.append(lambda: self.pages("/apps"))
+        calls += [partial(self._team_apps, team) for team in teams]
+        answers = self.together(*calls)
+        requests = sum(answer[1] for answer in answers if answer is not None)
+        addons = answers[0][0] if answers[0] is not None else []
+        lists = [answer[0] if answer is not None else None for answer in answers[1:]]
+        try:
+            listed: dict[str, ListedApp] = {}
+            by_team: dict[str, tuple[str, ...]] = {}
+            if apps:
+                listed.update((a.name, a) for a in map(_listed, lists.pop(0) or []))
+            for team, found in zip(teams, lists, strict=True):
+                if found is None:
+                    continue
+                members = [_listed(a) for a in found]
+                listed.update((a.name, a) for a in members)
+                by_team[team] = tuple(a.name for a in members)
+            by_app: dict[str, list[Addon]] = {}
+            for item in addons:
+                by_app.setdefault(str(item["app"]["id"]), []).append(_addon(item))
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:
+            raise Unavailable(
+                f"Heroku's lists of apps and add-ons are missing fields ({exc})."
+            ) from exc
+        return RoundListing(
+            apps=listed,
+            addons={app: tuple(found) for app, found in by_app.items()},
+            teams=by_team,
+            requests=requests,
+        )
+
+    def _team_apps(self, team: str) -> tuple[list[Any], int] | None:
+        try:
+            return self.pages(f"/teams/{quote(team, safe='')}/apps")
+        except (NotFound, Forbidden):
+            return None
+
+    def app_parts(
+        self, app: str, *, details: bool, digest_key: bytes
+    ) -> tuple[list[Dyno], Details | None]:
+        """What a round reads of one app: its dynos, and with `details` its newest releases
+        and config var digests too (at once)."""
+        base = f"/apps/{quote(app, safe='')}"
+        calls: list[Callable[[], Any]] = [lambda: self.get_all(f"{base}/dynos")]
+        if details:
+            calls += [lambda: self._releases(base), lambda: self._config(base, digest_key)]
+        dynos, *rest = self.together(*calls)
+        try:
+            parsed = [_dyno(d) for d in dynos]
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:
+            raise Unavailable(f"Heroku's dynos of {app!r} are missing fields ({exc}).") from exc
+        if not details:
+            return parsed, None
+        return parsed, Details(tuple(rest[0]), rest[1], key_id(digest_key))
 
     def rate_limits(self) -> int:
         """Requests left for this token; this call itself is free."""
@@ -329,6 +463,19 @@ def _mapping(data: Any) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise Unavailable("Heroku answered config-vars with something other than an object.")
     return data
+
+
+def _listed(a: dict[str, Any]) -> ListedApp:
+    team = a.get("team") or {}
+    return ListedApp(
+        name=str(a["name"]),
+        id=str(a.get("id") or ""),
+        released_at=str(a.get("released_at") or ""),
+        updated_at=str(a.get("updated_at") or ""),
+        maintenance=bool(a.get("maintenance", False)),
+        web_url=str(a.get("web_url") or ""),
+        team=str(team["name"]) if isinstance(team, dict) and team.get("name") else None,
+    )
 
 
 def _dyno(d: dict[str, Any]) -> Dyno:

@@ -247,6 +247,26 @@ def build(events: Iterable[Event], now: datetime) -> list[Message]:
     ]
 
 
+TEAM_APP_GONE = "team_app_gone"
+
+
+def no_longer_watched(app: str, team: str, now: datetime) -> Message:
+    """The one note a team watch posts when an app left the team or was deleted."""
+    title = "No Longer Watched"
+    line = f"{escape(app)} is no longer an app of team {escape(team)} (deleted or moved out)."
+    epoch = int(now.timestamp())
+    fallback = now.strftime("%Y-%m-%d %H:%M UTC")
+    blocks: Blocks = [
+        header_block(f"👋 {title} 👋"),
+        fields_block(f"*App:*\n{escape(app)}", f"*Team:*\n{escape(team)}"),
+        *sections([line]),
+        context_block(f"<!date^{epoch}^{{date_short_pretty}} at {{time}}|{fallback}>"),
+    ]
+    text = f"👋 *{title}* 👋\nApp: {escape(app)}\n{line}"
+    key = f"{app}:{TEAM_APP_GONE}:{team}:{now.isoformat()}"
+    return Message(app, TEAM_APP_GONE, text, blocks, (), explicit_key=key)
+
+
 # ---------------------------------------------------------------------- slash answers
 
 HEALTH_EMOJI = {"healthy": "🟢", "degraded": "🟠", "down": "🔴"}

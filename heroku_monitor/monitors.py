@@ -37,6 +37,7 @@ class MonitorView:
     snapshot: AppSnapshot | None = None
     alert_mention: str | None = None  # None: ALERT_MENTION's choice
     log_thresholds: str | None = None  # "lines/percent/requests"; None: the defaults
+    team_watch_id: int | None = None  # the team watch that made it (None: a person did)
 
 
 class Monitors:
@@ -121,10 +122,7 @@ class Monitors:
     def delete(self, monitor_id: int) -> bool:
         """Forget a monitor; its alerts stay in the log."""
         with self.db.transaction() as s:
-            s.execute(delete(MonitorState).where(MonitorState.monitor_id == monitor_id))
-            outbox.detach(s, monitor_id)
-            deleted = s.execute(delete(Monitor).where(Monitor.id == monitor_id))
-            return bool(rowcount(deleted))
+            return remove(s, monitor_id)
 
     def all(self) -> list[MonitorView]:
         with self.db.reading() as s:
@@ -212,6 +210,13 @@ class Monitors:
             )
 
 
+def remove(s: Session, monitor_id: int) -> bool:
+    """Forget a monitor in `s`; its alerts stay in the log. False when there was none."""
+    s.execute(delete(MonitorState).where(MonitorState.monitor_id == monitor_id))
+    outbox.detach(s, monitor_id)
+    return bool(rowcount(s.execute(delete(Monitor).where(Monitor.id == monitor_id))))
+
+
 def _new_monitor(app_name: str, channel: str, interval: int, now: datetime) -> Monitor:
     return Monitor(
         app_name=app_name,
@@ -243,4 +248,5 @@ def _view(m: Monitor, st: MonitorState | None) -> MonitorView:
         snapshot=snapshot,
         alert_mention=m.alert_mention,
         log_thresholds=m.log_thresholds,
+        team_watch_id=m.team_watch_id,
     )

@@ -1,15 +1,22 @@
-"""APScheduler jobs: one per active monitor at its interval, plus the outbox's retries,
-webhooks' checks (debounced) and checks waiting for a rate-limit pause to end.
+"""APScheduler jobs: the polling rounds (in the one process that leads, SPEC §13), the
+outbox's retries, webhooks' checks (debounced across processes) and checks waiting for a
+rate-limit pause to end.
 
-Checks run on a bounded thread pool, so several apps are checked at once and one slow
-app never holds up the others (each Heroku call has its own timeout too).
+Every process sharing the database runs a scheduler; the one holding the polling lease
+(`leader.Leadership`, renewed every third of the lease) runs the interval jobs, so
+polling costs the same for one process or ten. Each active monitor's interval job is
+placed on a grid (multiples of its interval since the epoch), so monitors of one interval
+come due together and join one round: the round reads the app lists and add-ons once,
+then checks its apps concurrently on a bounded pool, each reading its dynos (and its
+releases and config vars only when something moved).
 
 Where a check comes from decides what happens to it:
-- the interval job ("poll") runs at the monitor's interval within the rate budget; during
-  a rate-limit pause it is skipped (the next interval comes);
+- the interval job ("poll") joins the next round, at the monitor's interval within the
+  rate budget; during a rate-limit pause it is skipped (the next interval comes);
 - a webhook delivery ("webhook", `check_soon`) checks its app at once; the deliveries of
-  the next `debounce` seconds join one trailing check at the window's end, which sees the
-  last change: a storm of deliveries costs two checks, a lone delivery one, with no delay;
+  the next `debounce` seconds, whichever process they reach, join one trailing check at
+  the window's end, which sees the last change: a storm costs two checks, a lone
+  delivery one, with no delay;
 - a person or a settings change ("asked", `run_now`) runs as soon as a worker is free.
 A webhook's or a person's check asked for during a rate-limit pause (`Checker.throttled_until`)
 runs when the pause ends: one check per monitor, however many were asked for.
@@ -19,8 +26,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import threading
-import time
+from concurrent.futures import ThreadPoolExecutor as Pool
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -29,12 +37,17 @@ from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from heroku_monitor import budget
-from heroku_monitor.check import Checker
+from heroku_monitor.check import ASKED, POLL, WEBHOOK, Checker
 from heroku_monitor.conversations import Conversations
 from heroku_monitor.delivery import Delivery
-from heroku_monitor.monitors import Monitors
+from heroku_monitor.heroku import HerokuError, RateLimited, spending
+from heroku_monitor.leader import Leadership
+from heroku_monitor.monitors import Monitors, MonitorView
 from heroku_monitor.outbox import Outbox
-from heroku_monitor.sightings import SIGHTING_TTL, WebhookLedger
+from heroku_monitor.rounds import RoundListing
+from heroku_monitor.sightings import WebhookLedger
+from heroku_monitor.spend import WINDOW, Spend
+from heroku_monitor.teams import TeamWatches
 
 log = logging.getLogger(__name__)
 
@@ -44,10 +57,12 @@ RECONCILE_JOB = "follow-monitors"
 RECONCILE_EVERY = 60  # seconds
 TEND_JOB = "tend-incidents"
 TEND_EVERY = 60  # seconds
+LEAD_JOB = "lead-polling"
+ROUND_JOB = "polling-round"
 # A webhook's check waits this long for the rest of its storm (a deploy sends dozens).
 DEBOUNCE = 1.0  # seconds
-
-POLL, ASKED, WEBHOOK = "poll", "asked", "webhook"  # where a check request comes from
+# Interval jobs due within this long of each other join one round.
+ROUND_GATHER = 0.2  # seconds
 
 
 def _job_id(monitor_id: int) -> str:
@@ -56,13 +71,26 @@ def _job_id(monitor_id: int) -> str:
 
 @dataclass(frozen=True)
 class _Request:
-    """What was asked of a monitor's next check: forced (paused monitors too), and by whom."""
+    """What was asked of a monitor's next check: forced (paused monitors too), by whom,
+    and for a poll the round's lists (a request of anyone else's reads the app whole)."""
 
     force: bool
     sources: frozenset[str]
+    listing: RoundListing | None = None
 
     def __or__(self, other: _Request) -> _Request:
-        return _Request(self.force or other.force, self.sources | other.sources)
+        sources = self.sources | other.sources
+        listing = (self.listing or other.listing) if sources == {POLL} else None
+        return _Request(self.force or other.force, sources, listing)
+
+    @property
+    def source(self) -> str:
+        """Whom the check is for: a person waits for a check in progress elsewhere, a
+        webhook asks it to run again, a poll skips the app."""
+        for source in (ASKED, WEBHOOK):
+            if source in self.sources:
+                return source
+        return POLL
 
 
 class Scheduler:
@@ -77,6 +105,8 @@ class Scheduler:
         deliver_every: int = 15,
         rate_share: float = 0.5,
         debounce: float = DEBOUNCE,
+        leadership: Leadership | None = None,
+        minute: float = 60.0,
     ) -> None:
         self.checker = checker
         self.monitors = monitors
@@ -88,14 +118,22 @@ class Scheduler:
         self.conversations: Conversations | None = None
         self.debounce = debounce
         self.ledger = WebhookLedger(monitors.db)
+        self.spend = Spend(monitors.db)
+        self.teams = TeamWatches(monitors.db)
+        self.leadership = leadership or Leadership(monitors.db, clock=checker.clock)
+        # Seconds in an interval's minute: 60, but a test may make time run faster.
+        self.minute = minute
         self.budget = budget.plan([], share=rate_share)
+        # What a round cost per app, measured (the plan's figure until a round ran).
+        self.requests_per_poll = budget.REQUESTS_PER_POLL
+        self.rounds = 0
+        self._was_leading = False
         self._lock = threading.Lock()
+        self._due: set[int] = set()  # monitors whose interval job fired: the next round
+        self._round_waits = False
+        self._round_pool = Pool(max_workers=max_workers, thread_name_prefix="round")
         self._running: set[int] = set()
         self._again: dict[int, _Request] = {}  # monitor -> what its re-run was asked for
-        # Per monitor: when its webhook window ends (time.monotonic()), and whether a
-        # trailing check waits for that end.
-        self._window_ends: dict[int, float] = {}
-        self._trailing: set[int] = set()
         self._logs_waiting: set[int] = set()  # monitors whose log check waits to start
         self._wakes: set[int] = set()  # the seconds a delivery run is scheduled at
         self._deferred: dict[int, _Request] = {}  # monitor -> its check after the pause
@@ -112,12 +150,17 @@ class Scheduler:
         return bool(self.aps.running)
 
     def start(self) -> None:
-        """Schedule every active monitor, each checked once right away, and start."""
+        """Start: take the polling lease if it is free (then every active monitor that
+        is due is checked in a round right away), and keep tending it."""
         self.aps.start()
-        self.reconcile()
-        for monitor in self.monitors.all():
-            if not monitor.paused:
-                self.run_now(monitor.id)
+        self._lead()
+        self.aps.add_job(
+            self._lead,
+            "interval",
+            seconds=self.leadership.renew_every,
+            id=LEAD_JOB,
+            replace_existing=True,
+        )
         self.aps.add_job(
             self._deliver,
             "interval",
@@ -126,8 +169,8 @@ class Scheduler:
             replace_existing=True,
         )
         self.aps.add_job(self._prune, "interval", hours=24, id=PRUNE_JOB, replace_existing=True)
-        # Other processes (gunicorn workers, more dynos) change monitors too: follow the
-        # database, so a pause or a new interval saved anywhere reaches every scheduler.
+        # Other processes change monitors too: follow the database, so a pause or a new
+        # interval saved anywhere reaches the leader's schedule.
         self.aps.add_job(
             self._reconcile,
             "interval",
@@ -140,6 +183,54 @@ class Scheduler:
             self._tend, "interval", seconds=TEND_EVERY, id=TEND_JOB, replace_existing=True
         )
 
+    @property
+    def leading(self) -> bool:
+        return self.leadership.leads()
+
+    def _lead(self) -> None:
+        """Take or renew the polling lease. A process that becomes the leader schedules the
+        interval jobs and checks at once what is overdue (on a failover, the apps the old
+        leader polled lately wait for their turn: polling costs the same); one that lost
+        the lease drops its jobs."""
+        try:
+            was = self._was_leading
+            leads, taken_from = self.leadership.tend()
+            self._was_leading = leads
+            if taken_from is not None:
+                # The old leader died mid-round, maybe: its claims go now, not in minutes.
+                self.checker.claims.release_all(self.checker.clock() + timedelta(days=1))
+            if leads and not was:
+                self.reconcile()
+                self._poll_overdue()
+            elif not leads and was:
+                log.info("this process no longer leads the polling")
+                self._drop_polls(set())
+        except Exception:
+            log.exception("tending the polling lease crashed")
+
+    def _poll_overdue(self) -> None:
+        now = self.checker.clock()
+        overdue = [
+            m.id
+            for m in self.monitors.all()
+            if not m.paused
+            and (
+                m.last_check_at is None
+                or (now - m.last_check_at).total_seconds() >= self._seconds(m.check_interval)
+            )
+        ]
+        if overdue:
+            self.poll_now(overdue)
+
+    def poll_now(self, monitor_ids: list[int]) -> None:
+        """Check these monitors in one polling round, as soon as a worker is free."""
+        with self._lock:
+            self._due.update(monitor_ids)
+            if self._round_waits:
+                return
+            self._round_waits = True
+        self.aps.add_job(self._round, "date")
+
     def shutdown(self) -> None:
         """Stop scheduling and wait for running checks (each is bounded by its timeouts)."""
         if self.aps.running:
@@ -147,6 +238,8 @@ class Scheduler:
             # it (APScheduler's own loop would trip over a job removed by the shutdown).
             self.aps.pause()
             self.aps.shutdown(wait=True)
+        self._round_pool.shutdown(wait=True, cancel_futures=True)
+        self.leadership.resign()
 
     def sync(self, monitor_id: int) -> None:
         """Apply a monitor's saved settings at once: reschedule, and check it now unless
@@ -157,15 +250,19 @@ class Scheduler:
             self.run_now(monitor.id)
 
     def reconcile(self) -> None:
-        """Make the interval jobs match the monitors in the database, within the rate
-        budget (less what webhooks' checks spent in the last hour): a job per active
-        monitor at its (stretched) interval, none for the rest."""
-        active = {m.id: m for m in self.monitors.all() if not m.paused}
-        webhook_checks = self.ledger.checks_since(self.checker.clock() - SIGHTING_TTL)
+        """Plan polling within the rate budget (less what the other checks of every process
+        spent in the last hour) and, in the leader, make the interval jobs match the
+        monitors in the database: a job per active monitor at its (stretched) interval,
+        none for the rest. A process that does not lead has none."""
+        monitors = self.monitors.all()
+        active = {m.id: m for m in monitors if not m.paused}
+        spent = self.spend.since(self.checker.clock() - WINDOW)
+        others = sum(n for source, n in spent.items() if source != POLL)
         planned = budget.plan(
             [m.check_interval for m in active.values()],
             share=self.rate_share,
-            webhook_checks_last_hour=webhook_checks,
+            other_requests_last_hour=others,
+            requests_per_poll=self.requests_per_poll,
         )
         before = self.budget.stretch
         # Webhook checks move the plan a little every minute: say so only when it moved.
@@ -174,29 +271,38 @@ class Scheduler:
         ):
             log.warning(
                 "polling %d apps as configured would take %.0f Heroku requests an hour, over "
-                "the %.0f left for polling (%.0f%% of 4,500, less %.0f for %d webhook checks "
-                "in the last hour): intervals are stretched %.1f times",
+                "the %.0f left for polling (%.0f%% of 4,500, less %.0f spent by webhooks' and "
+                "people's checks in the last hour): intervals are stretched %.1f times",
                 len(active),
                 planned.demand_per_hour,
                 planned.allowed_per_hour,
                 self.rate_share * 100,
                 planned.webhook_per_hour,
-                webhook_checks,
                 planned.stretch,
             )
         self.budget = planned
-        for job in self.aps.get_jobs():
-            if job.id.startswith("check-") and int(job.id.split("-")[1]) not in active:
-                with contextlib.suppress(JobLookupError):
-                    self.aps.remove_job(job.id)
+        if not self.leading:
+            self._drop_polls(set())
+            return
+        self._drop_polls(set(active))
         for monitor in active.values():
             job = self.aps.get_job(_job_id(monitor.id))
-            wanted = planned.seconds(monitor.check_interval)
+            wanted = self._seconds(monitor.check_interval)
             interval = getattr(getattr(job, "trigger", None), "interval", None)
             if interval is None or interval.total_seconds() != wanted:
                 self._schedule(
                     monitor.id, monitor.check_interval, getattr(job, "next_run_time", None)
                 )
+
+    def _drop_polls(self, keep: set[int]) -> None:
+        for job in self.aps.get_jobs():
+            if job.id.startswith("check-") and int(job.id.split("-")[1]) not in keep:
+                with contextlib.suppress(JobLookupError):
+                    self.aps.remove_job(job.id)
+
+    def _seconds(self, minutes: int) -> float:
+        """Seconds between two polls of a monitor configured at `minutes`, in the budget."""
+        return self.budget.seconds(minutes) * self.minute / 60
 
     def run_now(self, monitor_id: int, *, force: bool = False) -> None:
         """Check a monitor as soon as a worker is free, keeping its interval; `force`
@@ -228,26 +334,18 @@ class Scheduler:
 
     def check_soon(self, monitor_id: int) -> bool:
         """A webhook says the monitor's app changed. The first delivery checks it at once
-        and opens a `debounce`-second window; the deliveries within it join one trailing
-        check at the window's end (the one that sees the storm's last change). True when
-        this call scheduled a check."""
-        now = time.monotonic()
-        with self._lock:
-            ends = self._window_ends.get(monitor_id)
-            if ends is None or now >= ends:
-                self._window_ends[monitor_id] = now + self.debounce
-                delay, trailing = 0.0, False
-            elif monitor_id in self._trailing:
-                return False
-            else:
-                self._trailing.add(monitor_id)
-                delay, trailing = ends - now, True
+        and opens a `debounce`-second window; the deliveries within it, in this process or
+        another, join one trailing check at the window's end (the one that sees the storm's
+        last change). True when this call scheduled a check."""
+        delay = self.checker.claims.webhook_window(monitor_id, self.checker.clock(), self.debounce)
+        if delay is None:
+            return False
         # No job id: APScheduler would skip this job while one of that id still runs.
         self.aps.add_job(
             self._webhook_check,
             "date",
             run_date=datetime.now(UTC) + timedelta(seconds=delay),
-            args=[monitor_id, trailing],
+            args=[monitor_id, delay > 0],
         )
         return True
 
@@ -277,25 +375,34 @@ class Scheduler:
             self._wakes.discard(second)
         self._deliver()
 
-    def next_run(self, monitor_id: int) -> datetime | None:
-        job = self.aps.get_job(_job_id(monitor_id))
-        # A job added before the scheduler starts has no next run time yet.
-        return getattr(job, "next_run_time", None)
+    def next_run(self, monitor: MonitorView) -> datetime | None:
+        """When the monitor is polled next: by its job in the leader; elsewhere, its last
+        check plus its interval (None for a paused monitor)."""
+        if monitor.paused:
+            return None
+        job = self.aps.get_job(_job_id(monitor.id))
+        if job is not None:
+            # A job added before the scheduler starts has no next run time yet.
+            return getattr(job, "next_run_time", None)
+        if self.leading or monitor.last_check_at is None:
+            return None
+        return monitor.last_check_at + timedelta(seconds=self._seconds(monitor.check_interval))
 
     def _schedule(self, monitor_id: int, minutes: int, due: datetime | None = None) -> None:
-        """(Re)place the monitor's interval job at its interval within the rate budget; its
-        first run is one interval from now (`run_now` asks for a check at once), or at `due`
-        (the replaced job's next run) when that is sooner: a plan that moves every minute
-        must not keep pushing a poll away."""
-        seconds = self.budget.seconds(minutes)
-        first = datetime.now(UTC) + timedelta(seconds=seconds)
+        """(Re)place the monitor's interval job at its interval within the rate budget, on
+        the grid of that interval (so monitors of one interval come due together and share
+        a round); or at `due` (the replaced job's next run) when that is sooner: a plan that
+        moves every minute must not keep pushing a poll away."""
+        seconds = self._seconds(minutes)
+        now = datetime.now(UTC).timestamp()
+        first = datetime.fromtimestamp(math.floor(now / seconds + 1) * seconds, UTC)
         if due is not None and due < first:
             first = due
         self.aps.add_job(
-            self._check,
+            self._poll,
             "interval",
             seconds=seconds,
-            args=[monitor_id, False, POLL],
+            args=[monitor_id],
             id=_job_id(monitor_id),
             replace_existing=True,
             next_run_time=first,
@@ -303,19 +410,86 @@ class Scheduler:
 
     def interval_seconds(self, minutes: int) -> int:
         """How often a monitor configured at `minutes` is actually polled."""
-        return self.budget.seconds(minutes)
+        return math.ceil(self._seconds(minutes))
+
+    def _poll(self, monitor_id: int) -> None:
+        """A monitor's interval job: it joins the round that starts a moment from now."""
+        with self._lock:
+            self._due.add(monitor_id)
+            if self._round_waits:
+                return
+            self._round_waits = True
+        self.aps.add_job(
+            self._round,
+            "date",
+            run_date=datetime.now(UTC) + timedelta(seconds=ROUND_GATHER),
+        )
+
+    def _round(self) -> None:
+        """One polling round: the lists once, then the due monitors' checks concurrently
+        (each reads its dynos, and its releases and config vars only when they moved)."""
+        with self._lock:
+            due, self._due, self._round_waits = self._due, set(), False
+        if not due or not self.leading or self._pause_left() is not None:
+            return
+        try:
+            self._run_round(due)
+        except Exception:  # a bug: log it with its traceback, keep the scheduler alive
+            log.exception("a polling round crashed")
+
+    def _run_round(self, due: set[int]) -> None:
+        monitors = {m.id: m for m in self.monitors.all()}
+        watches = [w for w in self.teams.all() if not w.paused]
+        before = self.checker.heroku.spent(POLL)
+        listing = self._listing(
+            apps=any(m.team_watch_id is None for i, m in monitors.items() if i in due),
+            teams=[w.team for w in watches],
+        )
+        if listing is None:
+            return  # rate-limited: the pause is on, the next interval comes
+        now = self.checker.clock()
+        for watch in watches:
+            found = listing.teams.get(watch.team) if listing.error is None else None
+            problem = listing.error or f"Heroku knows no team {watch.team!r} this token can see"
+            change = self.teams.sync(watch.id, found, now, error=problem)
+            due.update(monitor_id for monitor_id, _ in change.added)
+            for monitor_id, app in change.added:
+                log.info("team %s: now watching %s (monitor %s)", watch.team, app, monitor_id)
+            for app in change.dropped:
+                log.info("team %s: %s left the team, no longer watched", watch.team, app)
+        requests = [(mid, _Request(False, frozenset({POLL}), listing)) for mid in sorted(due)]
+        list(self._round_pool.map(lambda job: self._check_as(*job), requests))
+        spent = self.checker.heroku.spent(POLL) - before
+        if due:
+            self.rounds += 1
+            measured = spent / len(due)
+            # A moving average, so one round of first checks does not stretch the plan.
+            self.requests_per_poll = 0.8 * self.requests_per_poll + 0.2 * measured
+        self.checker.flush_spend()
+        self.delivery.run()
+
+    def _listing(self, *, apps: bool, teams: list[str]) -> RoundListing | None:
+        """The round's lists; on an error, a listing that says why (every check of the
+        round fails with it); None when Heroku's rate limit stopped the round."""
+        try:
+            with spending(POLL):
+                return self.checker.heroku.listing(apps=apps, teams=teams)
+        except RateLimited:
+            self.checker.throttle(self.checker.clock())
+            return None
+        except HerokuError as exc:
+            log.warning("a polling round could not read the app lists: %s", exc)
+            return RoundListing(error=str(exc))
 
     def _webhook_check(self, monitor_id: int, trailing: bool = False) -> None:
         if trailing:
-            with self._lock:
-                # A storm still going joins the next trailing check, a window from now.
-                self._trailing.discard(monitor_id)
-                self._window_ends[monitor_id] = time.monotonic() + self.debounce
-        spent = self.ledger.checks_since(self.checker.clock() - SIGHTING_TTL)
+            # A storm still going joins the next trailing check, a window from now.
+            self.checker.claims.trailing_starts(monitor_id, self.checker.clock(), self.debounce)
+        spent = self.spend.since(self.checker.clock() - WINDOW).get(WEBHOOK, 0)
         if not budget.webhooks_may_check(spent, share=self.rate_share):
             log.warning(
-                "webhooks asked for %d checks in the last hour, their whole part of the rate "
-                "budget: monitor %s waits for its next poll",
+                "webhooks' checks spent %d Heroku requests in the last hour, their whole part "
+                "of the rate budget: monitor %s waits for its next poll",
                 spent,
                 monitor_id,
             )
@@ -352,9 +526,15 @@ class Scheduler:
         interval. A check that runs into the limit itself is deferred the same way."""
         left = self._pause_left()
         if left is None:
-            result = self.checker.check(monitor_id, force=asked.force)
-            if result is not None and WEBHOOK in asked.sources:
-                self._count_webhook_check()
+            result = self.checker.check(
+                monitor_id,
+                force=asked.force,
+                source=asked.source,
+                listing=asked.listing,
+                deliver=asked.listing is None,  # a round delivers once, at its end
+            )
+            if asked.listing is None:
+                self.checker.flush_spend()
             if result is None or result.ok:
                 return
             left = self._pause_left()
@@ -399,12 +579,6 @@ class Scheduler:
         if asked is not None:
             self._check_as(monitor_id, asked)
 
-    def _count_webhook_check(self) -> None:
-        try:
-            self.ledger.record_check(self.checker.clock())
-        except Exception:
-            log.exception("counting a webhook's check in the rate budget failed")
-
     def _prune(self) -> None:
         try:
             gone = self.outbox.prune(self.checker.clock())
@@ -416,6 +590,8 @@ class Scheduler:
     def _reconcile(self) -> None:
         try:
             self.ledger.prune(self.checker.clock())
+            self.checker.flush_spend()
+            self.spend.prune(self.checker.clock())
             self.reconcile()
         except Exception:
             log.exception("following the monitors in the database crashed")

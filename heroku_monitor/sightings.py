@@ -1,13 +1,12 @@
 """What Heroku's webhooks brought in the last hour, kept in the database so every process
-sees it: the deliveries seen (one seen again is ignored) and the checks webhooks triggered
-(the rate budget counts them)."""
+sees it: the deliveries seen (one seen again is ignored). What their checks spent is
+counted with every other Heroku request in `spend.py`."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, update
 
 from heroku_monitor.db import Database, WebhookSighting, rowcount
 
@@ -17,8 +16,7 @@ SIGHTING_TTL = timedelta(hours=1)
 
 class WebhookLedger:
     """The `webhook_sightings` table, shared by every process using the database: the
-    deliveries seen in the last hour (one seen again is ignored) and the checks webhooks
-    triggered (the rate budget counts them)."""
+    deliveries seen in the last hour (one seen again is ignored)."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -39,18 +37,6 @@ class WebhookLedger:
                 .values(seen_at=now)
             )
             return rowcount(renewed) == 1
-
-    def record_check(self, now: datetime) -> None:
-        with self.db.transaction() as s:
-            s.add(WebhookSighting(key=f"check:{uuid.uuid4().hex}", kind="check", seen_at=now))
-
-    def checks_since(self, since: datetime) -> int:
-        """Checks webhooks triggered since `since`, in every process."""
-        with self.db.reading() as s:
-            query = select(func.count()).where(
-                WebhookSighting.kind == "check", WebhookSighting.seen_at >= since
-            )
-            return int(s.execute(query).scalar_one())
 
     def prune(self, now: datetime) -> int:
         """Forget what is older than `SIGHTING_TTL`; returns how many rows went."""

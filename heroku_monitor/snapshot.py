@@ -45,6 +45,20 @@ class Addon:
 
 
 @dataclass(frozen=True)
+class ListedApp:
+    """One app as a list of apps shows it (`GET /apps`, `GET /teams/{team}/apps`, or
+    `GET /apps/{app}`): what a polling round learns of every app in one request."""
+
+    name: str
+    id: str
+    released_at: str = ""
+    updated_at: str = ""
+    maintenance: bool = False
+    web_url: str = ""
+    team: str | None = None
+
+
+@dataclass(frozen=True)
 class AppSnapshot:
     """One app as seen at `taken_at` (UTC). Releases are the newest few, newest first."""
 
@@ -60,6 +74,11 @@ class AppSnapshot:
     # Which digest key made `config` (a short hash of it): digests made with another key
     # cannot be compared.
     config_key_id: str = ""
+    # The app's `released_at` (it moves with every release that goes live), and when the
+    # releases and config vars were last read (a polling round reads them only when
+    # something moved, SPEC §13; in between they are carried from the last snapshot).
+    released_at: str = ""
+    details_at: str = ""
 
     @property
     def current_release(self) -> Release | None:
@@ -95,4 +114,6 @@ class AppSnapshot:
             addons=tuple(Addon(**a) for a in data.get("addons", ())),
             config=dict(data.get("config", {})),
             config_key_id=data.get("config_key_id", ""),
+            released_at=data.get("released_at", ""),
+            details_at=data.get("details_at", ""),
         )

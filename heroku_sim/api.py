@@ -242,8 +242,14 @@ def _token_from(header: str) -> str:
 
 
 def _app_of(path: str) -> tuple[str | None, bool]:
-    """(app name in an `/apps/{app}/...` path or None, whether the path is under /apps)."""
+    """(app name in an `/apps/{app}/...` path or None, whether the path reads apps).
+
+    The account-wide lists of apps' resources, `/addons` and `/teams/{team}/apps`, read
+    apps too: a fault queued for any app (app None) hits them, one for a named app does not.
+    """
     parts = path.strip("/").split("/")
+    if parts[0] == "addons" or (parts[0] == "teams" and parts[2:3] == ["apps"]):
+        return None, True
     if parts[0] != "apps":
         return None, False
     return (parts[1] if len(parts) > 1 and parts[1] else None), True
@@ -392,7 +398,18 @@ def _api_routes(api: Flask, sim: Simulator) -> None:
 
     @api.get("/apps")
     def apps() -> Response:
+        """Every app of the account, team apps included (the schema's ranges)."""
         return _list(sim.apps_json(), ("id", "name", "updated_at"))
+
+    @api.get("/addons")
+    def all_addons() -> Response:
+        """Every add-on of the account ("Add-on List"), each naming its `app`."""
+        return _list(sim.all_addons_json(), ("id", "name"))
+
+    @api.get("/teams/<team>/apps")
+    def team_apps(team: str) -> Response:
+        """The team-app "List By Team", by team name or id; 404 `not_found` for another."""
+        return _list(sim.team_apps_json(team), ("id", "name"))
 
     @api.get("/apps/<app>")
     def app_info(app: str) -> Response:
@@ -548,8 +565,12 @@ def _field(data: Json, name: str, kind: type | UnionType, default: Any = ...) ->
 def _control_routes(api: Flask, sim: Simulator) -> None:
     """`/_sim/...`: make things happen to simulated apps. JSON in, JSON out, no auth.
 
-    POST   /_sim/apps                        {"name", "dynos"?, "config"?, "addons"?, "releases"?}
+    POST   /_sim/apps        {"name", "dynos"?, "config"?, "addons"?, "releases"?, "team"?}
     GET    /_sim/apps
+    DELETE /_sim/apps/{app}                             (the app and all of it)
+    POST   /_sim/apps/{app}/team                        {"team": name_or_id | null}
+    POST   /_sim/teams                                  {"name"}
+    GET    /_sim/teams
     POST   /_sim/apps/{app}/dynos/{name}/crash|stop|start|restart
     POST   /_sim/apps/{app}/dynos/{name}/state          {"state"}
     POST   /_sim/apps/{app}/scale                       {"type", "quantity"}
@@ -595,12 +616,34 @@ def _control_routes(api: Flask, sim: Simulator) -> None:
             config={str(k): str(v) for k, v in config.items()} if config is not None else None,
             addons=pairs,
             releases=_field(data, "releases", int, 3),
+            team=_field(data, "team", str, None),
         )
         return _json_response(sim.app_json(name), 201)
 
     @api.get("/_sim/apps")
     def sim_apps() -> Response:
         return _json_response({"apps": sim.app_names()})
+
+    @api.delete("/_sim/apps/<app>")
+    def sim_delete_app(app: str) -> Response:
+        sim.delete_app(app)
+        return done()
+
+    @api.post("/_sim/apps/<app>/team")
+    def sim_move_app(app: str) -> Response:
+        data = _body()
+        if "team" not in data:
+            raise ApiError(422, "'team' is required: a team name, or null to leave the team.")
+        sim.move_app(app, _field(data, "team", str, None))
+        return _json_response(sim.app_json(app))
+
+    @api.post("/_sim/teams")
+    def sim_create_team() -> Response:
+        return _json_response(sim.create_team(_field(_body(), "name", str)), 201)
+
+    @api.get("/_sim/teams")
+    def sim_teams() -> Response:
+        return _json_response({"teams": sim.team_names()})
 
     dyno_actions: dict[str, Callable[[str, str], None]] = {
         "crash": sim.crash_dyno,

@@ -1,10 +1,14 @@
-"""In-memory state of a simulated Heroku account: apps, dynos, releases, add-ons, config vars.
+"""In-memory state of a simulated Heroku account: teams, apps, dynos, releases, add-ons,
+config vars.
 
 Pure Python, no HTTP: `api.py` puts the Platform API in front of it. Every public method
 takes one lock, so tests, the demo dashboard and the HTTP threads can use one `Simulator` at
 once. Rendered resources follow `heroku-api-reference.json` (the Platform API's JSON schema).
 
 Heroku behaviour copied on purpose (https://devcenter.heroku.com/articles/releases):
+- an app's `updated_at` moves whenever the app changes: every new release (pending and
+  failed ones too), a release finishing, maintenance, a move into or out of a team;
+  `released_at` moves only when a release becomes current;
 - a deploy, a config var change, an add-on attach or detach and a rollback each create a
   release; every succeeded release restarts the app's dynos (new dyno ids, same names);
 - a rollback copies the target release's slug *and* its config vars (add-on managed vars
@@ -27,9 +31,16 @@ whose `include` names its entity (see `deliveries.py` for headers, signature and
   previous_data `{"status": "pending"}`;
 - add-on added / state changed / removed -> `api:addon` create / update / destroy;
 - `scale` changing a quantity -> `api:formation` update, previous_data `{"quantity": old}`;
-- maintenance switched -> `api:app` update, previous_data `{"maintenance": old}`.
+- maintenance switched -> `api:app` update, previous_data `{"maintenance": old}`;
+- app moved into / out of a team -> `api:app` update, previous_data `{"team": old}`.
 A change that changes nothing (crashing a crashed dyno) sends nothing. The simulator has
-no one-off dynos, so it never sends `api:dyno` (Heroku's event for one-off dynos).
+no one-off dynos, so it never sends `api:dyno` (Heroku's event for one-off dynos). A deleted
+app's subscriptions go with it: nothing more is delivered for them.
+
+Teams: an app belongs to at most one team. The app renders it as `team` (and as
+`organization`, the deprecated name Heroku keeps for it) `{"id", "name"}`, or null; the
+team-app resource of `GET /teams/{team}/apps` follows the Platform API schema's `team-app`
+definition (heroku/platform-api `schema.json`), whose `team` is `{"name"}` only.
 
 Config var values never leave this module except through `config_vars()`, the model of
 `GET /apps/{app}/config-vars`; nothing here logs.
@@ -110,6 +121,9 @@ RATE_LIMIT_MAX = 4500
 HEROKU_REFILL_PER_MINUTE = 75.0
 # Heroku's app name rule, from the schema's `app.name.pattern`.
 APP_NAME = re.compile(r"^[a-z][a-z0-9-]{1,28}[a-z0-9]$")
+# The schema gives team names no pattern; the simulator takes lower-case letters, digits
+# and dashes, starting with a letter or digit (e.g. "acme", "acme-2").
+TEAM_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 CONFIG_VAR_NAME = re.compile(r"^\w+$")
 
 DEFAULT_DYNOS: Mapping[str, int] = {"web": 2, "worker": 1}
@@ -271,6 +285,14 @@ class _LogDrain:
 
 
 @dataclass
+class _Team:
+    id: str
+    name: str
+    created_at: str
+    updated_at: str
+
+
+@dataclass
 class _App:
     id: str
     name: str
@@ -281,6 +303,7 @@ class _App:
     released_at: str | None
     web_url: str
     maintenance: bool = False
+    team_id: str | None = None
     current_release_id: str | None = None
     dynos: list[_Dyno] = field(default_factory=list)
     formation: dict[str, _Formation] = field(default_factory=dict)
@@ -340,6 +363,7 @@ class Simulator:
         self._rng = random.Random(seed)
         self._token = token
         self._apps: dict[str, _App] = {}
+        self._teams: dict[str, _Team] = {}
         self._user_ids: dict[str, str] = {}
         self._faults: list[Fault] = []
         self._malformed: list[Fault] = []
@@ -395,6 +419,17 @@ class Simulator:
         if app is None:
             raise UnknownAppError(f"Couldn't find that app: {name_or_id!r}.")
         return app
+
+    def _team(self, name_or_id: str) -> _Team:
+        team = self._teams.get(name_or_id)
+        if team is None:
+            team = next((t for t in self._teams.values() if t.id == name_or_id), None)
+        if team is None:
+            raise UnknownResourceError("team", name_or_id)
+        return team
+
+    def _team_of(self, app: _App) -> _Team | None:
+        return next((t for t in self._teams.values() if t.id == app.team_id), None)
 
     def _dyno(self, app: _App, name_or_id: str) -> _Dyno:
         for dyno in app.dynos:
@@ -487,6 +522,7 @@ class Simulator:
         if status != "succeeded":  # a release phase is running or ran: it has output
             release.output_stream_url = f"https://release-output.heroku.com/streams/{release.id}"
         app.releases.append(release)
+        app.updated_at = now  # any new release changes the app, current or not
         restarted = self._make_current(app, release) if status == "succeeded" else []
         self._emit(app, "api:release", "create", lambda: self._release_json(app, release), user)
         self._emit_dyno_updates(app, restarted)
@@ -607,13 +643,16 @@ class Simulator:
         addons: Sequence[tuple[str, str]] | None = None,
         releases: int = 3,
         owner: str = DEFAULT_USER,
+        team: str | None = None,
     ) -> None:
         """Create app `name` with dynos `up`, add-ons `provisioned` and `releases` releases.
 
         Defaults: `web: 2, worker: 1`; a Heroku Postgres add-on (so `DATABASE_URL`), plus
         `LANG` and `SECRET_KEY`. v1 is "Initial release" with no slug, as on Heroku; later
         ones are "Deploy <sha>" releases an hour apart, the newest current and a day old.
-        Raises InvalidParamsError for a name Heroku would refuse, ConflictError if taken.
+        `team` (a team's name or id, see `create_team`) puts the app in that team.
+        Raises InvalidParamsError for a name Heroku would refuse, ConflictError if taken,
+        UnknownResourceError for an unknown team.
         """
         if not APP_NAME.match(name):
             raise InvalidParamsError(
@@ -628,6 +667,7 @@ class Simulator:
         with self._lock:
             if name in self._apps:
                 raise ConflictError(f"Name {name!r} is already taken.")
+            team_id = self._team(team).id if team is not None else None
             # The app was made, and last deployed, a day ago: an app someone starts to watch
             # is rarely one deployed this very minute (a deploy made in a test is fresh).
             now = self._now() - SEED_AGE
@@ -641,6 +681,7 @@ class Simulator:
                 updated_at=first,
                 released_at=None,
                 web_url=f"https://{name}-{self._hex(12)}.herokuapp.com/",
+                team_id=team_id,
             )
             app.config = {"LANG": "en_US.UTF-8", "SECRET_KEY": self._hex(64)}
             for service, plan in DEFAULT_ADDONS if addons is None else addons:
@@ -686,6 +727,68 @@ class Simulator:
         """Names of every simulated app, in creation order."""
         with self._lock:
             return list(self._apps)
+
+    def delete_app(self, app: str) -> Json:
+        """Delete app `app` (name or id) and everything of it (dynos, releases, add-ons,
+        config vars, webhooks, drains), as `DELETE /apps/{app}`; returns the app as it was.
+
+        Its webhook subscriptions go too: what was still queued for them is dropped and no
+        later event is sent. The name is free again. Raises UnknownAppError.
+        """
+        with self._lock:
+            target = self._app(app)
+            rendered = self._app_json(target)
+            del self._apps[target.name]
+            for hook in target.webhooks:
+                self._dispatcher.discard(hook.id)
+            target.webhooks.clear()
+            return rendered
+
+    # -- teams -------------------------------------------------------------------------------
+
+    def create_team(self, name: str) -> Json:
+        """Create team `name` (lower-case letters, digits and dashes, e.g. "acme"); returns
+        `{"id", "name", "created_at", "updated_at"}`. The id depends on the name only, so it
+        is the same on every run. Raises InvalidParamsError, ConflictError (name taken).
+        """
+        if not TEAM_NAME.match(name or ""):
+            raise InvalidParamsError(
+                f"{name!r} is not a valid team name (lower-case letters, digits and dashes, "
+                "starting with a letter or digit)."
+            )
+        with self._lock:
+            if name in self._teams:
+                raise ConflictError(f"Name {name!r} is already taken.")
+            now = self._stamp()
+            team = _Team(id=_stable_id("team", name), name=name, created_at=now, updated_at=now)
+            self._teams[name] = team
+            return self._team_json(team)
+
+    def team_names(self) -> list[str]:
+        """Names of every simulated team, in creation order."""
+        with self._lock:
+            return list(self._teams)
+
+    def move_app(self, app: str, team: str | None) -> None:
+        """Transfer `app` into `team` (a team's name or id), or out of its team with None.
+
+        Bumps the app's `updated_at`; a real move also sends `api:app` update with
+        previous_data `{"team": old}`. Raises UnknownAppError, UnknownResourceError (team).
+        """
+        with self._lock:
+            target = self._app(app)
+            team_id = self._team(team).id if team is not None else None
+            before = self._team_ref(self._team_of(target))
+            target.team_id = team_id
+            target.updated_at = self._stamp()
+            if team_id != (before or {}).get("id"):
+                self._emit(
+                    target,
+                    "api:app",
+                    "update",
+                    lambda: self._app_json(target),
+                    previous={"team": before},
+                )
 
     def set_maintenance(self, app: str, on: bool) -> None:
         """Switch maintenance mode; bumps the app's `updated_at`. Raises UnknownAppError."""
@@ -826,7 +929,7 @@ class Simulator:
             if release.status != "pending":
                 raise InvalidParamsError(f"v{version} is {release.status}, not pending.")
             release.status = status
-            release.updated_at = self._stamp()
+            release.updated_at = target.updated_at = self._stamp()
             restarted = self._make_current(target, release) if status == "succeeded" else []
             self._emit(
                 target,
@@ -1182,6 +1285,19 @@ class Simulator:
     def _ref(app: _App) -> Json:
         return {"id": app.id, "name": app.name}
 
+    @staticmethod
+    def _team_ref(team: _Team | None) -> Json | None:
+        return {"id": team.id, "name": team.name} if team else None
+
+    @staticmethod
+    def _team_json(team: _Team) -> Json:
+        return {
+            "id": team.id,
+            "name": team.name,
+            "created_at": team.created_at,
+            "updated_at": team.updated_at,
+        }
+
     def _app_json(self, app: _App) -> Json:
         stack = {"id": _stable_id("stack", "heroku-24"), "name": "heroku-24"}
         current = self._current(app)
@@ -1198,8 +1314,9 @@ class Simulator:
             "maintenance": app.maintenance,
             "name": app.name,
             "owner": {"email": app.owner_email, "id": app.owner_id},
-            "organization": None,
-            "team": None,
+            # `organization` is the deprecated name of `team`; Heroku still fills both.
+            "organization": self._team_ref(self._team_of(app)),
+            "team": self._team_ref(self._team_of(app)),
             "region": {"id": _stable_id("region", "us"), "name": "us"},
             "released_at": app.released_at,
             "repo_size": None,
@@ -1208,6 +1325,37 @@ class Simulator:
             "stack": dict(stack),
             "updated_at": app.updated_at,
             "web_url": app.web_url,
+        }
+
+    def _team_app_json(self, app: _App) -> Json:
+        """The `team-app` resource: exactly the properties of the schema's `team-app`
+        definition (heroku/platform-api schema.json), where `team` is `{"name"}` only."""
+        full = self._app_json(app)
+        team = self._team_of(app)
+        return {
+            "archived_at": full["archived_at"],
+            "buildpack_provided_description": full["buildpack_provided_description"],
+            "build_stack": full["build_stack"],
+            "created_at": full["created_at"],
+            "git_url": full["git_url"],
+            "id": full["id"],
+            "internal_routing": full["internal_routing"],
+            # The simulated account is no collaborator of team apps and locks none of them
+            # (both are the schema's defaults).
+            "joined": False,
+            "locked": False,
+            "maintenance": full["maintenance"],
+            "name": full["name"],
+            "owner": full["owner"],
+            "region": full["region"],
+            "released_at": full["released_at"],
+            "repo_size": full["repo_size"],
+            "slug_size": full["slug_size"],
+            "space": full["space"],
+            "stack": full["stack"],
+            "team": {"name": team.name} if team else None,
+            "updated_at": full["updated_at"],
+            "web_url": full["web_url"],
         }
 
     def _dyno_json(self, app: _App, dyno: _Dyno) -> Json:
@@ -1302,6 +1450,20 @@ class Simulator:
         """`GET /apps/{app}`. Raises UnknownAppError."""
         with self._lock:
             return self._app_json(self._app(app))
+
+    def team_apps_json(self, team: str) -> list[Json]:
+        """`GET /teams/{team_name_or_id}/apps`: the team's apps as `team-app` resources.
+
+        Raises UnknownResourceError (resource "team") for an unknown team.
+        """
+        with self._lock:
+            found = self._team(team)
+            return [self._team_app_json(a) for a in self._apps.values() if a.team_id == found.id]
+
+    def all_addons_json(self) -> list[Json]:
+        """`GET /addons`: every add-on of every app of the account, each with its `app`."""
+        with self._lock:
+            return [self._addon_json(a, addon) for a in self._apps.values() for addon in a.addons]
 
     def dynos_json(self, app: str) -> list[Json]:
         """`GET /apps/{app}/dynos`. Raises UnknownAppError."""
@@ -1433,8 +1595,9 @@ class Simulator:
         body: Any = None,
         retry_after: float | None = None,
     ) -> None:
-        """The next `count` API requests for `app` (any `/apps` request when None) answer
-        `status` with a Heroku error body (or `body`), and `Retry-After` when given.
+        """The next `count` API requests for `app` (when None: any request reading apps,
+        `/apps...`, `/addons`, `/teams/{team}/apps`) answer `status` with a Heroku error
+        body (or `body`), and `Retry-After` when given.
 
         Raises InvalidParamsError for a status outside 400-599 or a count below 1.
         """
@@ -1444,8 +1607,9 @@ class Simulator:
             self._faults.append(Fault(app, status, count, copy.deepcopy(body), retry_after))
 
     def inject_malformed(self, app: str | None = None, count: int = 1) -> None:
-        """The next `count` API requests for `app` (any `/apps` request when None) answer
-        200 with a body that is not valid JSON. Raises InvalidParamsError for count < 1."""
+        """The next `count` API requests for `app` (when None: any request reading apps, as
+        for `inject_fault`) answer 200 with a body that is not valid JSON. Raises
+        InvalidParamsError for count < 1."""
         if count < 1:
             raise InvalidParamsError("count must be 1 or more.")
         with self._lock:

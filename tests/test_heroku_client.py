@@ -96,14 +96,14 @@ def test_rate_limited_answer_with_retry_after_is_retried(sim, server):
 
 
 def test_persistent_server_errors_become_unavailable(sim, server):
-    sim.inject_fault("my-app", status=500, count=10)
+    sim.inject_fault("my-app", status=500, count=50)  # every request of the check fails
     with pytest.raises(Unavailable) as raised:
         client_for(server, sim, retries=2).snapshot("my-app", now=T0, digest_key=KEY)
     assert str(raised.value).startswith("500 unavailable")
 
 
 def test_persistent_rate_limit_becomes_rate_limited(sim, server):
-    sim.inject_fault("my-app", status=429, count=10)
+    sim.inject_fault("my-app", status=429, count=50)
     with pytest.raises(RateLimited):
         client_for(server, sim, retries=1).snapshot("my-app", now=T0, digest_key=KEY)
 

@@ -10,9 +10,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from heroku_monitor.check import CheckResult
+from heroku_monitor.claims import CheckClaims
 from heroku_monitor.db import Database
 from heroku_monitor.monitors import Monitors
 from heroku_monitor.outbox import Outbox
+from heroku_monitor.rounds import RoundListing
 from heroku_monitor.scheduler import Scheduler
 from tests.builders import T0
 
@@ -25,12 +27,26 @@ def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
         time.sleep(0.01)
 
 
+class NoHeroku:
+    """The Heroku client a round's lists come from: empty lists, no requests."""
+
+    def listing(self, *, apps: bool, teams: list[str]) -> RoundListing:
+        return RoundListing()
+
+    def spent(self, source: str) -> int:
+        return 0
+
+
 class RecordingChecker:
     """Stands in for the Checker (and the delivery): records checks and when they ran; a
     check of a monitor in `hold` blocks. `throttled_until` is the Checker's rate-limit
-    pause: a check asked for before it ends is refused, as the Checker refuses it."""
+    pause: a check asked for before it ends is refused, as the Checker refuses it. Its
+    claims and webhook windows are the real ones, in the database."""
 
-    def __init__(self) -> None:
+    def __init__(self, db: Database) -> None:
+        self.claims = CheckClaims(db)
+        self.heroku = NoHeroku()
+        self.sources: list[str] = []
         self.checks: list[int] = []
         self.forced: list[bool] = []
         self.times: list[datetime] = []
@@ -42,7 +58,18 @@ class RecordingChecker:
     def clock(self) -> datetime:
         return datetime.now(UTC)
 
-    def check(self, monitor_id: int, *, force: bool = False) -> CheckResult:
+    def flush_spend(self) -> None:
+        pass
+
+    def check(
+        self,
+        monitor_id: int,
+        *,
+        force: bool = False,
+        source: str = "asked",
+        listing: RoundListing | None = None,
+        deliver: bool = True,
+    ) -> CheckResult:
         now = self.clock()
         if self.throttled_until is not None and now < self.throttled_until:
             with self.lock:
@@ -52,6 +79,7 @@ class RecordingChecker:
             self.hold[monitor_id].wait(5)
         with self.lock:
             self.checks.append(monitor_id)
+            self.sources.append(source)
             self.forced.append(force)
             self.times.append(now)
         return CheckResult(monitor_id, "app", True, now)
@@ -71,7 +99,7 @@ def monitors(sqlite_url: str) -> Monitors:
 
 @pytest.fixture
 def scheduled(monitors: Monitors) -> Iterator[tuple[Scheduler, RecordingChecker]]:
-    checker = RecordingChecker()
+    checker = RecordingChecker(monitors.db)
     scheduler = Scheduler(
         checker,  # type: ignore[arg-type]
         monitors,
@@ -93,7 +121,7 @@ def test_every_active_monitor_is_checked_at_start_and_paused_ones_are_not(monito
     monitors.set_paused(paused, True, T0)
     scheduler.start()
     wait_until(lambda: checker.count(a) == 1 and checker.count(b) == 1)
-    assert scheduler.next_run(paused) is None and checker.count(paused) == 0
+    assert scheduler.next_run(monitors.get(paused)) is None and checker.count(paused) == 0
 
 
 def test_a_settings_change_reschedules_and_checks_at_once(monitors, scheduled):
@@ -114,7 +142,7 @@ def test_pausing_a_monitor_drops_its_job(monitors, scheduled):
     scheduler.start()
     monitors.set_paused(mid, True, T0)
     scheduler.sync(mid)
-    assert scheduler.next_run(mid) is None
+    assert scheduler.next_run(monitors.get(mid)) is None
 
 
 def test_a_check_asked_for_while_one_runs_runs_again_after_it(monitors, scheduled):
@@ -166,7 +194,7 @@ def test_the_scheduler_follows_changes_another_process_saved(monitors, scheduled
         for mid in (kept, added)
     }
     assert seconds == {kept: 120, added: 420}
-    assert scheduler.next_run(paused) is None
+    assert scheduler.next_run(monitors.get(paused)) is None
     assert scheduler.aps.get_job("follow-monitors") is not None
 
 
@@ -260,9 +288,11 @@ def test_webhook_checks_of_the_last_hour_stretch_polling(monitors, scheduled):
     scheduler.start()
     assert not scheduler.budget.stretched  # within half of 4,500
     now = checker.clock()
-    for _ in range(300):  # 1,500 requests spent by webhooks' checks in the last hour
-        scheduler.ledger.record_check(now - timedelta(minutes=30))
-    scheduler.ledger.record_check(now - timedelta(minutes=61))  # too old to count
+    scheduler.requests_per_poll = 5  # as if each app were polled alone
+    # 1,500 requests spent by webhooks' checks in the last hour, by this process or others:
+    scheduler.spend.add({"webhook": 1000}, now - timedelta(minutes=30))
+    scheduler.spend.add({"webhook": 500, "asked": 0}, now - timedelta(minutes=10))
+    scheduler.spend.add({"webhook": 5}, now - timedelta(minutes=62))  # too old to count
     scheduler.reconcile()
     assert scheduler.budget.webhook_per_hour == 1500
     assert scheduler.budget.stretch == pytest.approx(2100 / 750)
@@ -274,21 +304,22 @@ def test_a_plan_that_moves_never_pushes_a_poll_further_away(monitors, scheduled)
     scheduler, checker = scheduled
     mid = monitors.add("app-one", "#a", 1, T0)
     scheduler.start()
-    due = scheduler.next_run(mid)
+    due = scheduler.next_run(monitors.get(mid))
     assert due is not None
-    scheduler.ledger.record_check(checker.clock())
+    scheduler.requests_per_poll = 5
     for _ in range(100):  # the plan is made again every minute, moving a little each time
-        scheduler.ledger.record_check(checker.clock())
+        scheduler.spend.add({"webhook": 5}, checker.clock())
         monitors.add("app-more", "#a", 1, T0)
         scheduler.reconcile()
-    assert scheduler.budget.stretched and scheduler.next_run(mid) == due
+    polled = scheduler.next_run(monitors.get(mid))
+    assert scheduler.budget.stretched and polled is not None and polled <= due
 
 
 def test_webhooks_that_spent_their_part_of_the_budget_wait_for_the_next_poll(started):
     scheduler, checker, mid = started
     now = checker.clock()
-    for _ in range(360):  # 1,800 requests: webhooks' whole part of half of 4,500
-        scheduler.ledger.record_check(now - timedelta(minutes=5))
+    # 1,800 requests: webhooks' whole part of half of 4,500, spent by any process
+    scheduler.spend.add({"webhook": 1800}, now - timedelta(minutes=5))
     assert scheduler.check_soon(mid)
     wait_until(lambda: idle(scheduler, mid))
     assert checker.count(mid) == 1  # only the first check: the webhook's never ran

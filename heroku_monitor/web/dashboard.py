@@ -140,7 +140,7 @@ def _page(service: Service, failed: MonitorForm | None, failed_slot: str) -> Pag
         cards.append(
             Card(
                 m,
-                scheduler.next_run(m.id),
+                scheduler.next_run(m),
                 health,
                 form,
                 incidents=[i for i in mine if i.is_open],
