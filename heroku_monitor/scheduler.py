@@ -284,19 +284,29 @@ class Scheduler:
         if not self.leading:
             self._drop_polls(set())
             return
-        self._drop_polls(set(active))
+        watches = {w.id: w for w in self.teams.all() if not w.paused}
+        self._drop_polls(set(active), set(watches))
+        # A team's new apps have no monitor yet: the watch's own job starts rounds too.
+        for watch in watches.values():
+            self._keep_polling(f"team-{watch.id}", watch.check_interval, None)
         for monitor in active.values():
-            job = self.aps.get_job(_job_id(monitor.id))
-            wanted = self._seconds(monitor.check_interval)
-            interval = getattr(getattr(job, "trigger", None), "interval", None)
-            if interval is None or interval.total_seconds() != wanted:
-                self._schedule(
-                    monitor.id, monitor.check_interval, getattr(job, "next_run_time", None)
-                )
+            self._keep_polling(_job_id(monitor.id), monitor.check_interval, monitor.id)
 
-    def _drop_polls(self, keep: set[int]) -> None:
+    def _keep_polling(self, job_id: str, minutes: int, monitor_id: int | None) -> None:
+        """The interval job `job_id` at `minutes` within the budget, (re)placed only when
+        missing or at another interval."""
+        job = self.aps.get_job(job_id)
+        interval = getattr(getattr(job, "trigger", None), "interval", None)
+        if interval is None or interval.total_seconds() != self._seconds(minutes):
+            self._schedule(job_id, minutes, monitor_id, getattr(job, "next_run_time", None))
+
+    def _drop_polls(self, keep: set[int], keep_teams: set[int] | None = None) -> None:
+        """Remove the interval jobs of monitors not in `keep` and watches not in
+        `keep_teams`."""
         for job in self.aps.get_jobs():
-            if job.id.startswith("check-") and int(job.id.split("-")[1]) not in keep:
+            kind, _, number = job.id.rpartition("-")
+            kept = keep if kind == "check" else (keep_teams or set()) if kind == "team" else None
+            if kept is not None and int(number) not in kept:
                 with contextlib.suppress(JobLookupError):
                     self.aps.remove_job(job.id)
 
@@ -388,8 +398,10 @@ class Scheduler:
             return None
         return monitor.last_check_at + timedelta(seconds=self._seconds(monitor.check_interval))
 
-    def _schedule(self, monitor_id: int, minutes: int, due: datetime | None = None) -> None:
-        """(Re)place the monitor's interval job at its interval within the rate budget, on
+    def _schedule(
+        self, job_id: str, minutes: int, monitor_id: int | None, due: datetime | None = None
+    ) -> None:
+        """(Re)place an interval job at its interval within the rate budget, on
         the grid of that interval (so monitors of one interval come due together and share
         a round); or at `due` (the replaced job's next run) when that is sooner: a plan that
         moves every minute must not keep pushing a poll away."""
@@ -403,7 +415,7 @@ class Scheduler:
             "interval",
             seconds=seconds,
             args=[monitor_id],
-            id=_job_id(monitor_id),
+            id=job_id,
             replace_existing=True,
             next_run_time=first,
         )
@@ -412,10 +424,12 @@ class Scheduler:
         """How often a monitor configured at `minutes` is actually polled."""
         return math.ceil(self._seconds(minutes))
 
-    def _poll(self, monitor_id: int) -> None:
-        """A monitor's interval job: it joins the round that starts a moment from now."""
+    def _poll(self, monitor_id: int | None) -> None:
+        """A monitor's interval job (or a team watch's, `None`): it joins the round that
+        starts a moment from now."""
         with self._lock:
-            self._due.add(monitor_id)
+            if monitor_id is not None:
+                self._due.add(monitor_id)
             if self._round_waits:
                 return
             self._round_waits = True
@@ -430,14 +444,18 @@ class Scheduler:
         (each reads its dynos, and its releases and config vars only when they moved)."""
         with self._lock:
             due, self._due, self._round_waits = self._due, set(), False
-        if not due or not self.leading or self._pause_left() is not None:
+        if not self.leading or self._pause_left() is not None:
             return
         try:
-            self._run_round(due)
+            self.run_round(due)
         except Exception:  # a bug: log it with its traceback, keep the scheduler alive
             log.exception("a polling round crashed")
 
-    def _run_round(self, due: set[int]) -> None:
+    def run_round(self, monitor_ids: set[int]) -> None:
+        """One polling round of these monitors, now, in this thread (each app's check on
+        the round's pool): the lists once, then each app's dynos, and its releases and
+        config vars only when they moved."""
+        due = set(monitor_ids)
         monitors = {m.id: m for m in self.monitors.all()}
         watches = [w for w in self.teams.all() if not w.paused]
         before = self.checker.heroku.spent(POLL)
@@ -460,9 +478,9 @@ class Scheduler:
         requests = [(mid, _Request(False, frozenset({POLL}), listing)) for mid in sorted(due)]
         list(self._round_pool.map(lambda job: self._check_as(*job), requests))
         spent = self.checker.heroku.spent(POLL) - before
-        if due:
+        if due or watches:
             self.rounds += 1
-            measured = spent / len(due)
+            measured = spent / max(1, len(due))
             # A moving average, so one round of first checks does not stretch the plan.
             self.requests_per_poll = 0.8 * self.requests_per_poll + 0.2 * measured
         self.checker.flush_spend()

@@ -24,12 +24,14 @@ from heroku_monitor.conversations import Conversations
 from heroku_monitor.db import Database, open_database
 from heroku_monitor.delivery import Delivery
 from heroku_monitor.heroku import HerokuClient
+from heroku_monitor.leader import Leadership
 from heroku_monitor.monitors import Monitors
 from heroku_monitor.outbox import Outbox
 from heroku_monitor.scheduler import Scheduler
 from heroku_monitor.settings import Settings
 from heroku_monitor.slack import LogNotifier, Notifier, SlackNotifier
 from heroku_monitor.slack_app import StatusAnswers
+from heroku_monitor.teams import TeamWatches
 
 if TYPE_CHECKING:  # the simulator is only imported, lazily, by `--demo`
     from heroku_sim import SimulatorServer
@@ -52,6 +54,15 @@ class Patience:
 
     # Time to record a post as sent once Slack answered (a busy database may make it wait).
     settle_seconds: int = 10
+
+    @property
+    def claim(self) -> float:
+        """Seconds a check's claim on its app holds when its process dies mid-check: longer
+        than a check can take (its requests run at once, each with its timeout, retries
+        and back-off), so no live check loses its claim."""
+        tries = self.heroku_retries + 1
+        pauses = sum(min(8.0, self.heroku_backoff * 2**n) for n in range(self.heroku_retries))
+        return float(math.ceil(sum(self.heroku_timeout) * tries + pauses + 20))
 
     @property
     def lease(self) -> float:
@@ -77,6 +88,8 @@ class Service:
     scheduler: Scheduler
     answers: StatusAnswers
     conversations: Conversations
+    teams: TeamWatches
+    leadership: Leadership
     # The Slack app (Bolt), when slash commands are on over HTTP or Socket Mode.
     bolt: App | None = None
     # Demo mode: the simulated Heroku the service watches (its buttons act on it).
@@ -102,6 +115,7 @@ class Service:
         for close in self.closers:
             close()
         self.scheduler.shutdown()
+        self.heroku.close()
         if self.simulator is not None:
             self.simulator.stop()
         self.db.close()
@@ -135,6 +149,13 @@ def build(
         settings.check_interval_minutes,
         clock(),
     )
+    teams = TeamWatches(db)
+    teams.seed(
+        settings.monitored_team,
+        settings.slack_channel,
+        settings.check_interval_minutes,
+        clock(),
+    )
     heroku = HerokuClient(
         settings.heroku_api_url,
         settings.heroku_api_key,
@@ -142,6 +163,7 @@ def build(
         retries=patience.heroku_retries,
         backoff=patience.heroku_backoff,
         release_window=settings.release_window,
+        concurrency=settings.max_concurrent_checks,
     )
     notifier: Notifier
     if settings.slack_bot_token:
@@ -164,7 +186,9 @@ def build(
         digest_key=digest_key,
         clock=clock,
         mention=settings.alert_mention,
+        claim_seconds=patience.claim,
     )
+    leadership = Leadership(db, lease_seconds=settings.leader_lease_seconds, clock=clock)
     scheduler = Scheduler(
         checker,
         monitors,
@@ -172,6 +196,7 @@ def build(
         outbox,
         max_workers=settings.max_concurrent_checks,
         rate_share=settings.rate_share,
+        leadership=leadership,
     )
     delivery.wake_at = scheduler.deliver_at
     answers = StatusAnswers(monitors, heroku, digest_key, clock)
@@ -192,6 +217,8 @@ def build(
         scheduler,
         answers,
         conversations,
+        teams,
+        leadership,
         bolt=bolt,
         simulator=simulator,
     )

@@ -40,7 +40,7 @@ class Settings:
     on_heroku: bool = False
     demo: bool = False
     # How many app checks may run at once, and how many releases each check reads.
-    max_concurrent_checks: int = 4
+    max_concurrent_checks: int = 16
     release_window: int = 10
     # Demo mode: the port of the built-in Heroku simulator (its control API is there too).
     simulator_port: int = 5001
@@ -49,6 +49,10 @@ class Settings:
     rate_share: float = 0.5
     # Who a crash-loop escalation calls: none, here, channel or a user-group ID (S…).
     alert_mention: str = "here"
+    # Watch every app of this Heroku team (SPEC section 13).
+    monitored_team: str | None = None
+    # How long the polling leader's lease lasts (seconds).
+    leader_lease_seconds: int = 30
     # Where each seed value came from, for the dashboard: name -> "environment" | "default".
     sources: dict[str, str] = field(default_factory=dict)
 
@@ -105,7 +109,11 @@ def from_env(env: Mapping[str, str], *, demo: bool = False, require_slack: bool 
         env, "CHECK_INTERVAL_MINUTES", 5, validation.INTERVAL_MIN, validation.INTERVAL_MAX, errors
     )
     port = _int(env, "PORT", 5000, 1, 65535, errors)
-    concurrency = _int(env, "CHECK_CONCURRENCY", 4, 1, 64, errors)
+    concurrency = _int(env, "CHECK_CONCURRENCY", 16, 1, 64, errors)
+    lease = _int(env, "LEADER_LEASE_SECONDS", 30, 2, 3600, errors)
+    team = get("MONITORED_TEAM")
+    if team and (problem := validation.team_name_error(team)):
+        errors.append(f"MONITORED_TEAM {team!r}: {problem}")
     simulator_port = _int(env, "SIMULATOR_PORT", 5001, 0, 65535, errors)
     share_percent = _int(env, "HEROKU_RATE_SHARE_PERCENT", 50, 5, 100, errors)
 
@@ -147,5 +155,7 @@ def from_env(env: Mapping[str, str], *, demo: bool = False, require_slack: bool 
         simulator_port=simulator_port,
         rate_share=share_percent / 100,
         alert_mention=alert_mention,
+        monitored_team=team,
+        leader_lease_seconds=lease,
         sources=sources,
     )

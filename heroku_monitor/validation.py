@@ -29,6 +29,16 @@ def app_name_error(value: str) -> str | None:
     )
 
 
+# Heroku team names: lower-case letters, digits and dashes (`heroku teams:create`).
+TEAM_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,99}")
+
+
+def team_name_error(value: str) -> str | None:
+    if TEAM_NAME.fullmatch(value):
+        return None
+    return "a Heroku team name is lower-case letters, digits and dashes (at most 100)."
+
+
 def normal_channel(value: str) -> str:
     """`value` as Slack stores a name: composed Unicode (é, not e and a combining accent,
     as some keyboards and copy-paste give it), without surrounding spaces."""

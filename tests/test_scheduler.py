@@ -287,6 +287,7 @@ def test_webhook_checks_of_the_last_hour_stretch_polling(monitors, scheduled):
     ids = [monitors.add(f"app-{i}", "#a", 1, T0) for i in range(7)]  # 2,100 requests/h
     scheduler.start()
     assert not scheduler.budget.stretched  # within half of 4,500
+    wait_until(lambda: scheduler.rounds == 1)  # the first round measured what it cost
     now = checker.clock()
     scheduler.requests_per_poll = 5  # as if each app were polled alone
     # 1,500 requests spent by webhooks' checks in the last hour, by this process or others:
@@ -306,6 +307,7 @@ def test_a_plan_that_moves_never_pushes_a_poll_further_away(monitors, scheduled)
     scheduler.start()
     due = scheduler.next_run(monitors.get(mid))
     assert due is not None
+    wait_until(lambda: scheduler.rounds == 1)
     scheduler.requests_per_poll = 5
     for _ in range(100):  # the plan is made again every minute, moving a little each time
         scheduler.spend.add({"webhook": 5}, checker.clock())

@@ -1,7 +1,9 @@
 """The dashboard: see what is watched, change it, and (in demo mode) cause events.
 
 Every change is saved, then applied at once through the scheduler (rescheduled, and a
-check runs right away), then answered with a 303 back to `/`.
+check runs right away), then answered with a 303 back to `/`. A team watch is the
+exception: its apps' monitors are made by the leader's next polling round (SPEC §13), so
+the page says they appear within one round.
 """
 
 from __future__ import annotations
@@ -23,9 +25,16 @@ from heroku_monitor.incidents import Incident, Snooze
 from heroku_monitor.monitors import MonitorView
 from heroku_monitor.outbox import FAILED
 from heroku_monitor.service import Service
+from heroku_monitor.teams import TeamView
 from heroku_monitor.web.auth import read_only_reason
 from heroku_monitor.web.context import current_service
-from heroku_monitor.web.forms import ActionForm, LogThresholdsForm, MentionForm, MonitorForm
+from heroku_monitor.web.forms import (
+    ActionForm,
+    LogThresholdsForm,
+    MentionForm,
+    MonitorForm,
+    TeamForm,
+)
 from heroku_monitor.web.timeline import Marker, timeline_svg
 
 DEFAULT_CHANNEL = "#alerts"
@@ -46,6 +55,29 @@ class Card:
     timeline: Markup | None = None
     drain_last: datetime | None = None  # the log drain's last batch (None: none yet)
     drain_lines: int = 0  # lines it sent in the last minute
+    team: str | None = None  # the team whose watch made it (None: a person added it)
+
+
+@dataclass(frozen=True)
+class Polling:
+    """Which process runs the polling rounds (SPEC §13), for the page's status strip."""
+
+    leader: str  # "this process (web.1 pid 42)", "web.2 pid 7" or "no process right now …"
+    since: datetime | None  # when the leader took the lease (None: nobody leads)
+
+
+def _polling(service: Service) -> Polling:
+    leadership = service.leadership
+    lease = leadership.current()
+    if lease is None:
+        periods = 2 * leadership.lease.total_seconds()
+        return Polling(
+            f"no process right now — another takes over within two lease periods ({periods:g} s)",
+            None,
+        )
+    if lease.holder == leadership.holder:
+        return Polling(f"this process ({lease.label})", lease.since)
+    return Polling(lease.label, lease.since)
 
 
 @dataclass(frozen=True)
@@ -69,6 +101,9 @@ class Page:
     throttle: str
     demo: bool
     polled_every_seconds: dict[int, int]
+    teams: list[TeamView]
+    team_form: TeamForm
+    polling: Polling
     default_mention: str = "here"
 
     def fmt(self, moment: datetime | None) -> str:
@@ -120,16 +155,29 @@ def _edit_form(service: Service, monitor: MonitorView | None) -> MonitorForm:
     return form
 
 
-def _page(service: Service, failed: MonitorForm | None, failed_slot: str) -> Page:
+def _team_form(service: Service) -> TeamForm:
+    form = TeamForm(formdata=None)
+    form.slack_channel.data = service.settings.slack_channel or DEFAULT_CHANNEL
+    form.check_interval.data = str(service.settings.check_interval_minutes)
+    return form
+
+
+def _page(service: Service, failed: MonitorForm | TeamForm | None, failed_slot: str) -> Page:
     """The dashboard, with `failed` (a form that did not validate) in its `failed_slot`."""
     settings, scheduler, checker = service.settings, service.scheduler, service.checker
     now = service.clock()
     monitors = service.monitors.all()
+    teams = service.teams.all()
+    team_names = {t.id: t.team for t in teams}
     cards = []
     week = service.checker.incident_store.recent(now - timedelta(days=7))
     snoozes = service.checker.incident_store.all_snoozes()
     for m in monitors:
-        form = failed if failed is not None and failed_slot == str(m.id) else _edit_form(service, m)
+        form = (
+            failed
+            if isinstance(failed, MonitorForm) and failed_slot == str(m.id)
+            else _edit_form(service, m)
+        )
         health = m.snapshot.health() if m.snapshot else None
         mine = [i for i in week if i.app == m.app_name]
         markers = [
@@ -148,15 +196,16 @@ def _page(service: Service, failed: MonitorForm | None, failed_slot: str) -> Pag
                 timeline=timeline_svg(m.app_name, mine, markers, now),
                 drain_last=drain_last,
                 drain_lines=drain_lines,
+                team=team_names.get(m.team_watch_id) if m.team_watch_id is not None else None,
             )
         )
     first = monitors[0] if monitors else None
-    if failed is not None and failed_slot == "config":
+    if isinstance(failed, MonitorForm) and failed_slot == "config":
         config_form = failed
     else:
         config_form = _edit_form(service, first)
         config_form.monitor_id.data = ""  # the PRD form edits the first monitor
-    if failed is not None and failed_slot == "new":
+    if isinstance(failed, MonitorForm) and failed_slot == "new":
         new_form = failed
     else:
         new_form = MonitorForm(formdata=None)
@@ -183,11 +232,14 @@ def _page(service: Service, failed: MonitorForm | None, failed_slot: str) -> Pag
         polled_every_seconds={
             m.check_interval: scheduler.interval_seconds(m.check_interval) for m in monitors
         },
+        teams=teams,
+        team_form=failed if isinstance(failed, TeamForm) else _team_form(service),
+        polling=_polling(service),
     )
 
 
 def _render(
-    *, failed: MonitorForm | None = None, failed_slot: str = "", status: int = 200
+    *, failed: MonitorForm | TeamForm | None = None, failed_slot: str = "", status: int = 200
 ) -> tuple[str, int]:
     page = _page(current_service(), failed, failed_slot)
     return render_template("dashboard.html", page=page), status
@@ -362,3 +414,65 @@ def retry_alerts() -> Response:
     service.scheduler.deliver_soon()
     flash(f"Sending {count} undelivered alert{'s' if count != 1 else ''} again.", "ok")
     return redirect(url_for("dashboard.index"), code=303)
+
+
+@bp.post("/teams")
+def add_team() -> Response | tuple[str, int]:
+    """Watch every app of a Heroku team. Its apps' monitors are made by the leader's next
+    polling round (each round reads the team's app list), not here: a round asked for now
+    would check every active app at once, a request or more each, for one new team."""
+    service = current_service()
+    form = TeamForm()
+    if not form.validate_on_submit():
+        return _render(failed=form, failed_slot="team", status=400)
+    team, channel, interval = form.team.data, form.slack_channel.data, form.interval
+    if service.teams.add(team, channel, interval, service.clock()) is None:
+        form.team.errors = [f"Team {team} is watched already: see it under Teams watched."]
+        return _render(failed=form, failed_slot="team", status=400)
+    service.scheduler.reconcile()
+    flash(
+        f"Watching team {team}: its apps are checked every {interval} min, alerts to "
+        f"{channel}. They appear within one polling round.",
+        "ok",
+    )
+    return redirect(url_for("dashboard.index"), code=303)
+
+
+def _team_acted_on(watch_id: int) -> TeamView:
+    if not ActionForm().validate_on_submit():
+        abort(400, "The form expired; reload the page and try again.")
+    found = [t for t in current_service().teams.all() if t.id == watch_id]
+    if not found:
+        abort(404)
+    return found[0]
+
+
+def _team_changed(what: str) -> Response:
+    current_service().scheduler.reconcile()
+    flash(what, "ok")
+    return redirect(url_for("dashboard.index"), code=303)
+
+
+@bp.post("/teams/<int:watch_id>/pause")
+def pause_team(watch_id: int) -> Response:
+    watch = _team_acted_on(watch_id)
+    current_service().teams.set_paused(watch_id, True, current_service().clock())
+    return _team_changed(f"Paused team {watch.team}: no checks of its apps until you resume it.")
+
+
+@bp.post("/teams/<int:watch_id>/resume")
+def resume_team(watch_id: int) -> Response:
+    watch = _team_acted_on(watch_id)
+    current_service().teams.set_paused(watch_id, False, current_service().clock())
+    return _team_changed(
+        f"Resumed team {watch.team}: its apps are checked again at their next poll."
+    )
+
+
+@bp.post("/teams/<int:watch_id>/delete")
+def delete_team(watch_id: int) -> Response:
+    watch = _team_acted_on(watch_id)
+    current_service().teams.delete(watch_id)
+    return _team_changed(
+        f"Stopped watching team {watch.team} and its apps. Their past alerts stay in the log."
+    )

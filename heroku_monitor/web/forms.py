@@ -32,6 +32,29 @@ def _interval(value: str) -> str | None:
     return validation.parse_interval(value)[1]
 
 
+def _channel_field() -> StringField:
+    return StringField(
+        "Slack Channel",
+        validators=[
+            InputRequired("Enter a channel, like #alerts."),
+            _rule(validation.channel_error, validation.normal_channel),
+        ],
+    )
+
+
+def _interval_field() -> StringField:
+    return StringField(
+        "Check Interval (minutes)",
+        validators=[InputRequired("Enter a number of minutes from 1 to 60."), _rule(_interval)],
+    )
+
+
+def _minutes(field: Field) -> int:
+    minutes, _ = validation.parse_interval(field.data or "")
+    assert minutes is not None, "only read after validation"
+    return minutes
+
+
 class MonitorForm(FlaskForm):
     """The PRD's form: App Name, Slack Channel, Check Interval (and which monitor)."""
 
@@ -43,23 +66,33 @@ class MonitorForm(FlaskForm):
             _rule(validation.app_name_error),
         ],
     )
-    slack_channel = StringField(
-        "Slack Channel",
-        validators=[
-            InputRequired("Enter a channel, like #alerts."),
-            _rule(validation.channel_error, validation.normal_channel),
-        ],
-    )
-    check_interval = StringField(
-        "Check Interval (minutes)",
-        validators=[InputRequired("Enter a number of minutes from 1 to 60."), _rule(_interval)],
-    )
+    slack_channel = _channel_field()
+    check_interval = _interval_field()
 
     @property
     def interval(self) -> int:
-        minutes, _ = validation.parse_interval(self.check_interval.data or "")
-        assert minutes is not None, "only read after validation"
-        return minutes
+        return _minutes(self.check_interval)
+
+
+def _team(value: str) -> str | None:
+    problem = validation.team_name_error(value)
+    return problem[:1].upper() + problem[1:] if problem else None
+
+
+class TeamForm(FlaskForm):
+    """Watch every app of a Heroku team: the team, and the channel and interval its apps'
+    monitors share."""
+
+    team = StringField(
+        "Team",
+        validators=[InputRequired("Enter the Heroku team's name."), _rule(_team)],
+    )
+    slack_channel = _channel_field()
+    check_interval = _interval_field()
+
+    @property
+    def interval(self) -> int:
+        return _minutes(self.check_interval)
 
 
 def _mention(value: str) -> str | None:

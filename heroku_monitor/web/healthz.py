@@ -11,6 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from heroku_monitor import detect
 from heroku_monitor.db import database_problem
 from heroku_monitor.outbox import PENDING
+from heroku_monitor.service import Service
 from heroku_monitor.web.context import current_service
 
 bp = Blueprint("healthz", __name__)
@@ -37,6 +38,7 @@ def healthz() -> tuple[Response, int]:
     try:
         monitors = service.monitors.all()
         body["pending_alerts"] = service.outbox.count(PENDING)
+        body["polling"] = polling(service)
     except SQLAlchemyError as exc:
         problems.append(f"the database cannot be read: {database_problem(exc)}")
         monitors = []
@@ -51,3 +53,17 @@ def healthz() -> tuple[Response, int]:
     if problems:
         body["status"] = "unhealthy"
     return jsonify(body), 503 if problems else 200
+
+
+def polling(service: Service) -> dict[str, Any]:
+    """Which process polls (SPEC section 13): this one, another, or none right now (the
+    lease expired and no process has taken it yet, within two lease periods)."""
+    lease = service.leadership.current()
+    return {
+        "leader": lease.label if lease else None,
+        "this_process": service.leadership.label,
+        "this_process_leads": service.leadership.leads(),
+        "leader_since": lease.since.isoformat() if lease else None,
+        "lease_expires_at": lease.expires_at.isoformat() if lease else None,
+        "lease_seconds": service.leadership.lease.total_seconds(),
+    }

@@ -1,0 +1,296 @@
+"""Bulk polling rounds, team watches and one polling leader among several processes
+(SPEC section 13), run as the service runs them, against the simulator and a fake Slack."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from heroku_monitor.service import Service
+from heroku_monitor.web import create_app
+from tests.test_webhooks import SECRET, Hook, fresh
+from tests.web import wait_until
+from tests.world import APP, World, first_monitor
+
+CRASH = "🚨 *ALERT: Dyno Crash Detected* 🚨"
+
+
+def firsts(world: World) -> list[str]:
+    return [t.split("\n")[0] for t in world.texts()]
+
+
+def watch(service: Service, *apps: str) -> set[int]:
+    """Monitors for `apps` (besides the world's own), each at 1 minute; all their ids."""
+    now = service.clock()
+    for app in apps:
+        service.monitors.add(app, "#alerts", 1, now)
+    return {m.id for m in service.monitors.all()}
+
+
+@pytest.fixture
+def fleet(world: World) -> Iterator[tuple[Service, set[int]]]:
+    """A service watching ten apps, whose first round has run (the baseline)."""
+    names = [f"app-{i:02d}" for i in range(9)]
+    for name in names:
+        world.sim.create_app(name)
+    service = world.service()
+    ids = watch(service, *names)
+    service.scheduler.run_round(ids)
+    yield service, ids
+    service.stop()
+
+
+def test_a_steady_round_costs_one_request_per_app_and_the_lists_once(world: World, fleet):
+    service, ids = fleet
+    world.sim.reset_counters()
+    service.scheduler.run_round(ids)
+    by_path = world.sim.requests_by_path
+    assert by_path == {"/apps": 1, "/addons": 1} | {
+        f"/apps/{m.app_name}/dynos": 1 for m in service.monitors.all()
+    }
+    assert world.sim.request_count == 12  # 1.2 per app; 1.02 with 100 apps
+
+
+def test_a_first_round_reads_releases_and_config_and_alerts_only_on_crashed_dynos(world: World):
+    world.sim.crash_dyno(APP, "web.1")
+    service = world.service()
+    try:
+        service.scheduler.run_round({first_monitor(service)})
+        world.slack.wait_for_messages(1)
+        assert firsts(world) == [CRASH]
+        paths = world.sim.requests_by_path
+        assert paths[f"/apps/{APP}/releases"] == 1 and paths[f"/apps/{APP}/config-vars"] == 1
+    finally:
+        service.stop()
+
+
+CHANGES: dict[str, tuple[Callable[..., object], str]] = {
+    "crash": (lambda sim: sim.crash_dyno(APP, "web.1"), CRASH),
+    "down": (lambda sim: sim.stop_dyno(APP, "worker.1"), "⚠️ *WARNING: Dynos Down* ⚠️"),
+    "deploy": (lambda sim: sim.deploy(APP, "ann@example.com"), "🚀 *New Deploy Detected* 🚀"),
+    "config": (lambda sim: sim.set_config(APP, {"NEW_FLAG": "1"}), "⚙️ *Config Vars Changed* ⚙️"),
+    "rollback": (lambda sim: sim.rollback(APP, 2), "⏪"),
+    "failed release": (lambda sim: sim.deploy(APP, status="failed"), "❌"),
+    "maintenance": (lambda sim: sim.set_maintenance(APP, True), "🚧 *Maintenance Mode On* 🚧"),
+    "add-on": (lambda sim: sim.add_addon(APP, "papertrail", "papertrail:choklad"), "🧩"),
+}
+
+
+@pytest.mark.parametrize("change", sorted(CHANGES))
+def test_a_round_alerts_each_change_exactly_as_a_whole_check_does(world: World, change: str):
+    cause, expected = CHANGES[change]
+    whole, bulk = world.service(), world.service(database_url=world.database_url + "-bulk")
+    try:
+        mids = first_monitor(whole), first_monitor(bulk)
+        whole.checker.check(mids[0])
+        bulk.scheduler.run_round({mids[1]})
+        cause(world.sim)
+        whole.checker.check(mids[0])
+        by_whole = world.texts()
+        bulk.scheduler.run_round({mids[1]})
+        world.slack.wait_for_messages(2 * len(by_whole))
+        by_round = world.texts()[len(by_whole) :]
+        assert by_round == by_whole  # the same messages, word for word
+        assert any(text.startswith(expected) for text in by_whole)
+    finally:
+        whole.stop()
+        bulk.stop()
+
+
+def test_a_pending_release_is_reported_when_it_fails_without_going_live(world: World):
+    service = world.service()
+    try:
+        mid = first_monitor(service)
+        service.scheduler.run_round({mid})
+        version = world.sim.deploy(APP, status="pending")  # a release phase runs
+        service.scheduler.run_round({mid})
+        world.sim.finish_release(APP, version, "failed")
+        service.scheduler.run_round({mid})
+        world.slack.wait_for_messages(1)
+        assert "Release Failed" in world.texts()[0] or "failed" in world.texts()[0].lower()
+    finally:
+        service.stop()
+
+
+def test_an_app_missing_from_the_list_is_read_alone_and_a_404_says_why(world: World):
+    service = world.service()
+    try:
+        mid = service.monitors.add("no-such-app", "#alerts", 1, service.clock())
+        for _ in range(3):
+            service.scheduler.run_round({mid})
+        world.slack.wait_for_messages(1)
+        assert "not found" in world.texts()[0]
+    finally:
+        service.stop()
+
+
+# -- team watches ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def team(world: World) -> Iterator[Service]:
+    world.sim.create_team("acme")
+    for name in ("acme-api", "acme-web"):
+        world.sim.create_app(name, team="acme")
+    service = world.service(monitored_app_name=None)
+    service.teams.add("acme", "#alerts", 1, service.clock())
+    yield service
+    service.stop()
+
+
+def team_apps(service: Service) -> list[str]:
+    return sorted(m.app_name for m in service.monitors.all() if m.team_watch_id is not None)
+
+
+def test_a_team_watch_watches_every_app_of_the_team_from_its_first_round(world: World, team):
+    team.scheduler.run_round(set())
+    assert team_apps(team) == ["acme-api", "acme-web"]
+    assert world.sim.requests_by_path["/teams/acme/apps"] == 1
+    assert world.slack.messages == []  # a first check is a baseline
+    assert all(m.last_ok for m in team.monitors.all())  # and it ran in that same round
+
+
+def test_an_app_created_in_the_team_is_picked_up_within_one_round(world: World, team):
+    team.scheduler.run_round(set())
+    world.sim.create_app("acme-new", team="acme")
+    world.sim.crash_dyno("acme-new", "web.1")
+    team.scheduler.run_round(set())
+    assert team_apps(team) == ["acme-api", "acme-new", "acme-web"]
+    (message,) = world.slack.wait_for_messages(1)
+    assert message["text"].startswith(CRASH) and "acme-new" in message["text"]
+
+
+@pytest.mark.parametrize("how", ["deleted", "moved out"])
+def test_an_app_that_leaves_the_team_is_dropped_with_one_note(world: World, team, how: str):
+    team.scheduler.run_round(set())
+    if how == "deleted":
+        world.sim.delete_app("acme-web")
+    else:
+        world.sim.move_app("acme-web", None)
+    ids = {m.id for m in team.monitors.all()}
+    team.scheduler.run_round(ids)
+    team.scheduler.run_round(ids)
+    assert team_apps(team) == ["acme-api"]
+    (note,) = world.slack.wait_for_messages(1)
+    assert note["text"].startswith("👋 *No Longer Watched* 👋\nApp: acme-web")
+
+
+def test_an_unknown_team_changes_nothing_and_the_watch_says_why(world: World, team):
+    team.teams.add("nobody", "#alerts", 1, team.clock())
+    team.scheduler.run_round(set())
+    (acme, nobody) = sorted(team.teams.all(), key=lambda w: w.team)
+    assert acme.apps == ("acme-api", "acme-web") and nobody.apps == ()
+    assert nobody.last_error is not None and "nobody" in nobody.last_error
+
+
+def test_monitored_team_seeds_a_team_watch_once(world: World):
+    world.sim.create_team("acme")
+    service = world.service(monitored_team="acme")
+    try:
+        assert [w.team for w in service.teams.all()] == ["acme"]
+        again = world.service(monitored_team="acme")
+        again.stop()
+        assert len(service.teams.all()) == 1
+    finally:
+        service.stop()
+
+
+# -- several processes on one database ---------------------------------------------------
+
+
+def measure(seconds: float) -> None:
+    """Let the services run for a while (a trailing check has its window to wait out)."""
+    time.sleep(seconds)
+
+
+def requests_per_round(world: World, services: list[Service], rounds: int = 5) -> float:
+    """Heroku requests per polling round while `services` share one database, each
+    scheduler started with a minute of 0.1 s (the app's interval of 5 minutes polls twice
+    a second); and no process but the leader polls."""
+    for service in services:
+        service.scheduler.minute = 0.1
+        service.scheduler.start()
+    (leader,) = [s for s in services if s.leadership.leads()]
+    wait_until(lambda: leader.scheduler.rounds >= 2, timeout=20)  # past the first checks
+    done = [s.scheduler.rounds for s in services]
+    world.sim.reset_counters()
+    wait_until(lambda: leader.scheduler.rounds >= done[services.index(leader)] + rounds)
+    spent = world.sim.request_count
+    assert sum(s.scheduler.rounds for s in services) - sum(done) == rounds  # the leader's
+    return spent / rounds
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_two_or_three_processes_poll_for_the_cost_of_one(
+    world: World, backend: str, request: pytest.FixtureRequest
+):
+    if backend == "postgres":
+        world.database_url = str(request.getfixturevalue("postgres_url"))
+    cost = {}
+    for count in (1, 2, 3):  # on one database: the monitors' state carries over
+        services = [world.service() for _ in range(count)]
+        try:
+            cost[count] = requests_per_round(world, services)
+        finally:
+            for service in services:
+                service.stop()  # the leader resigns: the next run's first service leads
+    # The lists and the app's dynos: the same for one process or three.
+    assert cost == {1: 3.0, 2: 3.0, 3: 3.0}
+
+
+def test_a_leader_that_dies_is_replaced_within_two_lease_periods(world: World):
+    services = [world.service(leader_lease_seconds=2) for _ in range(2)]
+    try:
+        for service in services:
+            service.scheduler.minute = 0.1
+            service.scheduler.start()
+        leader = next(s for s in services if s.leadership.leads())
+        other = next(s for s in services if s is not leader)
+        # It dies without a word (kill -9): no more renewals, no resignation.
+        leader.scheduler.aps.shutdown(wait=False)
+        died = time.monotonic()
+        wait_until(lambda: other.leadership.leads(), timeout=10)
+        assert time.monotonic() - died <= 4.0
+        before = other.scheduler.rounds
+        wait_until(lambda: other.scheduler.rounds > before, timeout=10)  # it polls now
+    finally:
+        for service in services:
+            service.stop()
+
+
+def test_a_webhook_storm_hitting_every_process_costs_at_most_two_checks(world: World):
+    services = [world.service(heroku_webhook_secret=SECRET) for _ in range(3)]
+    hooks = [Hook(s, create_app(s).test_client()) for s in services]
+    try:
+        for service in services:
+            service.scheduler.debounce = 1.5
+            service.scheduler.start()
+        wait_until(lambda: any(s.checker.last_check.ok for s in services), timeout=20)
+        world.sim.reset_counters()
+        threads = []
+        for n in range(50):
+            if n == 49:
+                world.sim.crash_dyno(APP, "web.1")  # the storm's last change
+            hook = hooks[n % 3]
+            thread = threading.Thread(target=hook.deliver, args=(fresh("api-dyno-create"),))
+            thread.start()
+            threads.append(thread)
+        for thread in threads:
+            thread.join(10)
+        (message,) = world.slack.wait_for_messages(1, timeout=15)
+        assert message["text"].startswith(CRASH)
+        wait_until(
+            lambda: (
+                all(not s.scheduler._running for s in services)
+                and world.sim.requests_by_path.get(f"/apps/{APP}", 0) >= 1
+            ),
+            timeout=10,
+        )
+        measure(2.0)  # a trailing check, if any, has run by now (1.5 s window)
+        assert 1 <= world.sim.requests_by_path.get(f"/apps/{APP}", 0) <= 2
+    finally:
+        for service in services:
+            service.stop()
