@@ -154,7 +154,13 @@ class Checker:
             source, listing, force, deliver = WEBHOOK, None, False, True
 
     def _claim(self, monitor_id: int, source: str) -> str | None:
-        token = self.claims.claim(monitor_id, self.clock(), ask_again=source == WEBHOOK)
+        try:
+            token = self.claims.claim(monitor_id, self.clock(), ask_again=source == WEBHOOK)
+        except OperationalError:
+            # A pooled connection may be stale (opened while the file was read-only, or
+            # before a failover): once more, on fresh ones.
+            self.monitors.db.engine.dispose()
+            token = self.claims.claim(monitor_id, self.clock(), ask_again=source == WEBHOOK)
         if token is not None or source != ASKED:
             return token
         deadline = time.monotonic() + self.claims.ttl.total_seconds()

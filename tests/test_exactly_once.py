@@ -59,11 +59,11 @@ def test_two_processes_on_one_database_send_each_alert_once(
             "postgresql+psycopg://", "postgres://"
         )
     )
-    sim.crash_dyno("my-app", "web.1")  # both first checks see it: one alert between them
+    sim.crash_dyno("my-app", "web.1")  # whichever process checks first, one alert
     env = env_for(heroku, sim, slack, database_url)
     for _ in range(2):
         start(processes, {**env, "PORT": str(free_port())})
-    wait_until(lambda: checks_done(sim) >= 2, timeout=30)
+    wait_until(lambda: checks_done(sim) >= 1, timeout=30)  # the polling leader's first round
     slack.wait_for_messages(1, timeout=30)
     for process in processes:
         assert "Traceback" not in stop(process)
@@ -86,7 +86,7 @@ def test_gunicorn_with_several_workers_sends_each_alert_once(
         f"127.0.0.1:{free_port()}",
         command=(str(Path(sys.executable).parent / "gunicorn"),),
     )
-    wait_until(lambda: checks_done(sim) >= 3, timeout=30)
+    wait_until(lambda: checks_done(sim) >= 1, timeout=30)  # the polling leader's first round
     slack.wait_for_messages(1, timeout=30)
     err = stop(gunicorn)
     assert "Traceback" not in err
