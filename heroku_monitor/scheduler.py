@@ -153,7 +153,9 @@ class Scheduler:
         """Start: take the polling lease if it is free (then every active monitor that
         is due is checked in a round right away), and keep tending it."""
         self.aps.start()
-        self._lead()
+        self._lead(starting=True)
+        # A restart is often the fix (a new token, an invited bot): try what waits now.
+        self.deliver_soon()
         self.aps.add_job(
             self._lead,
             "interval",
@@ -187,11 +189,12 @@ class Scheduler:
     def leading(self) -> bool:
         return self.leadership.leads()
 
-    def _lead(self) -> None:
+    def _lead(self, *, starting: bool = False) -> None:
         """Take or renew the polling lease. A process that becomes the leader schedules the
-        interval jobs and checks at once what is overdue (on a failover, the apps the old
-        leader polled lately wait for their turn: polling costs the same); one that lost
-        the lease drops its jobs."""
+        interval jobs; as it starts, it checks every app at once (what happened while the
+        service was down or deploying is seen now), and on a failover only what is overdue
+        (the apps the old leader polled lately wait for their turn: polling costs the
+        same). One that lost the lease drops its jobs."""
         try:
             was = self._was_leading
             leads, taken_from = self.leadership.tend()
@@ -201,21 +204,22 @@ class Scheduler:
                 self.checker.claims.release_all(self.checker.clock() + timedelta(days=1))
             if leads and not was:
                 self.reconcile()
-                self._poll_overdue()
+                self._poll_overdue(everything=starting)
             elif not leads and was:
                 log.info("this process no longer leads the polling")
                 self._drop_polls(set())
         except Exception:
             log.exception("tending the polling lease crashed")
 
-    def _poll_overdue(self) -> None:
+    def _poll_overdue(self, *, everything: bool = False) -> None:
         now = self.checker.clock()
         overdue = [
             m.id
             for m in self.monitors.all()
             if not m.paused
             and (
-                m.last_check_at is None
+                everything
+                or m.last_check_at is None
                 or (now - m.last_check_at).total_seconds() >= self._seconds(m.check_interval)
             )
         ]

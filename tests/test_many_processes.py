@@ -13,7 +13,8 @@ import requests
 
 from heroku_sim import Simulator, SimulatorServer
 from tests.fakes import FakeSlack
-from tests.processes import clean_env, free_port, start, stop, wait_for_http
+from tests.processes import free_port, start, stop, wait_for_http
+from tests.test_exactly_once import env_for
 from tests.web import wait_until
 
 CRASH = "🚨 *ALERT: Dyno Crash Detected* 🚨"
@@ -40,16 +41,7 @@ def test_processes_on_one_database_poll_once_alert_once_and_survive_their_leader
     sim.create_app("my-app")
     sim.crash_dyno("my-app", "web.1")
     with SimulatorServer(sim) as heroku, FakeSlack() as slack:
-        env = clean_env(
-            HEROKU_API_KEY=sim.token,
-            SLACK_BOT_TOKEN=slack.token,
-            MONITORED_APP_NAME="my-app",
-            SLACK_CHANNEL="#alerts",
-            DATABASE_URL=database_url,
-            HEROKU_API_URL=heroku.url,
-            SLACK_API_URL=slack.url,
-            LEADER_LEASE_SECONDS=str(LEASE),
-        )
+        env = {**env_for(heroku, sim, slack, database_url), "LEADER_LEASE_SECONDS": str(LEASE)}
         ports = [free_port() for _ in range(count)]
         started = [start(processes, {**env, "PORT": str(port)}) for port in ports]
         for port in ports:

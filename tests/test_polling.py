@@ -261,7 +261,12 @@ def test_a_leader_that_dies_is_replaced_within_two_lease_periods(world: World):
             service.stop()
 
 
-def test_a_webhook_storm_hitting_every_process_costs_at_most_two_checks(world: World):
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_a_webhook_storm_hitting_every_process_costs_at_most_two_checks(
+    world: World, backend: str, request: pytest.FixtureRequest
+):
+    if backend == "postgres":
+        world.database_url = str(request.getfixturevalue("postgres_url"))
     services = [world.service(heroku_webhook_secret=SECRET) for _ in range(3)]
     hooks = [Hook(s, create_app(s).test_client()) for s in services]
     try:
