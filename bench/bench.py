@@ -3,12 +3,27 @@ against the Heroku simulator and the fake Slack on 127.0.0.1. Not a test: it pri
 
     make bench        # or: .venv/bin/python bench/bench.py [--apps 100]
 
-Measured: Heroku requests and bytes per check and per hour (1 and N apps at a 1-minute
-interval, against the 4,500 requests/hour limit), wall time for one round of checks with
-100 ms of API latency, time from a dyno crash to the Slack post (webhook and polling),
-/heroku-status latency p50/p99 with Heroku at 0 ms and 2 s, peak memory, and the Heroku
-requests webhook storms cost (50 signed deliveries for one app in a second; one captured
-delivery replayed 300 times in 10 s). `--storms` measures only the storms.
+Measured:
+- Heroku requests and bytes of one check of one app alone (a webhook's, a person's);
+- Heroku requests per app of a steady polling round (`run_round`: the lists once, then each
+  app's dynos), with N apps and with 500, against the previous version's 5 (every app
+  checked alone) and the baseline's requests per check;
+- requests and bytes per hour, 1 and N apps at a 1-minute interval, against the 4,500
+  requests/hour limit, and the cadence the rate budget gives N and 500 apps at a 1-minute
+  interval within the service's share of it (half): ours at the measured cost of a round,
+  the previous version at 5 requests per app, the baseline unthrottled;
+- wall time of one polling round of N apps with 100 ms of API latency (the first round,
+  which reads every app's details, and a steady one), of N whole checks of one app each
+  run 4 at a time (how the previous version polled), and of one round of 500 apps;
+- time from a dyno crash to the Slack post (webhook and polling);
+- /heroku-status latency p50/p99 with Heroku at 0 ms and 2 s;
+- peak memory: the Python heap (tracemalloc) of a first round of N apps, and the peak
+  RSS of a process of its own (bench/rss.py) polling 500 apps (two rounds) or, for the
+  baseline, checking each of them once;
+- the Heroku requests webhook storms cost (50 signed deliveries for one app in a second;
+  one captured delivery replayed 300 times in 10 s), and log drains (bench/logs_bench.py).
+
+`--storms` measures only the storms, `--logs` only the log drains.
 """
 
 from __future__ import annotations
@@ -19,6 +34,7 @@ import hashlib
 import hmac
 import json
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -38,7 +54,13 @@ from bench import logs_bench
 from bench.baseline import BaselineMonitor
 from heroku_monitor import budget
 from heroku_monitor import service as service_module
-from heroku_monitor.scheduler import DELIVERY_JOB, PRUNE_JOB, RECONCILE_JOB, TEND_JOB
+from heroku_monitor.scheduler import (
+    DELIVERY_JOB,
+    LEAD_JOB,
+    PRUNE_JOB,
+    RECONCILE_JOB,
+    TEND_JOB,
+)
 from heroku_monitor.service import Service
 from heroku_monitor.settings import Settings
 from heroku_monitor.web import create_app
@@ -51,6 +73,8 @@ SIGNING_SECRET = "bench-signing-secret"
 WEBHOOK_SECRET = "bench-webhook-secret"
 RELEASES = 300  # a long-lived app: the baseline pages through every one, every minute
 LIMIT = budget.HEROKU_REQUESTS_PER_HOUR
+MANY = 500  # apps for the cadence, the big round and the RSS rows
+RSS_SCRIPT = Path(__file__).resolve().parent / "rss.py"
 
 Row = tuple[str, str, str]
 
@@ -81,6 +105,35 @@ def cost(sim: Simulator, action: Callable[[], object]) -> tuple[int, int]:
     return int(stats["requests"]), int(stats["bytes"])
 
 
+def refill(sim: Simulator) -> None:
+    """Top the simulator's rate limit up (it does not refill by itself), as an hour would:
+    the bench spends more than 4,500 requests in all."""
+    sim.set_rate_limit_remaining(LIMIT)
+
+
+def round_cost(sim: Simulator, service: Service, ids: set[int]) -> tuple[int, int, float]:
+    """Heroku requests and bytes of one polling round of `ids`, and the seconds it took."""
+    seconds: list[float] = []
+    requests, nbytes = cost(
+        sim, lambda: seconds.append(timed(partial(service.scheduler.run_round, ids)))
+    )
+    return requests, nbytes, seconds[0]
+
+
+def peak_rss(
+    mode: str, heroku: SimulatorServer, sim: Simulator, slack: FakeSlack, apps: list[str]
+) -> int:
+    """Peak RSS, in bytes, of a process of its own polling `apps` (bench/rss.py)."""
+    refill(sim)
+    argv = [sys.executable, str(RSS_SCRIPT), mode, heroku.url, sim.token, slack.url]
+    done = subprocess.run(
+        [*argv, slack.token, *apps], capture_output=True, text=True, timeout=600, check=False
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"bench/rss.py {mode} failed:\n{done.stderr}")
+    return int(json.loads(done.stdout.splitlines()[-1])["peak_rss_kb"]) * 1024
+
+
 def next_second() -> None:
     """Heroku's timestamps count whole seconds: two crashes of one dyno within the same
     second would be one event. Real dynos take longer than that to restart."""
@@ -90,6 +143,11 @@ def next_second() -> None:
 def map_all(action: Callable[[str], object], items: list[str]) -> None:
     for item in items:
         action(item)
+
+
+def create_apps(sim: Simulator, names: list[str]) -> None:
+    for name in names:
+        sim.create_app(name, releases=RELEASES)
 
 
 def timed(action: Callable[[], object]) -> float:
@@ -129,7 +187,8 @@ def signed_command(text: str, response_url: str) -> tuple[str, dict[str, str]]:
 def quiet(service: Service) -> bool:
     """No check running and none waiting (debounced, deferred or asked for)."""
     waiting = [j for j in service.scheduler.aps.get_jobs() if not j.id.startswith("check-")]
-    waiting = [j for j in waiting if j.id not in (DELIVERY_JOB, PRUNE_JOB, RECONCILE_JOB, TEND_JOB)]
+    housekeeping = (DELIVERY_JOB, LEAD_JOB, PRUNE_JOB, RECONCILE_JOB, TEND_JOB)
+    waiting = [j for j in waiting if j.id not in housekeeping]
     return not waiting and not service.scheduler._running
 
 
@@ -211,8 +270,7 @@ def main() -> None:
     rows: list[Row] = []
     sim = Simulator(seed=1)
     names = [f"bench-app-{i:03d}" for i in range(args.apps)]
-    for name in names:
-        sim.create_app(name, releases=RELEASES)
+    create_apps(sim, names)
     first = names[0]
     with (
         SimulatorServer(sim) as heroku,
@@ -220,37 +278,55 @@ def main() -> None:
         tempfile.TemporaryDirectory() as workdir,
     ):
         service = build(heroku, sim, slack, workdir)
+        share = service.settings.rate_share
         now = service.clock()
         ids = [service.monitors.add(n, "#alerts", 1, now) for n in names]
+        everyone = set(ids)
         base = BaselineMonitor(
             heroku.url, sim.token, WebClient(slack.token, base_url=slack.url), "#alerts"
         )
 
-        # -- cost of one check -----------------------------------------------------------
+        # -- cost of one check of one app alone ------------------------------------------
         ours_first = cost(sim, partial(service.checker.check, ids[0]))
         ours_steady = cost(sim, partial(service.checker.check, ids[0]))
         base_first = cost(sim, partial(base.check, first))
         base_steady = cost(sim, partial(base.check, first))
         rows.append(
             (
-                "Heroku requests / KB, first check",
+                "Heroku requests / KB, first check of one app alone",
                 f"{ours_first[0]} / {ours_first[1] / 1e3:.1f}",
                 f"{base_first[0]} / {base_first[1] / 1e3:.1f}",
             )
         )
         rows.append(
             (
-                "Heroku requests / KB, each later check",
+                "Heroku requests / KB, each later check of one app alone",
                 f"{ours_steady[0]} / {ours_steady[1] / 1e3:.1f}",
                 f"{base_steady[0]} / {base_steady[1] / 1e3:.1f}",
             )
         )
+        per_app_at = len(rows)  # the per-app round cost goes here, once 500 apps ran too
+
+        # -- polling rounds, and whole checks, with 100 ms of latency ---------------------
+        refill(sim)
+        sim.set_latency(0.1)
+        ours_first_round = timed(partial(service.scheduler.run_round, everyone))
+        ours_round = round_cost(sim, service, everyone)
+        ours_whole = timed(
+            lambda: list(ThreadPoolExecutor(args.workers).map(service.checker.check, ids))
+        )
+        sample = names[:10]
+        base_round = timed(partial(map_all, base.check, sample)) * len(names) / len(sample)
+        sim.set_latency(0)
+        service.scheduler.run_round({ids[0]})
+        ours_one = round_cost(sim, service, {ids[0]})
+        per_app = ours_round[0] / len(ids)
 
         # -- per hour at a 1-minute interval, against the limit ---------------------------
-        for count in (1, args.apps):
-            plan = budget.plan([1] * count, share=service.settings.rate_share)
+        for count, (requests, nbytes, _) in ((1, ours_one), (args.apps, ours_round)):
+            plan = budget.plan([1] * count, share=share, requests_per_poll=requests / count)
             ours_requests = plan.planned_per_hour
-            ours_bytes = ours_steady[1] * ours_requests / ours_steady[0]
+            ours_bytes = nbytes * ours_requests / requests
             base_requests = base_steady[0] * 60 * count
             base_bytes = base_steady[1] * 60 * count
             rows.append(
@@ -268,22 +344,25 @@ def main() -> None:
                     f"{base_bytes / 1e6:.1f}",
                 )
             )
+        cadence_at = len(rows)  # the cadence of N and 500 apps goes here
 
-        # -- one round of checks with 100 ms of latency -----------------------------------
-        sim.set_latency(0.1)
-        ours_round = timed(
-            lambda: list(ThreadPoolExecutor(args.workers).map(service.checker.check, ids))
-        )
-        sample = names[:10]
-        base_round = timed(partial(map_all, base.check, sample)) * len(names) / len(sample)
         rows.append(
             (
-                f"one round of {args.apps} checks, 100 ms latency",
-                f"{ours_round:.1f} s ({args.workers} workers)",
+                f"one polling round of {args.apps} apps, 100 ms latency",
+                f"{ours_round[2]:.1f} s steady; first round (reads details) "
+                f"{ours_first_round:.1f} s",
                 f"{base_round:.1f} s (sequential; 10 measured, scaled)",
             )
         )
-        sim.set_latency(0)
+        rows.append(
+            (
+                f"{args.apps} whole checks of one app each, {args.workers} at a time, "
+                "100 ms latency",
+                f"{ours_whole:.1f} s (how the previous version polled)",
+                f"{base_round:.1f} s (as above)",
+            )
+        )
+        big_round_at = len(rows)  # one round of 500 apps goes here
 
         # -- crash to Slack post ----------------------------------------------------------
         before = len(slack.messages)
@@ -311,9 +390,15 @@ def main() -> None:
         service.stop()
         for monitor_id in ids[1:]:
             service.monitors.delete(monitor_id)
+        refill(sim)
         live_service = build(heroku, sim, slack, workdir)
         with LiveSite(live_service) as live:
-            wait_until(lambda: live_service.checker.last_check.ok is True, timeout=30)
+            # The leader polls at once only what is overdue: the first app may or may not be.
+            live_service.checker.check(ids[0])
+            wait_until(
+                lambda: live_service.checker.last_check.ok is True and quiet(live_service),
+                timeout=30,
+            )
             sim.create_webhook(
                 first,
                 include=["dyno", "api:release"],
@@ -358,13 +443,13 @@ def main() -> None:
                 )
             sim.set_latency(0)
 
-        # -- memory --------------------------------------------------------------------------
+        # -- memory: the Python heap -----------------------------------------------------
+        refill(sim)
         tracemalloc.start()
         memory_service = build(heroku, sim, slack, workdir)
         for name in names[1:]:
             memory_service.monitors.add(name, "#alerts", 1, now)
-        monitors = [m.id for m in memory_service.monitors.all()]
-        list(ThreadPoolExecutor(args.workers).map(memory_service.checker.check, monitors))
+        memory_service.scheduler.run_round({m.id for m in memory_service.monitors.all()})
         ours_peak = tracemalloc.get_traced_memory()[1]
         memory_service.stop()
         tracemalloc.reset_peak()
@@ -377,10 +462,73 @@ def main() -> None:
         tracemalloc.stop()
         rows.append(
             (
-                f"peak Python heap, a round of {args.apps} apps",
+                f"peak Python heap (tracemalloc), {args.apps} apps: first round / each checked",
                 f"{ours_peak / 1e6:.1f} MB",
                 f"{base_peak / 1e6:.1f} MB",
             )
+        )
+
+        # -- 500 apps: a round's cost and time, the cadence, peak RSS ---------------------
+        many = names + [f"bench-app-{i:03d}" for i in range(args.apps, MANY)]
+        created = timed(partial(create_apps, sim, many[len(names) :]))
+        refill(sim)
+        with tempfile.TemporaryDirectory() as many_workdir:
+            many_service = build(heroku, sim, slack, many_workdir)
+            many_ids = {many_service.monitors.add(n, "#alerts", 1, now) for n in many}
+            many_first = timed(partial(many_service.scheduler.run_round, many_ids))
+            many_round = round_cost(sim, many_service, many_ids)
+            many_service.stop()
+        many_per_app = many_round[0] / len(many)
+        base_many = timed(partial(map_all, base.check, many[:10])) * len(many) / 10
+        ours_rss = peak_rss("ours", heroku, sim, slack, many)
+        base_rss = peak_rss("baseline", heroku, sim, slack, many)
+
+        rows.insert(
+            big_round_at,
+            (
+                f"one polling round of {len(many)} apps, 0 ms latency",
+                f"{many_round[2]:.1f} s steady; first round {many_first:.1f} s",
+                f"{base_many:.1f} s (sequential; 10 measured, scaled)",
+            ),
+        )
+        cadence: list[Row] = []
+        for count, cost_per_app in ((args.apps, per_app), (len(many), many_per_app)):
+            ours_plan = budget.plan([1] * count, share=share, requests_per_poll=cost_per_app)
+            previous = budget.plan(
+                [1] * count, share=share, requests_per_poll=budget.REQUESTS_PER_CHECK
+            )
+            base_requests = base_steady[0] * 60 * count
+            cadence.append(
+                (
+                    f"{count} apps at a 1-minute interval, within {share:.0%} of {LIMIT:,}/h "
+                    f"(previous version: every {previous.seconds(1)} s, "
+                    f"{previous.planned_per_hour:,.0f} requests/h)",
+                    f"polled every {ours_plan.seconds(1)} s "
+                    f"({ours_plan.planned_per_hour:,.0f} requests/h)",
+                    f"every 60 s, unthrottled: {base_requests:,.0f} requests/h "
+                    f"({base_requests / LIMIT:.0%})",
+                )
+            )
+        rows[cadence_at:cadence_at] = cadence
+        rows.insert(
+            per_app_at,
+            (
+                "Heroku requests per app, steady polling round "
+                f"(previous version: {budget.REQUESTS_PER_CHECK}, one app at a time)",
+                f"{per_app:.2f} ({args.apps} apps), {many_per_app:.2f} ({len(many)} apps)",
+                f"{base_steady[0]} (a whole check of every app)",
+            ),
+        )
+        rows.append(
+            (
+                f"peak RSS, {len(many)} apps, a process of its own: two rounds / each checked",
+                f"{ours_rss / 1e6:.0f} MB",
+                f"{base_rss / 1e6:.0f} MB",
+            )
+        )
+        print(
+            f"({len(many) - len(names)} more simulated apps created in {created:.1f} s)",
+            file=sys.stderr,
         )
 
     rows.extend(storm_rows())

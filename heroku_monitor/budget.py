@@ -48,7 +48,8 @@ class Budget:
 
     def seconds(self, minutes: int) -> int:
         """The interval to poll at for a monitor configured at `minutes`."""
-        return math.ceil(minutes * 60 * self.stretch)
+        # Rounded first: 66.67 x 60 must be 4,000 s, not 4,000.0000000000005 -> 4,001.
+        return math.ceil(round(minutes * 60 * self.stretch, 6))
 
     @property
     def planned_per_hour(self) -> float:
