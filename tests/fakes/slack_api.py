@@ -187,6 +187,7 @@ class FakeSlack(BackgroundServer):
         self._response_urls: dict[str, _ResponseUrl] = {}
         self._api_requests: list[dict[str, Any]] = []
         self._calls: Counter[str] = Counter()
+        self._arrivals: Counter[str] = Counter()  # requests come in, before any latency
         self._faults: dict[str, deque[_Fault]] = {}
         self._latency = 0.0
         self._revoked_error: str | None = None
@@ -340,6 +341,7 @@ class FakeSlack(BackgroundServer):
             self._response_posts.clear()
             self._api_requests.clear()
             self._calls.clear()
+            self._arrivals.clear()
             self._faults.clear()
             self._latency = 0.0
 
@@ -383,6 +385,13 @@ class FakeSlack(BackgroundServer):
         with self._lock:
             return Counter(self._calls)
 
+    @property
+    def arrivals(self) -> Counter[str]:
+        """Web API requests per method read whole, answered or still held by `set_latency`
+        (a client killed while Slack takes its time has posted all the same)."""
+        with self._lock:
+            return Counter(self._arrivals)
+
     def wait_for_messages(self, n: int, timeout: float = 5.0) -> list[dict[str, Any]]:
         """Block until at least `n` messages were posted; return them all.
 
@@ -423,13 +432,18 @@ class FakeSlack(BackgroundServer):
         return app
 
     def _handle_api(self, method: str) -> Response:
-        self._delay()
+        # Slack has the whole request before it takes its time to answer: a client that
+        # dies while waiting has still posted (the repeat the README names).
         try:
             args, token = self._read_args()
         except _BadRequest as bad:
+            self._delay()
             with self._lock:
                 self._calls[method] += 1
             return _json_response({"ok": False, "error": bad.error})
+        with self._lock:
+            self._arrivals[method] += 1
+        self._delay()
         with self._lock:
             self._calls[method] += 1
             self._api_requests.append(
