@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -33,6 +35,7 @@ from heroku_monitor.snapshot import AppSnapshot
 from heroku_monitor.spend import Spend
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 THROTTLE_FIRST, THROTTLE_MAX = 120, 960  # seconds: doubled on each 429 in a row
@@ -77,6 +80,7 @@ class Checker:
         clock: Clock = utcnow,
         mention: str = "here",
         claim_seconds: float = 120.0,
+        claim_owner: str | None = None,
     ) -> None:
         self.monitors = monitors
         self.outbox = outbox
@@ -85,7 +89,7 @@ class Checker:
         self.digest_key = digest_key
         self.incident_store = IncidentStore(monitors.db)
         self.log_counts = LogCounts(monitors.db)
-        self.claims = CheckClaims(monitors.db, ttl=claim_seconds)
+        self.claims = CheckClaims(monitors.db, ttl=claim_seconds, owner=claim_owner)
         self.spend = Spend(monitors.db)
         self.mention = mention  # who an escalation calls (ALERT_MENTION)
         self.clock = clock
@@ -154,13 +158,9 @@ class Checker:
             source, listing, force, deliver = WEBHOOK, None, False, True
 
     def _claim(self, monitor_id: int, source: str) -> str | None:
-        try:
-            token = self.claims.claim(monitor_id, self.clock(), ask_again=source == WEBHOOK)
-        except OperationalError:
-            # A pooled connection may be stale (opened while the file was read-only, or
-            # before a failover): once more, on fresh ones.
-            self.monitors.db.engine.dispose()
-            token = self.claims.claim(monitor_id, self.clock(), ask_again=source == WEBHOOK)
+        token = self._on_fresh_connections(
+            lambda: self.claims.claim(monitor_id, self.clock(), ask_again=source == WEBHOOK)
+        )
         if token is not None or source != ASKED:
             return token
         deadline = time.monotonic() + self.claims.ttl.total_seconds()
@@ -168,6 +168,16 @@ class Checker:
             time.sleep(CLAIM_WAIT_STEP)  # a person's check waits for the one in progress
             token = self.claims.claim(monitor_id, self.clock(), ask_again=False)
         return token
+
+    def _on_fresh_connections(self, write: Callable[[], T]) -> T:
+        """Run a write; if it fails on the connection, once more on fresh ones (a pooled
+        connection may be stale: opened while the file was read-only, or before a
+        failover). Its transaction rolled back, so nothing is done twice."""
+        try:
+            return write()
+        except OperationalError:
+            self.monitors.db.engine.dispose()
+            return write()
 
     def flush_spend(self) -> None:
         """Add the Heroku requests this process made since the last flush to the account's
@@ -196,13 +206,9 @@ class Checker:
         except HerokuError as exc:
             seen = CheckFailed(str(exc))
             log.warning("check of %s failed: %s", app, seen.reason)
-        try:
-            fresh = self._record(monitor_id, app, seen, now, monitor.alert_mention)
-        except OperationalError:
-            # A pooled connection may be stale (opened while the file was read-only, or
-            # before a failover): once more, on fresh ones. The transaction rolled back.
-            self.monitors.db.engine.dispose()
-            fresh = self._record(monitor_id, app, seen, now, monitor.alert_mention)
+        fresh = self._on_fresh_connections(
+            lambda: self._record(monitor_id, app, seen, now, monitor.alert_mention)
+        )
         error = seen.reason if isinstance(seen, CheckFailed) else None
         if error is None:
             self.throttled_until, self._throttle_seconds = None, THROTTLE_FIRST

@@ -19,8 +19,11 @@ from heroku_monitor.db import CheckClaim, Database, Monitor
 
 
 class CheckClaims:
-    def __init__(self, db: Database, *, ttl: float = 120.0) -> None:
+    def __init__(self, db: Database, *, ttl: float = 120.0, owner: str | None = None) -> None:
         self.db = db
+        # This process (its polling lease's holder): every claim it makes is `owner:…`, so
+        # the process that takes the lease of a dead one frees exactly that one's claims.
+        self.owner = owner or uuid.uuid4().hex
         # How long a claim holds when its holder never releases it (killed mid-check):
         # longer than any check can take (each Heroku call has its timeout and retries).
         self.ttl = timedelta(seconds=ttl)
@@ -43,7 +46,7 @@ class CheckClaims:
         check of it is in progress (in this process or another). Then, with `ask_again`,
         that check runs once more when it ends (it may have read Heroku before the change
         that made us ask)."""
-        token = uuid.uuid4().hex
+        token = f"{self.owner}:{uuid.uuid4().hex[:12]}"
         with self.db.transaction() as s:
             row = self._row(s, monitor_id)
             if row is None:
@@ -67,13 +70,13 @@ class CheckClaims:
             row.holder, row.until, row.again = None, None, False
             return again
 
-    def release_all(self, holders_before: datetime) -> None:
-        """Forget claims older than `holders_before` (their holder died: a new leader
-        clears what the old one left, instead of waiting out each claim)."""
+    def release_of(self, owner: str) -> None:
+        """Free the claims a dead process left (a new leader clears what the old one left,
+        instead of waiting out each claim)."""
         with self.db.transaction() as s:
             s.execute(
                 update(CheckClaim)
-                .where(CheckClaim.until.is_not(None), CheckClaim.until < holders_before)
+                .where(CheckClaim.holder.startswith(f"{owner}:", autoescape=True))
                 .values(holder=None, until=None)
             )
 

@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from heroku_monitor.clock import Clock, utcnow
-from heroku_monitor.db import Database, Lease, rowcount
+from heroku_monitor.db import Database, Lease, database_problem, rowcount
 
 log = logging.getLogger(__name__)
 
@@ -52,11 +53,13 @@ class Leadership:
         lease_seconds: float = 30.0,
         clock: Clock = utcnow,
         label: str | None = None,
+        holder: str | None = None,
     ) -> None:
         self.db = db
         self.lease = timedelta(seconds=lease_seconds)
         self.clock = clock
-        self.holder = uuid.uuid4().hex  # one per process start: a restart is a new holder
+        # One per process start (a restart is a new holder); its check claims carry it.
+        self.holder = holder or uuid.uuid4().hex
         self.label = label or process_label()
         # Until when this process's own lease surely holds (None: it holds none).
         self._holds_until: datetime | None = None
@@ -77,9 +80,12 @@ class Leadership:
         now = self.clock()
         try:
             taken_from = self._tend(now)
-        except Exception:
+        except SQLAlchemyError as exc:
             if self._holds_until is not None:
-                log.exception("renewing the polling lease failed: this process stops polling")
+                log.warning(
+                    "renewing the polling lease failed (%s): this process stops polling",
+                    database_problem(exc),
+                )
             self._holds_until = None
             return False, None
         return self.leads(now), taken_from
@@ -137,8 +143,10 @@ class Leadership:
                     .where(Lease.name == POLLING, Lease.holder == self.holder)
                     .values(expires_at=self.clock())
                 )
-        except Exception:
-            log.exception("giving up the polling lease failed (it expires by itself)")
+        except SQLAlchemyError as exc:
+            log.warning(
+                "giving up the polling lease failed (%s): it expires", database_problem(exc)
+            )
 
     def current(self) -> LeaseView | None:
         """Who holds the lease now (None: nobody, or it expired)."""

@@ -120,12 +120,16 @@ class Scheduler:
         self.ledger = WebhookLedger(monitors.db)
         self.spend = Spend(monitors.db)
         self.teams = TeamWatches(monitors.db)
-        self.leadership = leadership or Leadership(monitors.db, clock=checker.clock)
+        self.leadership = leadership or Leadership(
+            monitors.db, clock=checker.clock, holder=checker.claims.owner
+        )
         # Seconds in an interval's minute: 60, but a test may make time run faster.
         self.minute = minute
         self.budget = budget.plan([], share=rate_share)
         # What a round cost per app, measured (the plan's figure until a round ran).
         self.requests_per_poll = budget.REQUESTS_PER_POLL
+        # What the account's lists (apps and add-ons) cost the last round that read them.
+        self.list_requests = 0
         self.rounds = 0
         self._was_leading = False
         self._lock = threading.Lock()
@@ -201,7 +205,7 @@ class Scheduler:
             self._was_leading = leads
             if taken_from is not None:
                 # The old leader died mid-round, maybe: its claims go now, not in minutes.
-                self.checker.claims.release_all(self.checker.clock() + timedelta(days=1))
+                self.checker.claims.release_of(taken_from)
             if leads and not was:
                 self.reconcile()
                 self._poll_overdue(everything=starting)
@@ -463,10 +467,8 @@ class Scheduler:
         monitors = {m.id: m for m in self.monitors.all()}
         watches = [w for w in self.teams.all() if not w.paused]
         before = self.checker.heroku.spent(POLL)
-        listing = self._listing(
-            apps=any(m.team_watch_id is None for i, m in monitors.items() if i in due),
-            teams=[w.team for w in watches],
-        )
+        own = [m.app_name for i, m in monitors.items() if i in due and m.team_watch_id is None]
+        listing = self._listing(own, [w.team for w in watches])
         if listing is None:
             return  # rate-limited: the pause is on, the next interval comes
         now = self.checker.clock()
@@ -490,12 +492,20 @@ class Scheduler:
         self.checker.flush_spend()
         self.delivery.run()
 
-    def _listing(self, *, apps: bool, teams: list[str]) -> RoundListing | None:
-        """The round's lists; on an error, a listing that says why (every check of the
-        round fails with it); None when Heroku's rate limit stopped the round."""
+    def _listing(self, apps: list[str], teams: list[str]) -> RoundListing | None:
+        """The round's lists: the account's (and the teams'), or for a few apps in a big
+        account, app by app when that costs fewer requests than the last round's lists
+        did. On an error, a listing that says why (every check of the round fails with
+        it); None when Heroku's rate limit stopped the round."""
+        heroku = self.checker.heroku
         try:
             with spending(POLL):
-                return self.checker.heroku.listing(apps=apps, teams=teams)
+                if apps and not teams and 2 * len(apps) < self.list_requests:
+                    return heroku.listing_alone(apps)
+                listing = heroku.listing(apps=bool(apps), teams=teams)
+                if not teams:
+                    self.list_requests = listing.requests
+                return listing
         except RateLimited:
             self.checker.throttle(self.checker.clock())
             return None

@@ -178,6 +178,7 @@ def build(
         notifier = LogNotifier()
     digest_key = config_digest_key(settings, db)
     delivery = Delivery(outbox, monitors, notifier, clock, lease=patience.lease)
+    leadership = Leadership(db, lease_seconds=settings.leader_lease_seconds, clock=clock)
     checker = Checker(
         monitors,
         outbox,
@@ -187,8 +188,8 @@ def build(
         clock=clock,
         mention=settings.alert_mention,
         claim_seconds=patience.claim,
+        claim_owner=leadership.holder,
     )
-    leadership = Leadership(db, lease_seconds=settings.leader_lease_seconds, clock=clock)
     scheduler = Scheduler(
         checker,
         monitors,

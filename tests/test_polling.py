@@ -54,6 +54,28 @@ def test_a_steady_round_costs_one_request_per_app_and_the_lists_once(world: Worl
     assert world.sim.request_count == 12  # 1.2 per app; 1.02 with 100 apps
 
 
+def test_one_app_in_a_big_account_is_read_app_by_app_when_the_lists_cost_more(world: World):
+    for i in range(250):  # /apps and /addons: two pages each
+        world.sim.create_app(f"other-{i:03d}", releases=1)
+    service = world.service()
+    try:
+        mid = first_monitor(service)
+        service.scheduler.run_round({mid})
+        world.sim.reset_counters()
+        service.scheduler.run_round({mid})
+        assert world.sim.requests_by_path == {
+            f"/apps/{APP}": 1,
+            f"/apps/{APP}/addons": 1,
+            f"/apps/{APP}/dynos": 1,
+        }  # 3 requests, not 4 pages of lists and the dynos (nor 5 for a whole check)
+        world.sim.add_addon(APP, "papertrail", "papertrail:choklad")
+        service.scheduler.run_round({mid})
+        world.slack.wait_for_messages(2)  # the add-on, and its config var
+        assert any(t.startswith("🧩 *Add-on Added* 🧩") for t in world.texts())
+    finally:
+        service.stop()
+
+
 def test_a_first_round_reads_releases_and_config_and_alerts_only_on_crashed_dynos(world: World):
     world.sim.crash_dyno(APP, "web.1")
     service = world.service()

@@ -1,0 +1,106 @@
+"""The polling lease and the check claims (SPEC section 13), as every process sharing one
+database sees them: on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy.exc import OperationalError
+
+from heroku_monitor.claims import CheckClaims
+from heroku_monitor.db import Database
+from heroku_monitor.leader import Leadership
+from heroku_monitor.monitors import Monitors
+from tests.builders import T0
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self):
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+def test_one_process_leads_and_another_takes_over_once_its_lease_expired(database_url: str):
+    clock = Clock()
+    db = Database(database_url)
+    first = Leadership(db, lease_seconds=30, clock=clock, label="web.1")
+    second = Leadership(db, lease_seconds=30, clock=clock, label="web.2")
+    assert first.tend() == (True, None) and second.tend() == (False, None)
+    lease = second.current()
+    assert lease is not None and lease.label == "web.1"
+    clock.advance(25)
+    assert first.tend() == (True, None)  # renewed in time: still the leader
+    clock.advance(29)
+    assert second.tend() == (False, None)
+    clock.advance(2)  # 31 s without a renewal: web.1 is taken for dead
+    assert second.tend() == (True, first.holder)
+    assert not first.leads() and first.tend() == (False, None)
+    lease = second.current()
+    assert lease is not None and lease.label == "web.2"
+
+
+def test_a_leader_that_stops_cleanly_hands_over_at_once(database_url: str):
+    clock = Clock()
+    db = Database(database_url)
+    first, second = (Leadership(db, lease_seconds=30, clock=clock) for _ in range(2))
+    first.tend()
+    first.resign()
+    assert not first.leads() and second.tend()[0]
+
+
+def test_a_leader_that_cannot_reach_the_database_steps_down(database_url: str, monkeypatch):
+    clock = Clock()
+    db = Database(database_url)
+    leader = Leadership(db, lease_seconds=30, clock=clock)
+    assert leader.tend()[0]
+
+    def unreachable():
+        raise OperationalError("BEGIN", {}, Exception("connection refused"))
+
+    monkeypatch.setattr(db, "transaction", unreachable)
+    assert leader.tend() == (False, None) and not leader.leads()  # it cannot prove it leads
+
+
+def test_one_check_of_an_app_at_a_time_and_a_webhook_asks_the_running_one_again(
+    database_url: str,
+):
+    db = Database(database_url)
+    mid = Monitors(db).add("my-app", "#alerts", 5, T0)
+    here, there = CheckClaims(db, owner="a"), CheckClaims(db, owner="b")
+    token = here.claim(mid, T0, ask_again=False)
+    assert token is not None
+    assert there.claim(mid, T0, ask_again=False) is None  # a poll skips it
+    assert there.claim(mid, T0, ask_again=True) is None  # a webhook asks for once more
+    assert here.release(mid, token) is True
+    again = there.claim(mid, T0, ask_again=False)
+    assert again is not None and there.release(mid, again) is False
+
+
+def test_a_claim_whose_holder_died_expires_or_is_freed_by_the_next_leader(database_url: str):
+    db = Database(database_url)
+    monitors = Monitors(db)
+    one, two = (monitors.add(app, "#alerts", 5, T0) for app in ("app-one", "app-two"))
+    dead, live, leader = (CheckClaims(db, ttl=120, owner=o) for o in ("dead", "live", "new"))
+    assert dead.claim(one, T0, ask_again=False) and live.claim(two, T0, ask_again=False)
+    assert leader.claim(one, T0 + timedelta(seconds=121), ask_again=False)  # expired
+    dead.claim(two, T0, ask_again=False)  # refused: live holds it
+    leader.release_of("dead")
+    assert leader.claim(two, T0, ask_again=False) is None  # live's claim stands
+
+
+def test_a_storm_in_every_process_opens_one_window_with_one_trailing_check(database_url: str):
+    db = Database(database_url)
+    mid = Monitors(db).add("my-app", "#alerts", 5, T0)
+    processes = [CheckClaims(db, owner=str(n)) for n in range(3)]
+    seen = [
+        processes[n % 3].webhook_window(mid, T0 + timedelta(milliseconds=n), 1.0) for n in range(50)
+    ]
+    assert seen[0] == 0.0 and seen[1] is not None and seen[1] > 0.9
+    assert seen[2:] == [None] * 48
+    processes[1].trailing_starts(mid, T0 + timedelta(seconds=1), 1.0)
+    assert processes[2].webhook_window(mid, T0 + timedelta(seconds=1.5), 1.0) == 0.5
