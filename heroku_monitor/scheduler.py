@@ -58,7 +58,6 @@ RECONCILE_EVERY = 60  # seconds
 TEND_JOB = "tend-incidents"
 TEND_EVERY = 60  # seconds
 LEAD_JOB = "lead-polling"
-ROUND_JOB = "polling-round"
 # A webhook's check waits this long for the rest of its storm (a deploy sends dozens).
 DEBOUNCE = 1.0  # seconds
 # Interval jobs due within this long of each other join one round.
@@ -230,14 +229,17 @@ class Scheduler:
         if overdue:
             self.poll_now(overdue)
 
-    def poll_now(self, monitor_ids: list[int]) -> None:
-        """Check these monitors in one polling round, as soon as a worker is free."""
+    def poll_now(self, monitor_ids: list[int], *, gather: float = 0.0) -> None:
+        """Check these monitors in one polling round, `gather` seconds from now (the
+        interval jobs falling due meanwhile join it), or as soon as a worker is free."""
         with self._lock:
             self._due.update(monitor_ids)
             if self._round_waits:
                 return
             self._round_waits = True
-        self.aps.add_job(self._round, "date")
+        self.aps.add_job(
+            self._round, "date", run_date=datetime.now(UTC) + timedelta(seconds=gather)
+        )
 
     def shutdown(self) -> None:
         """Stop scheduling and wait for running checks (each is bounded by its timeouts)."""
@@ -435,17 +437,7 @@ class Scheduler:
     def _poll(self, monitor_id: int | None) -> None:
         """A monitor's interval job (or a team watch's, `None`): it joins the round that
         starts a moment from now."""
-        with self._lock:
-            if monitor_id is not None:
-                self._due.add(monitor_id)
-            if self._round_waits:
-                return
-            self._round_waits = True
-        self.aps.add_job(
-            self._round,
-            "date",
-            run_date=datetime.now(UTC) + timedelta(seconds=ROUND_GATHER),
-        )
+        self.poll_now([] if monitor_id is None else [monitor_id], gather=ROUND_GATHER)
 
     def _round(self) -> None:
         """One polling round: the lists once, then the due monitors' checks concurrently

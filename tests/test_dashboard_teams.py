@@ -184,6 +184,18 @@ def test_a_watched_teams_apps_appear_after_one_polling_round(site: Site, world: 
     assert "from team acme" in page and "this process (" in polling_line(site)
 
 
+def test_a_team_watched_while_the_service_runs_is_read_at_once_not_at_its_interval(
+    site: Site, world: World
+):
+    world.sim.create_team(TEAM)
+    world.sim.create_app(TEAM_APP, team=TEAM)
+    site.service.scheduler.start()  # this process leads; the team's interval is 10 min
+    wait_until(lambda: site.service.scheduler.rounds >= 1)
+    assert site.post("/teams", WATCH).status_code == 303
+    wait_until(lambda: site.service.teams.all()[0].apps == (TEAM_APP,))
+    wait_until(lambda: all(m.last_ok for m in site.service.monitors.all()))
+
+
 def test_read_only_mode_shows_the_teams_but_refuses_every_team_route(world: World):
     service = world.service(on_heroku=True)
     try:

@@ -1,9 +1,9 @@
 """The dashboard: see what is watched, change it, and (in demo mode) cause events.
 
 Every change is saved, then applied at once through the scheduler (rescheduled, and a
-check runs right away), then answered with a 303 back to `/`. A team watch is the
-exception: its apps' monitors are made by the leader's next polling round (SPEC §13), so
-the page says they appear within one round.
+check runs right away), then answered with a 303 back to `/`. A new team watch asks for
+a round at once: the leading process (this one or another) reads the team's apps and
+makes their monitors (SPEC §13).
 """
 
 from __future__ import annotations
@@ -418,9 +418,9 @@ def retry_alerts() -> Response:
 
 @bp.post("/teams")
 def add_team() -> Response | tuple[str, int]:
-    """Watch every app of a Heroku team. Its apps' monitors are made by the leader's next
-    polling round (each round reads the team's app list), not here: a round asked for now
-    would check every active app at once, a request or more each, for one new team."""
+    """Watch every app of a Heroku team. Its apps' monitors are made by a polling round,
+    which reads the team's app list: one is asked for now, of no other app (in the leading
+    process; elsewhere the leader's next round, within the team's interval)."""
     service = current_service()
     form = TeamForm()
     if not form.validate_on_submit():
@@ -430,6 +430,7 @@ def add_team() -> Response | tuple[str, int]:
         form.team.errors = [f"Team {team} is watched already: see it under Teams watched."]
         return _render(failed=form, failed_slot="team", status=400)
     service.scheduler.reconcile()
+    service.scheduler.poll_now([])
     flash(
         f"Watching team {team}: its apps are checked every {interval} min, alerts to "
         f"{channel}. They appear within one polling round.",
