@@ -76,6 +76,21 @@ def test_one_app_in_a_big_account_is_read_app_by_app_when_the_lists_cost_more(wo
         service.stop()
 
 
+def test_the_requests_of_one_check_and_the_checks_of_a_round_run_at_once(world: World, fleet):
+    service, ids = fleet
+    world.sim.set_latency(0.4)  # one after another: a check 2 s, a round of 10 apps 4.8 s
+    try:
+        started = time.monotonic()
+        assert service.checker.check(first_monitor(service)) is not None
+        alone = time.monotonic() - started
+        started = time.monotonic()
+        service.scheduler.run_round(ids)
+        round_ = time.monotonic() - started
+    finally:
+        world.sim.set_latency(0)
+    assert alone < 1.2 and round_ < 2.0, (alone, round_)
+
+
 def test_a_first_round_reads_releases_and_config_and_alerts_only_on_crashed_dynos(world: World):
     world.sim.crash_dyno(APP, "web.1")
     service = world.service()
