@@ -28,6 +28,7 @@ import contextlib
 import logging
 import math
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor as Pool
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -35,10 +36,12 @@ from datetime import UTC, datetime, timedelta
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy.exc import OperationalError
 
 from heroku_monitor import budget
 from heroku_monitor.check import ASKED, POLL, WEBHOOK, Checker
 from heroku_monitor.conversations import Conversations
+from heroku_monitor.db import database_problem
 from heroku_monitor.delivery import Delivery
 from heroku_monitor.heroku import HerokuError, RateLimited, spending
 from heroku_monitor.leader import Leadership
@@ -50,6 +53,20 @@ from heroku_monitor.spend import WINDOW, Spend
 from heroku_monitor.teams import TeamWatches
 
 log = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def _survived(what: str, *args: object) -> Iterator[None]:
+    """Keep the scheduler alive through a job that fails. The database failing (read-only,
+    locked, unreachable: a user can fix it) is one line; anything else is a bug, logged
+    with its traceback."""
+    try:
+        yield
+    except OperationalError as exc:
+        log.warning(f"{what} failed on the database: %s", *args, database_problem(exc))
+    except Exception:
+        log.exception(f"{what} crashed", *args)
+
 
 DELIVERY_JOB = "deliver-outbox"
 PRUNE_JOB = "prune-alert-log"
@@ -198,7 +215,7 @@ class Scheduler:
         service was down or deploying is seen now), and on a failover only what is overdue
         (the apps the old leader polled lately wait for their turn: polling costs the
         same). One that lost the lease drops its jobs."""
-        try:
+        with _survived("tending the polling lease"):
             was = self._was_leading
             leads, taken_from = self.leadership.tend()
             self._was_leading = leads
@@ -211,8 +228,6 @@ class Scheduler:
             elif not leads and was:
                 log.info("this process no longer leads the polling")
                 self._drop_polls(set())
-        except Exception:
-            log.exception("tending the polling lease crashed")
 
     def _poll_overdue(self, *, everything: bool = False) -> None:
         now = self.checker.clock()
@@ -247,7 +262,12 @@ class Scheduler:
             # Paused first: its loop then takes no job while the job store is emptied under
             # it (APScheduler's own loop would trip over a job removed by the shutdown).
             self.aps.pause()
-            self.aps.shutdown(wait=True)
+            try:
+                self.aps.shutdown(wait=True)
+            except RuntimeError:
+                # Ctrl-C landed while its thread was starting: that thread cannot be joined
+                # yet, and it ends on its own once it sees the scheduler stopped.
+                log.info("the scheduler stopped while it was starting")
         self._round_pool.shutdown(wait=True, cancel_futures=True)
         self.leadership.resign()
 
@@ -347,10 +367,8 @@ class Scheduler:
     def _check_logs(self, monitor_id: int) -> None:
         with self._lock:
             self._logs_waiting.discard(monitor_id)
-        try:
+        with _survived("the log check of monitor %s", monitor_id):
             self.checker.check_logs(monitor_id)
-        except Exception:  # a bug: log it with its traceback, keep the scheduler alive
-            log.exception("the log check of monitor %s crashed", monitor_id)
 
     def check_soon(self, monitor_id: int) -> bool:
         """A webhook says the monitor's app changed. The first delivery checks it at once
@@ -446,10 +464,8 @@ class Scheduler:
             due, self._due, self._round_waits = self._due, set(), False
         if not self.leading or self._pause_left() is not None:
             return
-        try:
+        with _survived("a polling round"):
             self.run_round(due)
-        except Exception:  # a bug: log it with its traceback, keep the scheduler alive
-            log.exception("a polling round crashed")
 
     def run_round(self, monitor_ids: set[int]) -> None:
         """One polling round of these monitors, now, in this thread (each app's check on
@@ -534,10 +550,8 @@ class Scheduler:
                 return
             self._running.add(monitor_id)
         while True:
-            try:
+            with _survived("check of monitor %s", monitor_id):
                 self._run(monitor_id, asked)
-            except Exception:  # a bug: log it with its traceback, keep the scheduler alive
-                log.exception("check of monitor %s crashed", monitor_id)
             with self._lock:
                 if monitor_id not in self._again:
                     self._running.discard(monitor_id)
@@ -604,28 +618,22 @@ class Scheduler:
             self._check_as(monitor_id, asked)
 
     def _prune(self) -> None:
-        try:
+        with _survived("pruning the alert log"):
             gone = self.outbox.prune(self.checker.clock())
             if gone:
                 log.info("pruned %d alerts older than 90 days from the log", gone)
-        except Exception:
-            log.exception("pruning the alert log crashed")
 
     def _reconcile(self) -> None:
-        try:
+        with _survived("following the monitors in the database"):
             self.ledger.prune(self.checker.clock())
             self.checker.flush_spend()
             self.spend.prune(self.checker.clock())
             self.reconcile()
-        except Exception:
-            log.exception("following the monitors in the database crashed")
 
     def _tend(self) -> None:
         if self.conversations is not None:
             self.conversations.tick()
 
     def _deliver(self) -> None:
-        try:
+        with _survived("delivering the outbox"):
             self.delivery.run()
-        except Exception:
-            log.exception("delivering the outbox crashed")

@@ -16,6 +16,7 @@ from sqlalchemy import event
 from heroku_monitor.service import Service
 from heroku_monitor.web import create_app
 from tests.processes import clean_env, run_app
+from tests.web import wait_until
 from tests.world import APP, World, first_monitor
 
 
@@ -48,6 +49,8 @@ def service(world: World) -> Iterator[Service]:
     service, _ = world.baseline()
     service.web = create_app(service).test_client()  # type: ignore[attr-defined]
     service.scheduler.start()
+    # The leader's starting round checks the app again: done before any fault is set.
+    wait_until(lambda: service.scheduler.rounds >= 1)
     yield service
     service.stop()
 
@@ -135,3 +138,20 @@ def test_a_read_only_database_file_at_start_up_is_one_sentence(tmp_path: Path, w
     assert done.returncode == 2 and "Traceback" not in done.stderr
     (line,) = done.stderr.strip().splitlines()
     assert "Cannot open the database" in line and "readonly" in line
+
+
+def test_scheduler_jobs_failing_on_a_read_only_database_log_one_line_without_a_traceback(
+    service: Service, caplog: pytest.LogCaptureFixture
+):
+    Fault(service).set(read_only=True)
+    with caplog.at_level("WARNING", logger="heroku_monitor"):
+        service.scheduler.poll_now([first_monitor(service)], gather=0)
+        wait_until(lambda: service.scheduler.rounds >= 2)
+        service.scheduler._deliver()
+    said = [r for r in caplog.records if r.name == "heroku_monitor.scheduler"]
+    assert any(
+        r.getMessage() == "delivering the outbox failed on the database: "
+        "attempt to write a readonly database"
+        for r in said
+    ), [r.getMessage() for r in said]
+    assert not [r for r in caplog.records if r.exc_info], "a traceback for a database fault"

@@ -330,3 +330,17 @@ def test_webhooks_that_spent_their_part_of_the_budget_wait_for_the_next_poll(sta
     assert checker.count(mid) == 1  # only the first check: the webhook's never ran
     scheduler.run_now(mid)  # a person's "check now" is no webhook's: it runs
     wait_until(lambda: checker.count(mid) == 2)
+
+
+def test_a_scheduler_stopped_while_its_thread_is_starting_shuts_down_without_an_error(
+    scheduled,
+):
+    """Ctrl-C can land while APScheduler's thread is starting, before it can be joined:
+    the shutdown still ends cleanly (that thread sees the stop and ends on its own)."""
+    scheduler, _ = scheduled
+    scheduler.start()
+    running = scheduler.aps._thread  # type: ignore[attr-defined]
+    scheduler.aps._thread = threading.Thread(target=lambda: None)  # type: ignore[attr-defined]
+    scheduler.shutdown()  # the starting thread cannot be joined yet: no RuntimeError
+    running.join(timeout=10)
+    assert not running.is_alive() and not scheduler.aps.running
