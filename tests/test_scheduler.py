@@ -339,8 +339,8 @@ def test_a_scheduler_stopped_while_its_thread_is_starting_shuts_down_without_an_
     the shutdown still ends cleanly (that thread sees the stop and ends on its own)."""
     scheduler, _ = scheduled
     scheduler.start()
-    running = scheduler.aps._thread  # type: ignore[attr-defined]
-    scheduler.aps._thread = threading.Thread(target=lambda: None)  # type: ignore[attr-defined]
+    running = scheduler.aps._thread
+    scheduler.aps._thread = threading.Thread(target=lambda: None)
     scheduler.shutdown()  # the starting thread cannot be joined yet: no RuntimeError
     running.join(timeout=10)
     assert not running.is_alive() and not scheduler.aps.running
