@@ -258,18 +258,26 @@ class Scheduler:
 
     def shutdown(self) -> None:
         """Stop scheduling and wait for running checks (each is bounded by its timeouts)."""
-        if self.aps.running:
-            # Paused first: its loop then takes no job while the job store is emptied under
-            # it (APScheduler's own loop would trip over a job removed by the shutdown).
-            self.aps.pause()
-            try:
-                self.aps.shutdown(wait=True)
-            except RuntimeError:
-                # Ctrl-C landed while its thread was starting: that thread cannot be joined
-                # yet, and it ends on its own once it sees the scheduler stopped.
-                log.info("the scheduler stopped while it was starting")
+        self.stop_jobs()
         self._round_pool.shutdown(wait=True, cancel_futures=True)
         self.leadership.resign()
+
+    def stop_jobs(self, *, wait: bool = True) -> None:
+        """Stop APScheduler (without `wait`, leave its running jobs to end on their own)."""
+        if not self.aps.running:
+            return
+        # Paused first, and its loop let finish the pass it may be in: a pass that saw the
+        # scheduler stop midway would look for its one-off job among the pending ones and
+        # raise in APScheduler's thread (JobLookupError).
+        self.aps.pause()
+        with self.aps._jobstores_lock:  # held by a pass of its loop
+            pass
+        try:
+            self.aps.shutdown(wait=wait)
+        except RuntimeError:
+            # Ctrl-C landed while its thread was starting: that thread cannot be joined
+            # yet, and it ends on its own once it sees the scheduler stopped.
+            log.info("the scheduler stopped while it was starting")
 
     def sync(self, monitor_id: int) -> None:
         """Apply a monitor's saved settings at once: reschedule, and check it now unless
