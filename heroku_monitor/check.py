@@ -229,8 +229,9 @@ class Checker:
         if listing is not None and listing.error is not None:
             return CheckFailed(listing.error)
         listed = listing.apps.get(app) if listing is not None else None
-        if listing is None or listed is None:
-            # Not in the round's lists (deleted? no access?): read it alone, and a 404 says why.
+        if listing is None or listed is None or listed.id in listing.addons_unlisted:
+            # Not in the round's lists (deleted? no access?): read it alone, and a 404 says
+            # why. So too an app with an add-on the lists do not show.
             return self.heroku.snapshot(app, now=now, digest_key=self.digest_key)
         details = rounds.needs_details(
             monitor.snapshot, listed, now, key_id=key_id(self.digest_key)

@@ -358,16 +358,21 @@ class HerokuClient:
 
     def listing(self, *, apps: bool, teams: list[str]) -> RoundListing:
         """The round's lists, read at once: every app of the account (`apps`) and of each
-        team, and every add-on of the account. A team Heroku does not know, or this token
+        team, every add-on of the account, and every add-on attachment. An app's add-ons
+        are its own and those of other apps attached to it (a shared database), as
+        `GET /apps/{app}/addons` shows them. A team Heroku does not know, or this token
         cannot see, is left out of `teams` (its watch says why); other errors raise."""
-        calls: list[Callable[[], tuple[list[Any], int] | None]] = [lambda: self.pages("/addons")]
+        calls: list[Callable[[], tuple[list[Any], int] | None]] = [
+            lambda: self.pages("/addons"),
+            lambda: self.pages("/addon-attachments"),
+        ]
         if apps:
             calls.append(lambda: self.pages("/apps"))
         calls += [partial(self._team_apps, team) for team in teams]
         answers = self.together(*calls)
         requests = sum(answer[1] for answer in answers if answer is not None)
-        addons = answers[0][0] if answers[0] is not None else []
-        lists = [answer[0] if answer is not None else None for answer in answers[1:]]
+        addons, attachments = (answer[0] if answer is not None else [] for answer in answers[:2])
+        lists = [answer[0] if answer is not None else None for answer in answers[2:]]
         try:
             listed: dict[str, ListedApp] = {}
             by_team: dict[str, tuple[str, ...]] = {}
@@ -379,18 +384,17 @@ class HerokuClient:
                 members = [_listed(a) for a in found]
                 listed.update((a.name, a) for a in members)
                 by_team[team] = tuple(a.name for a in members)
-            by_app: dict[str, list[Addon]] = {}
-            for item in addons:
-                by_app.setdefault(str(item["app"]["id"]), []).append(_addon(item))
+            by_app, unlisted = _addons_by_app(addons, attachments)
         except (KeyError, TypeError, AttributeError, ValueError) as exc:
             raise Unavailable(
                 f"Heroku's lists of apps and add-ons are missing fields ({exc})."
             ) from exc
         return RoundListing(
             apps=listed,
-            addons={app: tuple(found) for app, found in by_app.items()},
+            addons=by_app,
             teams=by_team,
             requests=requests,
+            addons_unlisted=unlisted,
         )
 
     def listing_alone(self, apps: list[str]) -> RoundListing:
@@ -535,6 +539,27 @@ def _release(r: dict[str, Any]) -> Release:
         slug_id=slug.get("id"),
         current=bool(r.get("current", False)),
     )
+
+
+def _addons_by_app(
+    addons: list[Any], attachments: list[Any]
+) -> tuple[dict[str, tuple[Addon, ...]], frozenset[str]]:
+    """Each app's add-ons (by app id) from the account's add-ons and attachments: those it
+    owns, and those of other apps attached to it. Also the apps with an attachment to an
+    add-on the account's list does not show (an app this token cannot see owns it)."""
+    known: dict[str, Addon] = {}
+    by_app: dict[str, dict[str, Addon]] = {}
+    for item in addons:
+        addon = known[str(item["id"])] = _addon(item)
+        by_app.setdefault(str(item["app"]["id"]), {})[addon.id] = addon
+    unlisted: set[str] = set()
+    for item in attachments:
+        app_id, addon_id = str(item["app"]["id"]), str(item["addon"]["id"])
+        if addon_id in known:
+            by_app.setdefault(app_id, {}).setdefault(addon_id, known[addon_id])
+        else:
+            unlisted.add(app_id)
+    return {app: tuple(found.values()) for app, found in by_app.items()}, frozenset(unlisted)
 
 
 def _addon(a: dict[str, Any]) -> Addon:

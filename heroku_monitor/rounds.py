@@ -1,13 +1,13 @@
 """Bulk polling (SPEC §13), the pure part: what one polling round must read of each app,
 and the snapshot it makes of what it read. No I/O, no clock: times come in.
 
-A round reads the app list once (`GET /apps`, or a team's), the account's add-ons once,
-and each app's dynos. An app's releases and config vars cost two more requests, so they
-are read only when the list says something moved (`released_at`, which every release
-that goes live moves, or `updated_at`), while a release of the last snapshot is still
-pending (it may fail without going live), on the app's first check, when the digest key
-changed, and as a rare safety net; in between, the last snapshot's are carried. At
-steady state that is one request per app per round, plus the lists.
+A round reads the app list once (`GET /apps`, or a team's), the account's add-ons and
+add-on attachments once, and each app's dynos. An app's releases and config vars cost two
+more requests, so they are read only when the list says something moved (`released_at`,
+which every release that goes live moves, or `updated_at`), while a release of the last
+snapshot is still pending (it may fail without going live), on the app's first check,
+when the digest key changed, and as a rare safety net; in between, the last snapshot's
+are carried. At steady state that is one request per app per round, plus the lists.
 """
 
 from __future__ import annotations
@@ -24,8 +24,9 @@ SAFETY_NET = timedelta(hours=1)
 
 @dataclass(frozen=True)
 class RoundListing:
-    """What the round's lists said: every app they showed (by name), the add-ons of the
-    account (by app id), and each watched team's apps; or why they could not be read."""
+    """What the round's lists said: every app they showed (by name), each app's add-ons
+    (by app id: its own and those attached to it), and each watched team's apps; or why
+    they could not be read."""
 
     apps: Mapping[str, ListedApp] = field(default_factory=dict)
     addons: Mapping[str, tuple[Addon, ...]] = field(default_factory=dict)
@@ -33,6 +34,8 @@ class RoundListing:
     error: str | None = None
     # Requests the lists took (the round's overhead, shared by its apps).
     requests: int = 0
+    # Apps (by id) with an add-on attached from an app the lists do not show: read alone.
+    addons_unlisted: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

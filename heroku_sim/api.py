@@ -244,11 +244,14 @@ def _token_from(header: str) -> str:
 def _app_of(path: str) -> tuple[str | None, bool]:
     """(app name in an `/apps/{app}/...` path or None, whether the path reads apps).
 
-    The account-wide lists of apps' resources, `/addons` and `/teams/{team}/apps`, read
-    apps too: a fault queued for any app (app None) hits them, one for a named app does not.
+    The account-wide lists of apps' resources, `/addons`, `/addon-attachments` and
+    `/teams/{team}/apps`, read apps too: a fault queued for any app (app None) hits them,
+    one for a named app does not.
     """
     parts = path.strip("/").split("/")
-    if parts[0] == "addons" or (parts[0] == "teams" and parts[2:3] == ["apps"]):
+    if parts[0] in ("addons", "addon-attachments") or (
+        parts[0] == "teams" and parts[2:3] == ["apps"]
+    ):
         return None, True
     if parts[0] != "apps":
         return None, False
@@ -406,6 +409,12 @@ def _api_routes(api: Flask, sim: Simulator) -> None:
         """Every add-on of the account ("Add-on List"), each naming its `app`."""
         return _list(sim.all_addons_json(), ("id", "name"))
 
+    @api.get("/addon-attachments")
+    def all_attachments() -> Response:
+        """Every add-on attachment of the account ("Add-on Attachment List"): each add-on's
+        own one on its billing app and those to other apps."""
+        return _list(sim.attachments_json(), ("id", "name"))
+
     @api.get("/teams/<team>/apps")
     def team_apps(team: str) -> Response:
         """The team-app "List By Team", by team name or id; 404 `not_found` for another."""
@@ -439,6 +448,16 @@ def _api_routes(api: Flask, sim: Simulator) -> None:
     @api.get("/apps/<app>/addons/<addon>")
     def addon(app: str, addon: str) -> Response:
         return _json_response(sim.addon_json(app, addon))
+
+    @api.get("/apps/<app>/addon-attachments")
+    def attachments(app: str) -> Response:
+        """The attachments on the app ("List by App"), its own add-ons' and foreign ones."""
+        return _list(sim.attachments_json(app), ("id", "name"))
+
+    @api.get("/apps/<app>/addon-attachments/<attachment>")
+    def attachment(app: str, attachment: str) -> Response:
+        """One attachment on the app ("Info by App"), by id or name."""
+        return _json_response(sim.attachment_json(app, attachment))
 
     @api.get("/apps/<app>/config-vars")
     def config_vars(app: str) -> Response:
@@ -581,6 +600,8 @@ def _control_routes(api: Flask, sim: Simulator) -> None:
     POST   /_sim/apps/{app}/addons                      {"service", "plan", "state"?}
     DELETE /_sim/apps/{app}/addons/{id_or_name}
     POST   /_sim/apps/{app}/addons/{id_or_name}/state   {"state"}
+    POST   /_sim/apps/{app}/addons/{id_or_name}/attachments  {"app", "name"?, "user"?}
+    DELETE /_sim/apps/{app}/addon-attachments/{id_or_name}  (a foreign attachment only)
     POST   /_sim/apps/{app}/maintenance                 {"on"}
     GET    /_sim/apps/{app}/webhooks                    (secrets redacted)
     POST   /_sim/faults                  {"app"?, "status"?, "count"?, "retry_after"?, "body"?}
@@ -727,6 +748,29 @@ def _control_routes(api: Flask, sim: Simulator) -> None:
     def sim_addon_state(app: str, addon: str) -> Response:
         sim.set_addon_state(app, addon, _field(_body(), "state", str))
         return _json_response(sim.addon_json(app, addon))
+
+    @api.post("/_sim/apps/<app>/addons/<addon>/attachments")
+    def sim_attach_addon(app: str, addon: str) -> Response:
+        """Attach add-on `addon` of `app` to app `"app"` of the body; 201, the attachment."""
+        data = _body()
+        to_app = _field(data, "app", str)
+        sim.app_json(app)  # an unknown billing app is the one the URL names
+        try:
+            attachment_id = sim.attach_addon(
+                app,
+                addon,
+                to_app,
+                name=_field(data, "name", str, None),
+                user=_field(data, "user", str, "dev@example.com"),
+            )
+        except UnknownAppError:
+            raise ApiError(404, f"No simulated app named {to_app!r} to attach to.") from None
+        return _json_response(sim.attachment_json(to_app, attachment_id), 201)
+
+    @api.delete("/_sim/apps/<app>/addon-attachments/<attachment>")
+    def sim_detach_addon(app: str, attachment: str) -> Response:
+        sim.detach_addon(app, attachment)
+        return done()
 
     @api.post("/_sim/apps/<app>/maintenance")
     def sim_maintenance(app: str) -> Response:

@@ -30,6 +30,9 @@ whose `include` names its entity (see `deliveries.py` for headers, signature and
 - every new release -> `api:release` create; `finish_release` -> `api:release` update with
   previous_data `{"status": "pending"}`;
 - add-on added / state changed / removed -> `api:addon` create / update / destroy;
+- add-on attached to / detached from the app (its own attachment when it is added to or
+  removed from its billing app, too) -> `api:addon-attachment` create / destroy, `data`
+  the attachment as `GET .../addon-attachments` renders it;
 - `scale` changing a quantity -> `api:formation` update, previous_data `{"quantity": old}`;
 - maintenance switched -> `api:app` update, previous_data `{"maintenance": old}`;
 - app moved into / out of a team -> `api:app` update, previous_data `{"team": old}`.
@@ -41,6 +44,15 @@ Teams: an app belongs to at most one team. The app renders it as `team` (and as
 `organization`, the deprecated name Heroku keeps for it) `{"id", "name"}`, or null; the
 team-app resource of `GET /teams/{team}/apps` follows the Platform API schema's `team-app`
 definition (heroku/platform-api `schema.json`), whose `team` is `{"name"}` only.
+
+Add-on attachments (https://devcenter.heroku.com/articles/managing-add-ons, "heroku
+addons:attach"): every add-on has its own attachment on its billing app (`attachment`, e.g.
+DATABASE) and may be attached to other apps of the account too. An attached app gets the
+add-on's config var under the attachment's name with the same value (the same database),
+an "Attach" release, and lists the add-on among its own in `GET /apps/{app}/addons`, as its
+billing app renders it. Removing the add-on, or deleting its billing app, detaches it from
+every other app ("Detach" releases); deleting an app an add-on is attached to drops the
+attachment with it. `GET /addon-attachments` follows the schema's `add-on-attachment`.
 
 Config var values never leave this module except through `config_vars()`, the model of
 `GET /apps/{app}/config-vars`; nothing here logs.
@@ -125,6 +137,8 @@ APP_NAME = re.compile(r"^[a-z][a-z0-9-]{1,28}[a-z0-9]$")
 # and dashes, starting with a letter or digit (e.g. "acme", "acme-2").
 TEAM_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 CONFIG_VAR_NAME = re.compile(r"^\w+$")
+# What Heroku takes as an attachment name (`heroku addons:attach --as NAME`).
+ATTACHMENT_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
 
 DEFAULT_DYNOS: Mapping[str, int] = {"web": 2, "worker": 1}
 DEFAULT_ADDONS: Sequence[tuple[str, str]] = (
@@ -257,10 +271,30 @@ class _Addon:
     created_at: str
     updated_at: str
     provider_id: str
+    # The id of its own attachment (named `attachment`) on its billing app.
+    attachment_id: str
 
     @property
     def config_var(self) -> str:
         return f"{self.attachment}_URL"
+
+
+@dataclass(eq=False)
+class _Attachment:
+    """Add-on `addon` of billing app `owner`, attached under `name` to another app (the
+    one whose `attachments` hold it). An add-on's own attachment is rendered from the
+    add-on itself (`Simulator._own_attachment`)."""
+
+    id: str
+    name: str
+    addon: _Addon = field(repr=False)
+    owner: _App = field(repr=False)
+    created_at: str
+    updated_at: str
+
+    @property
+    def config_var(self) -> str:
+        return f"{self.name}_URL"
 
 
 @dataclass
@@ -310,6 +344,8 @@ class _App:
     releases: list[_Release] = field(default_factory=list)
     addons: list[_Addon] = field(default_factory=list)
     config: dict[str, str] = field(default_factory=dict)
+    # Add-ons of other apps attached to this one (its own add-ons' attachments excepted).
+    attachments: list[_Attachment] = field(default_factory=list)
     webhooks: list[_Webhook] = field(default_factory=list)
     log_drains: list[_LogDrain] = field(default_factory=list)
     # Fir telemetry drains: (OTLP logs endpoint URL, headers), as `heroku telemetry:add`.
@@ -443,6 +479,61 @@ class Simulator:
                 return addon
         raise UnknownResourceError("add-on", name_or_id)
 
+    def _visible_addon(self, app: _App, name_or_id: str) -> tuple[_App, _Addon]:
+        """(billing app, add-on) of an add-on of `app` or attached to it, by id, name or
+        attachment name on `app`."""
+        for addon in app.addons:
+            if name_or_id in (addon.id, addon.name, addon.attachment):
+                return app, addon
+        for att in app.attachments:
+            if name_or_id in (att.addon.id, att.addon.name, att.name):
+                return att.owner, att.addon
+        raise UnknownResourceError("add-on", name_or_id)
+
+    @staticmethod
+    def _own_attachment(owner: _App, addon: _Addon) -> _Attachment:
+        """The attachment an add-on has on its billing app, made when the add-on was."""
+        return _Attachment(
+            id=addon.attachment_id,
+            name=addon.attachment,
+            addon=addon,
+            owner=owner,
+            created_at=addon.created_at,
+            updated_at=addon.created_at,
+        )
+
+    def _attachments_on(self, app: _App) -> list[_Attachment]:
+        """Every attachment on `app`: its own add-ons' first, then the foreign ones."""
+        return [self._own_attachment(app, a) for a in app.addons] + list(app.attachments)
+
+    def _attachment(self, app: _App, name_or_id: str) -> _Attachment:
+        for att in self._attachments_on(app):
+            if name_or_id in (att.id, att.name):
+                return att
+        raise UnknownResourceError("add-on attachment", name_or_id)
+
+    def _foreign_attachments(self, addon: _Addon) -> list[tuple[_App, _Attachment]]:
+        """(app, attachment) of every attachment of `addon` on an app other than its own."""
+        return [
+            (app, att)
+            for app in self._apps.values()
+            for att in app.attachments
+            if att.addon is addon
+        ]
+
+    def _drop_attachment(self, app: _App, att: _Attachment, user: str) -> None:
+        """Detach foreign attachment `att` from `app`, as Heroku does: the config var goes, a
+        "Detach NAME (@ref:addon)" release on the current slug, `api:addon-attachment`
+        destroy."""
+        app.attachments.remove(att)
+        app.config.pop(att.config_var, None)
+        self._emit(
+            app, "api:addon-attachment", "destroy", lambda: self._attachment_json(app, att), user
+        )
+        current = self._current(app)
+        description = f"Detach {att.name} (@ref:{att.addon.name})"
+        self._new_release(app, description, user, current.slug_id if current else None)
+
     def _release(self, app: _App, version_or_id: int | str) -> _Release:
         for release in app.releases:
             if version_or_id in (release.version, release.id, str(release.version)):
@@ -462,7 +553,8 @@ class Simulator:
         return f"https://{service}.example.com/{app_name}/{self._hex(16)}"
 
     def _attachment_name(self, app: _App, service: str) -> str:
-        taken = {a.attachment for a in app.addons} | set(app.config)
+        taken = {a.attachment for a in app.addons} | {a.name for a in app.attachments}
+        taken |= set(app.config)
         primary = PRIMARY_ATTACHMENT.get(service, re.sub(r"\W", "_", service).upper())
         if primary not in taken and f"{primary}_URL" not in taken:
             return primary
@@ -481,8 +573,9 @@ class Simulator:
         prefix = service.removeprefix("heroku-")
         name = f"{prefix}-{self._rng.choice(ADJECTIVES)}-{self._rng.randrange(10000, 99999)}"
         now = self._stamp()
+        addon_id = self._uuid()
         return _Addon(
-            id=self._uuid(),
+            id=addon_id,
             name=name,
             service=service,
             plan=plan if ":" in plan else f"{service}:{plan}",
@@ -491,6 +584,9 @@ class Simulator:
             created_at=now,
             updated_at=now,
             provider_id=f"resource{self._rng.randrange(10**7, 10**8)}@heroku.com",
+            # Derived from the add-on's id, not drawn from the seeded generator, so adding
+            # it changed no other seeded id or name.
+            attachment_id=str(uuid.uuid5(_ID_NAMESPACE, f"attachment:{addon_id}")),
         )
 
     def _new_release(
@@ -733,7 +829,10 @@ class Simulator:
         config vars, webhooks, drains), as `DELETE /apps/{app}`; returns the app as it was.
 
         Its webhook subscriptions go too: what was still queued for them is dropped and no
-        later event is sent. The name is free again. Raises UnknownAppError.
+        later event is sent. The name is free again. Its add-ons are detached from every
+        other app they were attached to (config var unset, a "Detach" release by the app's
+        owner, `api:addon-attachment` destroy); attachments of other apps' add-ons to it go
+        with it. Raises UnknownAppError.
         """
         with self._lock:
             target = self._app(app)
@@ -742,6 +841,10 @@ class Simulator:
             for hook in target.webhooks:
                 self._dispatcher.discard(hook.id)
             target.webhooks.clear()
+            target.attachments.clear()
+            for addon in target.addons:
+                for other, att in self._foreign_attachments(addon):
+                    self._drop_attachment(other, att, target.owner_email)
             return rendered
 
     # -- teams -------------------------------------------------------------------------------
@@ -953,6 +1056,7 @@ class Simulator:
             if old.status != "succeeded":
                 raise InvalidParamsError(f"v{to_version} is {old.status}; cannot roll back to it.")
             managed = {a.config_var for a in target.addons}
+            managed |= {a.config_var for a in target.attachments}
             restored = {k: v for k, v in old.config.items() if k not in managed}
             restored.update({k: v for k, v in target.config.items() if k in managed})
             target.config = restored
@@ -1019,6 +1123,14 @@ class Simulator:
             target.addons.append(addon)
             target.config[addon.config_var] = self._config_value(service, target.name)
             self._emit(target, "api:addon", "create", lambda: self._addon_json(target, addon), user)
+            own = self._own_attachment(target, addon)
+            self._emit(
+                target,
+                "api:addon-attachment",
+                "create",
+                lambda: self._attachment_json(target, own),
+                user,
+            )
             current = self._current(target)
             description = f"Attach {addon.attachment} (@ref:{addon.name})"
             self._new_release(target, description, user, current.slug_id if current else None)
@@ -1031,8 +1143,9 @@ class Simulator:
 
         provisioning -> provisioned also does what Heroku does when an add-on finishes
         provisioning: a new value for its config var and a release "@ref:<name> completed
-        provisioning, setting <VAR>.". Raises UnknownAppError, UnknownResourceError,
-        InvalidParamsError.
+        provisioning, setting <VAR>.", on its billing app and on every app it is attached
+        to (same value, each under its attachment's name). Raises UnknownAppError,
+        UnknownResourceError, InvalidParamsError.
         """
         if state not in ADDON_STATES:
             raise InvalidParamsError(f"Add-on state must be one of {', '.join(ADDON_STATES)}.")
@@ -1058,26 +1171,134 @@ class Simulator:
                 )
                 slug = current.slug_id if current else None
                 self._new_release(target, description, user, slug)
+                for other, att in self._foreign_attachments(found):
+                    other.config[att.config_var] = target.config[found.config_var]
+                    current = self._current(other)
+                    description = (
+                        f"@ref:{found.name} completed provisioning, setting {att.config_var}."
+                    )
+                    slug = current.slug_id if current else None
+                    self._new_release(other, description, user, slug)
 
     def remove_addon(self, app: str, addon: str, *, user: str = DEFAULT_USER) -> None:
-        """Remove add-on `addon` (id, name or attachment), unset its config var, and
-        create a "Detach <ATTACHMENT> (@ref:<name>)" release.
+        """Remove add-on `addon` (id, name or attachment) of its billing app `app`, unset
+        its config var, and create a "Detach <ATTACHMENT> (@ref:<name>)" release.
 
+        It is detached from every other app it was attached to as well (each: config var
+        unset, a "Detach" release, `api:addon-attachment` destroy).
         Raises UnknownAppError, UnknownResourceError.
         """
         with self._lock:
             target = self._app(app)
             found = self._addon(target, addon)
+            own = self._own_attachment(target, found)
             target.addons.remove(found)
             target.config.pop(found.config_var, None)
             found.state = "deprovisioned"
             found.updated_at = self._stamp()
+            self._emit(
+                target,
+                "api:addon-attachment",
+                "destroy",
+                lambda: self._attachment_json(target, own),
+                user,
+            )
             self._emit(
                 target, "api:addon", "destroy", lambda: self._addon_json(target, found), user
             )
             current = self._current(target)
             description = f"Detach {found.attachment} (@ref:{found.name})"
             self._new_release(target, description, user, current.slug_id if current else None)
+            for other, att in self._foreign_attachments(found):
+                self._drop_attachment(other, att, user)
+
+    # -- add-on attachments (https://devcenter.heroku.com/articles/managing-add-ons) ------
+
+    def attach_addon(
+        self,
+        app: str,
+        addon: str,
+        to_app: str,
+        *,
+        name: str | None = None,
+        user: str = DEFAULT_USER,
+    ) -> str:
+        """Attach add-on `addon` (id, name or attachment name) of its billing app `app` to
+        another app `to_app`, as `POST /addon-attachments` ("heroku addons:attach"); returns
+        the new attachment's id.
+
+        Like Heroku: `to_app` gets the add-on's config var under the attachment's name
+        (`{NAME}_URL`, the same value as on `app`), an "Attach NAME (@ref:<addon>)" release
+        on its current slug, and `api:addon-attachment` create. `name` defaults to what a
+        new add-on of that service would be called on `to_app` (DATABASE, or a colour when
+        taken). Raises UnknownAppError, UnknownResourceError, InvalidParamsError (its own
+        app, a deprovisioned add-on, a bad or taken name).
+        """
+        if name is not None and not ATTACHMENT_NAME.match(name):
+            raise InvalidParamsError(
+                "Name must start with a letter and can only contain uppercase letters, "
+                "numbers, and underscores."
+            )
+        with self._lock:
+            owner = self._app(app)
+            found = self._addon(owner, addon)
+            target = self._app(to_app)
+            if target is owner:
+                raise InvalidParamsError(
+                    f"{found.name} is already attached to {owner.name}, its billing app."
+                )
+            if found.state == "deprovisioned":
+                raise InvalidParamsError(f"{found.name} is deprovisioned; it cannot be attached.")
+            chosen = name if name is not None else self._attachment_name(target, found.service)
+            taken = {a.name for a in self._attachments_on(target)}
+            if chosen in taken:
+                raise InvalidParamsError(f"Name {chosen} is already taken on {target.name}.")
+            if f"{chosen}_URL" in target.config:
+                raise InvalidParamsError(
+                    f"Config var {chosen}_URL is already set on {target.name}."
+                )
+            now = self._stamp()
+            att = _Attachment(
+                id=self._uuid(),
+                name=chosen,
+                addon=found,
+                owner=owner,
+                created_at=now,
+                updated_at=now,
+            )
+            target.attachments.append(att)
+            value = owner.config.get(found.config_var)
+            if value is None:  # someone unset it on the billing app: the add-on still has one
+                value = self._config_value(found.service, owner.name)
+            target.config[att.config_var] = value
+            self._emit(
+                target,
+                "api:addon-attachment",
+                "create",
+                lambda: self._attachment_json(target, att),
+                user,
+            )
+            current = self._current(target)
+            description = f"Attach {att.name} (@ref:{found.name})"
+            self._new_release(target, description, user, current.slug_id if current else None)
+            return att.id
+
+    def detach_addon(self, app: str, attachment: str, *, user: str = DEFAULT_USER) -> None:
+        """Remove attachment `attachment` (id or name) of another app's add-on from `app`, as
+        `DELETE /addon-attachments/{id}` ("heroku addons:detach"): its config var goes, a
+        "Detach NAME (@ref:<addon>)" release on the current slug, `api:addon-attachment`
+        destroy. Raises UnknownAppError, UnknownResourceError, InvalidParamsError (an
+        add-on's own attachment on its billing app: remove the add-on instead).
+        """
+        with self._lock:
+            target = self._app(app)
+            att = self._attachment(target, attachment)
+            if att not in target.attachments:
+                raise InvalidParamsError(
+                    f"{att.name} is the attachment of {att.addon.name} to its billing app "
+                    f"{target.name}; remove the add-on instead."
+                )
+            self._drop_attachment(target, att, user)
 
     # -- app webhooks ------------------------------------------------------------------------
 
@@ -1415,6 +1636,21 @@ class Simulator:
             "web_url": f"https://addons-sso.heroku.com/apps/{app.id}/addons/{addon.id}",
         }
 
+    def _attachment_json(self, app: _App, att: _Attachment) -> Json:
+        """The schema's `add-on-attachment`: `app` the app it is on, `addon.app` the add-on's
+        billing app."""
+        return {
+            "addon": {"id": att.addon.id, "name": att.addon.name, "app": self._ref(att.owner)},
+            "app": self._ref(app),
+            "created_at": att.created_at,
+            "id": att.id,
+            "log_input_url": None,
+            "name": att.name,
+            "namespace": None,
+            "updated_at": att.updated_at,
+            "web_url": f"https://addons-sso.heroku.com/apps/{app.id}/addons/{att.addon.id}",
+        }
+
     def _formation_json(self, app: _App, formation: _Formation) -> Json:
         return {
             "app": {"name": app.name, "id": app.id},
@@ -1490,16 +1726,40 @@ class Simulator:
             return self._release_json(target, self._release(target, version_or_id))
 
     def addons_json(self, app: str) -> list[Json]:
-        """`GET /apps/{app}/addons`. Raises UnknownAppError."""
+        """`GET /apps/{app}/addons`: the app's own add-ons, then those of other apps attached
+        to it (once each), rendered as their billing app shows them (`app` and
+        `billing_entity` the billing app). Raises UnknownAppError."""
         with self._lock:
             target = self._app(app)
-            return [self._addon_json(target, a) for a in target.addons]
+            listed = [self._addon_json(target, a) for a in target.addons]
+            seen = {a.id for a in target.addons}
+            for att in target.attachments:
+                if att.addon.id not in seen:
+                    seen.add(att.addon.id)
+                    listed.append(self._addon_json(att.owner, att.addon))
+            return listed
 
     def addon_json(self, app: str, addon: str) -> Json:
-        """`GET /apps/{app}/addons/{id_or_name}`. Raises UnknownApp/UnknownResourceError."""
+        """`GET /apps/{app}/addons/{id_or_name}`, an add-on of the app or attached to it (by
+        id, name or attachment name on the app). Raises UnknownApp/UnknownResourceError."""
+        with self._lock:
+            return self._addon_json(*self._visible_addon(self._app(app), addon))
+
+    def attachments_json(self, app: str | None = None) -> list[Json]:
+        """`GET /addon-attachments`: every attachment of every app of the account (each
+        add-on's own one on its billing app, and those to other apps); with `app`,
+        `GET /apps/{app}/addon-attachments`: the attachments on that app, its own add-ons'
+        first. Raises UnknownAppError."""
+        with self._lock:
+            apps = [self._app(app)] if app is not None else list(self._apps.values())
+            return [self._attachment_json(a, att) for a in apps for att in self._attachments_on(a)]
+
+    def attachment_json(self, app: str, attachment: str) -> Json:
+        """`GET /apps/{app}/addon-attachments/{id_or_name}`. Raises UnknownAppError,
+        UnknownResourceError."""
         with self._lock:
             target = self._app(app)
-            return self._addon_json(target, self._addon(target, addon))
+            return self._attachment_json(target, self._attachment(target, attachment))
 
     def config_vars(self, app: str) -> dict[str, str]:
         """`GET /apps/{app}/config-vars`: names and VALUES. Raises UnknownAppError."""
@@ -1596,8 +1856,8 @@ class Simulator:
         retry_after: float | None = None,
     ) -> None:
         """The next `count` API requests for `app` (when None: any request reading apps,
-        `/apps...`, `/addons`, `/teams/{team}/apps`) answer `status` with a Heroku error
-        body (or `body`), and `Retry-After` when given.
+        `/apps...`, `/addons`, `/addon-attachments`, `/teams/{team}/apps`) answer `status`
+        with a Heroku error body (or `body`), and `Retry-After` when given.
 
         Raises InvalidParamsError for a status outside 400-599 or a count below 1.
         """

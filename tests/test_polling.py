@@ -9,8 +9,10 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from heroku_monitor.rounds import RoundListing
 from heroku_monitor.service import Service
 from heroku_monitor.web import create_app
+from heroku_sim import Simulator
 from tests.test_webhooks import SECRET, Hook, fresh
 from tests.web import wait_until
 from tests.world import APP, World, first_monitor
@@ -48,10 +50,10 @@ def test_a_steady_round_costs_one_request_per_app_and_the_lists_once(world: Worl
     world.sim.reset_counters()
     service.scheduler.run_round(ids)
     by_path = world.sim.requests_by_path
-    assert by_path == {"/apps": 1, "/addons": 1} | {
+    assert by_path == {"/apps": 1, "/addons": 1, "/addon-attachments": 1} | {
         f"/apps/{m.app_name}/dynos": 1 for m in service.monitors.all()
     }
-    assert world.sim.request_count == 12  # 1.2 per app; 1.02 with 100 apps
+    assert world.sim.request_count == 13  # 1.3 per app; 1.03 with 100 apps
 
 
 def test_one_app_in_a_big_account_is_read_app_by_app_when_the_lists_cost_more(world: World):
@@ -113,7 +115,14 @@ CHANGES: dict[str, tuple[Callable[..., object], str]] = {
     "failed release": (lambda sim: sim.deploy(APP, status="failed"), "❌"),
     "maintenance": (lambda sim: sim.set_maintenance(APP, True), "🚧 *Maintenance Mode On* 🚧"),
     "add-on": (lambda sim: sim.add_addon(APP, "papertrail", "papertrail:choklad"), "🧩"),
+    "shared add-on": (lambda sim: share_a_database(sim, APP), "🧩"),
 }
+
+
+def share_a_database(sim: Simulator, to_app: str, owner: str = "billing-app") -> str:
+    """Attach another app's Postgres to `to_app` (`heroku addons:attach`); its id."""
+    sim.create_app(owner)
+    return sim.attach_addon(owner, "DATABASE", to_app)
 
 
 @pytest.mark.parametrize("change", sorted(CHANGES))
@@ -148,6 +157,68 @@ def test_a_pending_release_is_reported_when_it_fails_without_going_live(world: W
         service.scheduler.run_round({mid})
         world.slack.wait_for_messages(1)
         assert "Release Failed" in world.texts()[0] or "failed" in world.texts()[0].lower()
+    finally:
+        service.stop()
+
+
+def test_an_addon_attached_from_another_app_is_seen_alike_by_rounds_and_lone_checks(
+    world: World,
+):
+    """`GET /addons` lists a shared add-on under its owner only; the attachments put it on
+    the app it is attached to, as `GET /apps/{app}/addons` does: no alert flaps between a
+    round and a webhook's check of the app."""
+    world.sim.create_app("app-two")
+    service = world.service()
+    try:
+        mid = first_monitor(service)
+        ids = watch(service, "app-two")  # two apps: the account's lists are the cheaper
+        service.scheduler.run_round(ids)
+        attachment = share_a_database(world.sim, APP)
+        service.checker.check(mid)  # a webhook's check: the whole app, alone
+        world.slack.wait_for_messages(2)  # the add-on, and its config var
+        for _ in range(2):
+            service.scheduler.run_round(ids)
+            service.checker.check(mid)
+        assert len(world.texts()) == 2  # each delivers before it returns: nothing flapped
+        world.sim.detach_addon(APP, attachment)
+        service.scheduler.run_round(ids)
+        service.checker.check(mid)
+        world.slack.wait_for_messages(4)
+        assert [t.split("\n")[0] for t in world.texts()] == [
+            "⚙️ *Config Vars Changed* ⚙️",
+            "🧩 *Add-on Added* 🧩",
+            "⚙️ *Config Vars Changed* ⚙️",
+            "🗑️ *Add-on Removed* 🗑️",
+        ]
+    finally:
+        service.stop()
+
+
+def test_an_app_with_an_addon_the_lists_do_not_show_is_read_alone(world: World, monkeypatch):
+    world.sim.create_app("app-two")
+    service = world.service()
+    try:
+        ids = watch(service, "app-two")  # two apps: the account's lists are the cheaper
+        service.scheduler.run_round(ids)
+        heroku = service.checker.heroku
+        listing = heroku.listing
+
+        def unlisted(**kwargs) -> RoundListing:  # its owner is an app this token cannot see
+            found = listing(**kwargs)
+            return RoundListing(
+                apps=found.apps,
+                addons={},
+                requests=found.requests,
+                addons_unlisted=frozenset(a.id for a in found.apps.values()),
+            )
+
+        monkeypatch.setattr(heroku, "listing", unlisted)
+        world.sim.reset_counters()
+        service.scheduler.run_round(ids)
+        paths = world.sim.requests_by_path
+        for app in (APP, "app-two"):
+            assert paths[f"/apps/{app}/addons"] == 1 and paths[f"/apps/{app}/releases"] == 1
+        assert world.texts() == []  # its add-ons, read alone, are what they were
     finally:
         service.stop()
 
@@ -287,7 +358,7 @@ def test_a_leader_that_dies_is_replaced_within_two_lease_periods(world: World):
         leader = next(s for s in services if s.leadership.leads())
         other = next(s for s in services if s is not leader)
         # It dies without a word (kill -9): no more renewals, no resignation.
-        leader.scheduler.aps.shutdown(wait=False)
+        leader.scheduler.stop_jobs(wait=False)
         died = time.monotonic()
         wait_until(lambda: other.leadership.leads(), timeout=10)
         assert time.monotonic() - died <= 4.0
