@@ -20,6 +20,10 @@ from heroku_monitor.snapshot import Addon, AppSnapshot, Dyno, ListedApp, Release
 
 # However quiet an app, its releases and config vars are read again this often.
 SAFETY_NET = timedelta(hours=1)
+# Heroku's times are to the second: another release in the second the details were read
+# would leave `released_at` as it was. Details read this soon after the app's last change
+# (by the list's times; our clock may be a little off Heroku's) are read once more.
+SAME_SECOND_MARGIN = timedelta(seconds=10)
 
 
 @dataclass(frozen=True)
@@ -68,7 +72,19 @@ def needs_details(
         read_at = datetime.fromisoformat(previous.details_at)
     except ValueError:
         return True
+    for stamp in (listed.released_at, listed.updated_at):
+        moved_at = _moment(stamp)
+        if moved_at is not None and read_at - moved_at < SAME_SECOND_MARGIN:
+            return True
     return now - read_at >= safety_net
+
+
+def _moment(stamp: str) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(stamp)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
 
 
 @dataclass(frozen=True)

@@ -6,13 +6,15 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
+from datetime import UTC, datetime
 
 import pytest
 
 from heroku_monitor.rounds import RoundListing
 from heroku_monitor.service import Service
 from heroku_monitor.web import create_app
-from heroku_sim import Simulator
+from heroku_sim import Simulator, SimulatorServer
 from tests.test_webhooks import SECRET, Hook, fresh
 from tests.web import wait_until
 from tests.world import APP, World, first_monitor
@@ -219,6 +221,28 @@ def test_an_app_with_an_addon_the_lists_do_not_show_is_read_alone(world: World, 
         assert world.texts() == []  # its add-ons, read alone, are what they were
     finally:
         service.stop()
+
+
+def test_a_release_in_the_second_a_round_read_the_app_is_seen_by_the_next_round(world: World):
+    """Heroku's times are to the second: a deploy later in the second a round read the
+    app's releases leaves `released_at` where it was. The next round reads them again."""
+    second = datetime.now(UTC).replace(microsecond=0)
+    sim = Simulator(seed=7, clock=lambda: second)  # every change in this one second
+    sim.create_app(APP)
+    with SimulatorServer(sim) as heroku:
+        frozen = replace(world, sim=sim, heroku=heroku)
+        service = frozen.service()
+        try:
+            mid = first_monitor(service)
+            sim.deploy(APP, "ann@example.com")
+            service.scheduler.run_round({mid})  # the baseline: released_at is this second
+            sim.deploy(APP, "bob@example.com")  # released_at does not move
+            service.scheduler.run_round({mid})
+            frozen.slack.wait_for_messages(1)
+            assert firsts(frozen) == ["🚀 *New Deploy Detected* 🚀"]
+            assert "bob@example.com" in frozen.texts()[0]
+        finally:
+            service.stop()
 
 
 def test_an_app_missing_from_the_list_is_read_alone_and_a_404_says_why(world: World):

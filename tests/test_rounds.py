@@ -57,6 +57,18 @@ def test_any_change_to_the_app_moves_updated_at_and_is_read():
     assert needs(kept(), listed(updated_at="2026-11-27T12:01:00Z"))
 
 
+def test_details_read_in_the_second_of_a_change_are_read_once_more():
+    """Heroku's times are to the second: a release later in the second the details were
+    read leaves `released_at` unmoved. The next round reads them again; the one after not."""
+    at = "2026-11-27T12:00:00Z"
+    moved = listed(released_at=at, updated_at=at)
+    seen = kept(released_at=at, app_updated_at=at)
+    in_that_second = replace(seen, details_at=(T0 + timedelta(seconds=0.5)).isoformat())
+    assert needs(in_that_second, moved, minutes=1)
+    read_again = replace(seen, details_at=(T0 + timedelta(minutes=1)).isoformat())
+    assert not needs(read_again, moved, minutes=2)
+
+
 def test_a_pending_release_is_read_every_round_until_it_settles():
     pending = kept(releases=(release(4, status="pending"), release(3)))
     assert needs(pending)
