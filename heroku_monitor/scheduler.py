@@ -32,10 +32,12 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor as Pool
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import STATE_STOPPED
 from sqlalchemy.exc import OperationalError
 
 from heroku_monitor import budget
@@ -64,8 +66,46 @@ def _survived(what: str, *args: object) -> Iterator[None]:
         yield
     except OperationalError as exc:
         log.warning(f"{what} failed on the database: %s", *args, database_problem(exc))
+        log.debug("the database's error in full", exc_info=True)  # a migration's bug, say
     except Exception:
         log.exception(f"{what} crashed", *args)
+
+
+class _Aps(BackgroundScheduler):
+    """APScheduler's background scheduler, made safe to stop at any moment:
+
+    - its `shutdown(wait=True)` waits for running jobs while it holds its job stores' lock,
+      which a running job asking it anything (`add_job`, `get_jobs`) then waits for
+      forever: `stop` waits for the jobs after the shutdown, outside its locks;
+    - a pass of its loop that sees the scheduler stop midway looks for the one-off job it
+      just ran among the pending ones, and raises JobLookupError in its thread: once
+      stopped, a job already gone is no error;
+    - Ctrl-C may land while its thread is starting, before it can be joined: that thread
+      sees the scheduler stopped and ends on its own.
+    """
+
+    def __init__(self, pool: ThreadPoolExecutor, **options: Any) -> None:
+        self.pool = pool
+        super().__init__(executors={"default": pool}, **options)
+
+    def remove_job(self, job_id: str, jobstore: str | None = None) -> None:
+        try:
+            super().remove_job(job_id, jobstore)
+        except JobLookupError:
+            if self.state != STATE_STOPPED:
+                raise
+
+    def stop(self, *, wait: bool) -> None:
+        if not self.running:
+            return
+        try:
+            self.shutdown(wait=False)
+        except RuntimeError:
+            if getattr(getattr(self, "_thread", None), "ident", None) is not None:
+                raise  # not the thread starting: a bug
+            log.info("the scheduler stopped while it was starting")
+        if wait:
+            self.pool._pool.shutdown(wait=True)  # the running jobs, each bounded by timeouts
 
 
 DELIVERY_JOB = "deliver-outbox"
@@ -157,8 +197,8 @@ class Scheduler:
         self._logs_waiting: set[int] = set()  # monitors whose log check waits to start
         self._wakes: set[int] = set()  # the seconds a delivery run is scheduled at
         self._deferred: dict[int, _Request] = {}  # monitor -> its check after the pause
-        self.aps = BackgroundScheduler(
-            executors={"default": ThreadPoolExecutor(max_workers)},
+        self.aps = _Aps(
+            ThreadPoolExecutor(max_workers),
             # A check that waited for a free worker still runs (once, however late): a
             # busy pool must delay checks, never skip them.
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
@@ -264,20 +304,7 @@ class Scheduler:
 
     def stop_jobs(self, *, wait: bool = True) -> None:
         """Stop APScheduler (without `wait`, leave its running jobs to end on their own)."""
-        if not self.aps.running:
-            return
-        # Paused first, and its loop let finish the pass it may be in: a pass that saw the
-        # scheduler stop midway would look for its one-off job among the pending ones and
-        # raise in APScheduler's thread (JobLookupError).
-        self.aps.pause()
-        with self.aps._jobstores_lock:  # held by a pass of its loop
-            pass
-        try:
-            self.aps.shutdown(wait=wait)
-        except RuntimeError:
-            # Ctrl-C landed while its thread was starting: that thread cannot be joined
-            # yet, and it ends on its own once it sees the scheduler stopped.
-            log.info("the scheduler stopped while it was starting")
+        self.aps.stop(wait=wait)
 
     def sync(self, monitor_id: int) -> None:
         """Apply a monitor's saved settings at once: reschedule, and check it now unless

@@ -344,3 +344,26 @@ def test_a_scheduler_stopped_while_its_thread_is_starting_shuts_down_without_an_
     scheduler.shutdown()  # the starting thread cannot be joined yet: no RuntimeError
     running.join(timeout=10)
     assert not running.is_alive() and not scheduler.aps.running
+
+
+def test_a_stop_waits_for_a_running_job_that_asks_the_scheduler_something(scheduled):
+    """APScheduler's own shutdown(wait=True) holds its lock while it waits for running
+    jobs: a job then asking it for its jobs would wait forever, and so would the stop."""
+    scheduler, _ = scheduled
+    scheduler.start()
+    started, go_on, asked = threading.Event(), threading.Event(), []
+
+    def job() -> None:
+        started.set()
+        go_on.wait(10)
+        asked.append(len(scheduler.aps.get_jobs()))
+
+    scheduler.aps.add_job(job)
+    assert started.wait(10)
+    stopping = threading.Thread(target=scheduler.stop_jobs)
+    stopping.start()
+    wait_until(lambda: not scheduler.aps.running)  # the stop is waiting for the job now
+    go_on.set()
+    stopping.join(timeout=10)
+    assert not stopping.is_alive(), "the stop hung on a job asking the scheduler"
+    assert len(asked) == 1
