@@ -229,15 +229,20 @@ class Checker:
         if listing is not None and listing.error is not None:
             return CheckFailed(listing.error)
         listed = listing.apps.get(app) if listing is not None else None
-        if listing is None or listed is None or listed.id in listing.addons_unlisted:
-            # Not in the round's lists (deleted? no access?): read it alone, and a 404 says
-            # why. So too an app with an add-on the lists do not show.
+        if listing is None or listed is None:
+            # Not in the round's lists (deleted? no access?): read it alone, and a 404 says why.
             return self.heroku.snapshot(app, now=now, digest_key=self.digest_key)
         details = rounds.needs_details(
             monitor.snapshot, listed, now, key_id=key_id(self.digest_key)
         )
-        dynos, got = self.heroku.app_parts(app, details=details, digest_key=self.digest_key)
-        return PartRead(listed, tuple(dynos), listing.addons.get(listed.id, ()), got)
+        # An add-on attached from an app the lists do not show: its add-ons are read too.
+        unlisted = listed.id in listing.addons_unlisted
+        dynos, got, addons = self.heroku.app_parts(
+            app, details=details, addons=unlisted, digest_key=self.digest_key
+        )
+        if addons is None:
+            addons = listing.addons.get(listed.id, ())
+        return PartRead(listed, tuple(dynos), addons, got)
 
     def _record(
         self,

@@ -440,22 +440,25 @@ class HerokuClient:
             return None
 
     def app_parts(
-        self, app: str, *, details: bool, digest_key: bytes
-    ) -> tuple[list[Dyno], Details | None]:
-        """What a round reads of one app: its dynos, and with `details` its newest releases
-        and config var digests too (at once)."""
+        self, app: str, *, details: bool, addons: bool = False, digest_key: bytes
+    ) -> tuple[list[Dyno], Details | None, tuple[Addon, ...] | None]:
+        """What a round reads of one app: its dynos; with `details` its newest releases and
+        config var digests too; with `addons` its add-ons (when the round's lists could
+        not tell them). All at once."""
         base = f"/apps/{quote(app, safe='')}"
         calls: list[Callable[[], Any]] = [lambda: self.get_all(f"{base}/dynos")]
+        if addons:
+            calls.append(lambda: self.get_all(f"{base}/addons"))
         if details:
             calls += [lambda: self._releases(base), lambda: self._config(base, digest_key)]
         dynos, *rest = self.together(*calls)
         try:
             parsed = [_dyno(d) for d in dynos]
+            found = tuple(_addon(a) for a in rest.pop(0)) if addons else None
         except (KeyError, TypeError, AttributeError, ValueError) as exc:
-            raise Unavailable(f"Heroku's dynos of {app!r} are missing fields ({exc}).") from exc
-        if not details:
-            return parsed, None
-        return parsed, Details(tuple(rest[0]), rest[1], key_id(digest_key))
+            raise Unavailable(f"Heroku's answer for {app!r} is missing fields ({exc}).") from exc
+        got = Details(tuple(rest[0]), rest[1], key_id(digest_key)) if details else None
+        return parsed, got, found
 
     def rate_limits(self) -> int:
         """Requests left for this token; this call itself is free."""
