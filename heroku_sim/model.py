@@ -527,12 +527,20 @@ class Simulator:
         destroy."""
         app.attachments.remove(att)
         app.config.pop(att.config_var, None)
-        self._emit(
-            app, "api:addon-attachment", "destroy", lambda: self._attachment_json(app, att), user
-        )
-        current = self._current(app)
+        self._emit_attachment(app, "destroy", att, user)
         description = f"Detach {att.name} (@ref:{att.addon.name})"
-        self._new_release(app, description, user, current.slug_id if current else None)
+        self._release_on_current_slug(app, description, user)
+
+    def _release_on_current_slug(self, app: _App, description: str, user: str) -> _Release:
+        """A new release of `app` on its current slug (a config var or add-on change)."""
+        current = self._current(app)
+        return self._new_release(app, description, user, current.slug_id if current else None)
+
+    def _emit_attachment(self, app: _App, action: str, att: _Attachment, user: str) -> None:
+        """`api:addon-attachment` `action` for attachment `att` on `app`."""
+        self._emit(
+            app, "api:addon-attachment", action, lambda: self._attachment_json(app, att), user
+        )
 
     def _release(self, app: _App, version_or_id: int | str) -> _Release:
         for release in app.releases:
@@ -1077,10 +1085,8 @@ class Simulator:
         with self._lock:
             target = self._app(app)
             target.config.update(values)
-            current = self._current(target)
             description = f"Set {', '.join(values)} config vars"
-            slug = current.slug_id if current else None
-            return self._new_release(target, description, user, slug).version
+            return self._release_on_current_slug(target, description, user).version
 
     def unset_config(self, app: str, names: Iterable[str], user: str = DEFAULT_USER) -> int:
         """Remove config vars; creates a "Remove A config vars" release on the current slug.
@@ -1095,10 +1101,8 @@ class Simulator:
                 raise InvalidParamsError("None of those config vars is set.")
             for name in present:
                 del target.config[name]
-            current = self._current(target)
             description = f"Remove {', '.join(present)} config vars"
-            slug = current.slug_id if current else None
-            return self._new_release(target, description, user, slug).version
+            return self._release_on_current_slug(target, description, user).version
 
     # -- add-ons -----------------------------------------------------------------------------
 
@@ -1124,16 +1128,9 @@ class Simulator:
             target.config[addon.config_var] = self._config_value(service, target.name)
             self._emit(target, "api:addon", "create", lambda: self._addon_json(target, addon), user)
             own = self._own_attachment(target, addon)
-            self._emit(
-                target,
-                "api:addon-attachment",
-                "create",
-                lambda: self._attachment_json(target, own),
-                user,
-            )
-            current = self._current(target)
+            self._emit_attachment(target, "create", own, user)
             description = f"Attach {addon.attachment} (@ref:{addon.name})"
-            self._new_release(target, description, user, current.slug_id if current else None)
+            self._release_on_current_slug(target, description, user)
             return addon.id
 
     def set_addon_state(
@@ -1165,20 +1162,16 @@ class Simulator:
                 )
             if previous == "provisioning" and state == "provisioned":
                 target.config[found.config_var] = self._config_value(found.service, target.name)
-                current = self._current(target)
                 description = (
                     f"@ref:{found.name} completed provisioning, setting {found.config_var}."
                 )
-                slug = current.slug_id if current else None
-                self._new_release(target, description, user, slug)
+                self._release_on_current_slug(target, description, user)
                 for other, att in self._foreign_attachments(found):
                     other.config[att.config_var] = target.config[found.config_var]
-                    current = self._current(other)
                     description = (
                         f"@ref:{found.name} completed provisioning, setting {att.config_var}."
                     )
-                    slug = current.slug_id if current else None
-                    self._new_release(other, description, user, slug)
+                    self._release_on_current_slug(other, description, user)
 
     def remove_addon(self, app: str, addon: str, *, user: str = DEFAULT_USER) -> None:
         """Remove add-on `addon` (id, name or attachment) of its billing app `app`, unset
@@ -1196,19 +1189,12 @@ class Simulator:
             target.config.pop(found.config_var, None)
             found.state = "deprovisioned"
             found.updated_at = self._stamp()
-            self._emit(
-                target,
-                "api:addon-attachment",
-                "destroy",
-                lambda: self._attachment_json(target, own),
-                user,
-            )
+            self._emit_attachment(target, "destroy", own, user)
             self._emit(
                 target, "api:addon", "destroy", lambda: self._addon_json(target, found), user
             )
-            current = self._current(target)
             description = f"Detach {found.attachment} (@ref:{found.name})"
-            self._new_release(target, description, user, current.slug_id if current else None)
+            self._release_on_current_slug(target, description, user)
             for other, att in self._foreign_attachments(found):
                 self._drop_attachment(other, att, user)
 
@@ -1271,16 +1257,9 @@ class Simulator:
             if value is None:  # someone unset it on the billing app: the add-on still has one
                 value = self._config_value(found.service, owner.name)
             target.config[att.config_var] = value
-            self._emit(
-                target,
-                "api:addon-attachment",
-                "create",
-                lambda: self._attachment_json(target, att),
-                user,
-            )
-            current = self._current(target)
+            self._emit_attachment(target, "create", att, user)
             description = f"Attach {att.name} (@ref:{found.name})"
-            self._new_release(target, description, user, current.slug_id if current else None)
+            self._release_on_current_slug(target, description, user)
             return att.id
 
     def detach_addon(self, app: str, attachment: str, *, user: str = DEFAULT_USER) -> None:
