@@ -38,7 +38,8 @@ class RoundListing:
     error: str | None = None
     # Requests the lists took (the round's overhead, shared by its apps).
     requests: int = 0
-    # Apps (by id) with an add-on attached from an app the lists do not show: read alone.
+    # Apps (by id) with an add-on attached from an app the lists do not show: a round
+    # reads their add-ons with their dynos.
     addons_unlisted: frozenset[str] = frozenset()
 
 
@@ -80,6 +81,7 @@ def needs_details(
 
 
 def _moment(stamp: str) -> datetime | None:
+    """A time Heroku gave (ISO 8601, in UTC), or None when it is not one."""
     try:
         moment = datetime.fromisoformat(stamp)
     except ValueError:
