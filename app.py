@@ -8,7 +8,10 @@ The commands live in `heroku_monitor/cli.py`.
 
 import sys
 
-from heroku_monitor.cli import main
-
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        from heroku_monitor.cli import main
+
+        sys.exit(main())
+    except KeyboardInterrupt:  # Ctrl-C before the service is up (still importing): quiet
+        sys.exit(130)

@@ -26,7 +26,8 @@ from urllib3.exceptions import NewConnectionError
 from urllib3.exceptions import TimeoutError as TimeoutError_
 from urllib3.util.retry import Retry
 
-from heroku_monitor.rounds import Details, RoundListing
+from heroku_monitor import rounds
+from heroku_monitor.rounds import Details, PartRead, RoundListing
 from heroku_monitor.snapshot import Addon, AppSnapshot, Dyno, ListedApp, Release
 
 ACCEPT = "application/vnd.heroku+json; version=3"
@@ -308,10 +309,9 @@ class HerokuClient:
 
         `include_config=False` skips the config vars (a status answer needs none of them).
         """
-        quoted = quote(app, safe="")
-        base = f"/apps/{quoted}"
+        base = f"/apps/{quote(app, safe='')}"
         calls: list[Callable[[], Any]] = [
-            lambda: self.get(base, conditional=True)[0],
+            partial(self._app_info, base),
             lambda: self.get_all(f"{base}/dynos"),
             lambda: self.get_all(f"{base}/addons"),
             lambda: self._releases(base),
@@ -320,23 +320,15 @@ class HerokuClient:
             calls.append(lambda: self._config(base, digest_key))
         info, dynos, addons, releases, *config = self.together(*calls)
         try:
-            listed = _listed(info)
-            return AppSnapshot(
-                app=listed.name,
-                taken_at=now,
-                maintenance=listed.maintenance,
-                app_updated_at=listed.updated_at,
-                web_url=listed.web_url,
-                dynos=tuple(_dyno(d) for d in dynos),
-                releases=tuple(sorted(releases, key=lambda r: r.version, reverse=True)),
-                addons=tuple(_addon(a) for a in addons),
-                config=dict(config[0]) if config else {},
-                config_key_id=key_id(digest_key) if include_config else "",
-                released_at=listed.released_at,
-                details_at=now.isoformat() if include_config else "",
+            part = PartRead(
+                _listed(info), tuple(map(_dyno, dynos)), tuple(map(_addon, addons)), None
             )
         except (KeyError, TypeError, AttributeError, ValueError) as exc:
             raise Unavailable(f"Heroku's answer for {app!r} is missing fields ({exc}).") from exc
+        if not include_config:
+            return rounds.whole(part, Details(tuple(releases), {}, ""), now=now, details_at="")
+        details = Details(tuple(releases), config[0], key_id(digest_key))
+        return rounds.whole(part, details, now=now, details_at=now.isoformat())
 
     def _releases(self, base: str) -> list[Release]:
         releases, _ = self.get(
@@ -344,7 +336,10 @@ class HerokuClient:
         )
         if not isinstance(releases, list):
             raise Unavailable(f"Heroku answered {base}/releases with something other than a list.")
-        return [_release(r) for r in releases]
+        try:
+            return [_release(r) for r in releases]
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:
+            raise Unavailable(f"Heroku's releases at {base} are missing fields ({exc}).") from exc
 
     def _config(self, base: str, digest_key: bytes) -> dict[str, str]:
         config, _ = self.get(

@@ -36,6 +36,7 @@ class LeaseView:
     label: str
     since: datetime
     expires_at: datetime
+    ours: bool  # held by this process
 
 
 def process_label() -> str:
@@ -154,4 +155,5 @@ class Leadership:
             row = s.execute(select(Lease).where(Lease.name == POLLING)).scalar_one_or_none()
             if row is None or row.expires_at <= self.clock():
                 return None
-            return LeaseView(row.holder, row.label, row.since, row.expires_at)
+            ours = row.holder == self.holder
+            return LeaseView(row.holder, row.label, row.since, row.expires_at, ours)

@@ -31,6 +31,7 @@ from typing import Any
 
 from heroku_monitor.detect import Event
 from heroku_monitor.snapshot import Dyno
+from heroku_monitor.validation import whole_number
 
 LOG_ROUTER_ERROR = "log_router_error"
 LOG_5XX_RATE = "log_5xx_rate"
@@ -452,14 +453,21 @@ class Thresholds:
     min_requests: int = 100  # … over at least this many router lines in the window
     first_line_codes: tuple[str, ...] = (*MEMORY_CODES, *BOOT_CODES)  # alert at the first line
 
+    @property
+    def text(self) -> str:
+        """As a person writes them: `lines/percent/requests`, e.g. "5/5/100"."""
+        return f"{self.code_lines}/{round(self.rate_5xx * 100)}/{self.min_requests}"
+
 
 def parse_thresholds(text: str) -> tuple[Thresholds | None, str | None]:
     """`lines/percent/requests` (e.g. "5/5/100": 5 lines of one H code in 5 minutes; a 5xx
     rate of 5 % over at least 100 requests) as Thresholds, or (None, the error sentence)."""
-    parts = text.strip().split("/")
-    if len(parts) == 3 and all(p.strip().isascii() and p.strip().isdigit() for p in parts):
-        lines, percent, requests = (int(p) for p in parts)
-        if 1 <= lines <= 10_000 and 1 <= percent <= 100 and 1 <= requests <= 1_000_000:
+    parts = text.split("/")
+    if len(parts) == 3:
+        lines = whole_number(parts[0], 1, 10_000)
+        percent = whole_number(parts[1], 1, 100)
+        requests = whole_number(parts[2], 1, 1_000_000)
+        if lines is not None and percent is not None and requests is not None:
             return Thresholds(code_lines=lines, rate_5xx=percent / 100, min_requests=requests), None
     return None, (
         "Log thresholds are three whole numbers, lines/percent/requests, e.g. 5/5/100: "

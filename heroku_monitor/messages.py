@@ -209,6 +209,12 @@ def _body(kind: str, events: Sequence[Event]) -> list[Part]:
     return []
 
 
+def slack_date(now: datetime) -> str:
+    """`now` as Slack shows a date in each reader's time zone (UTC text where it cannot)."""
+    fallback = now.strftime("%Y-%m-%d %H:%M UTC")
+    return f"<!date^{int(now.timestamp())}^{{date_short_pretty}} at {{time}}|{fallback}>"
+
+
 def render(app: str, kind: str, events: Sequence[Event], now: datetime) -> Message:
     """The one message for `events`, all of `kind` and `app`."""
     emoji, title = header(kind, events)
@@ -218,12 +224,8 @@ def render(app: str, kind: str, events: Sequence[Event], now: datetime) -> Messa
     def text_of(parts: list[Part]) -> str:
         return "\n".join([*opening, *lines_of(parts, None, TEXT_ITEM_LIMIT)])
 
-    epoch = int(now.timestamp())
-    fallback = now.strftime("%Y-%m-%d %H:%M UTC")
     fixed_head = [header_block(f"{emoji} {title} {emoji}"), fields_block(f"*App:*\n{escape(app)}")]
-    context = context_block(
-        f"<!date^{epoch}^{{date_short_pretty}} at {{time}}|{fallback}> · {dashboard_link(app)}"
-    )
+    context = context_block(f"{slack_date(now)} · {dashboard_link(app)}")
 
     def blocks_of(parts: list[Part]) -> Blocks:
         return [*fixed_head, *sections(lines_of(parts, MAX_SECTION, BLOCK_ITEM_LIMIT)), context]
@@ -254,13 +256,11 @@ def no_longer_watched(app: str, team: str, now: datetime) -> Message:
     """The one note a team watch posts when an app left the team or was deleted."""
     title = "No Longer Watched"
     line = f"{escape(app)} is no longer an app of team {escape(team)} (deleted or moved out)."
-    epoch = int(now.timestamp())
-    fallback = now.strftime("%Y-%m-%d %H:%M UTC")
     blocks: Blocks = [
         header_block(f"👋 {title} 👋"),
         fields_block(f"*App:*\n{escape(app)}", f"*Team:*\n{escape(team)}"),
         *sections([line]),
-        context_block(f"<!date^{epoch}^{{date_short_pretty}} at {{time}}|{fallback}>"),
+        context_block(slack_date(now)),
     ]
     text = f"👋 *{title}* 👋\nApp: {escape(app)}\n{line}"
     key = f"{app}:{TEAM_APP_GONE}:{team}:{now.isoformat()}"

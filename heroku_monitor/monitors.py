@@ -51,14 +51,12 @@ class Monitors:
         with self.db.transaction() as s:
             if not self.db.insert_new(s, KeyValue, key="seeded", value=now.isoformat()):
                 return False
-            monitor = _new_monitor(app_name, channel or "#general", interval, now)
-            monitor.source = "environment"
-            s.add(monitor)
+            s.add(new_monitor(app_name, channel or "#general", interval, now, source="environment"))
         return True
 
     def add(self, app_name: str, channel: str, interval: int, now: datetime) -> int:
         with self.db.transaction() as s:
-            monitor = _new_monitor(app_name, channel, interval, now)
+            monitor = new_monitor(app_name, channel, interval, now)
             s.add(monitor)
             s.flush()
             return monitor.id
@@ -123,6 +121,17 @@ class Monitors:
         """Forget a monitor; its alerts stay in the log."""
         with self.db.transaction() as s:
             return remove(s, monitor_id)
+
+    def active_ids(self, app_name: str) -> list[int]:
+        """The monitors watching `app_name` that are not paused (one query, no state)."""
+        with self.db.reading() as s:
+            return list(
+                s.execute(
+                    select(Monitor.id)
+                    .where(Monitor.app_name == app_name, Monitor.paused.is_(False))
+                    .order_by(Monitor.id)
+                ).scalars()
+            )
 
     def all(self) -> list[MonitorView]:
         with self.db.reading() as s:
@@ -217,15 +226,26 @@ def remove(s: Session, monitor_id: int) -> bool:
     return bool(rowcount(s.execute(delete(Monitor).where(Monitor.id == monitor_id))))
 
 
-def _new_monitor(app_name: str, channel: str, interval: int, now: datetime) -> Monitor:
+def new_monitor(
+    app_name: str,
+    channel: str,
+    interval: int,
+    now: datetime,
+    *,
+    source: str = "dashboard",
+    paused: bool = False,
+    team_watch_id: int | None = None,
+) -> Monitor:
+    """A new monitor's row (added to a session by the caller)."""
     return Monitor(
         app_name=app_name,
         slack_channel=channel,
         check_interval=interval,
-        paused=False,
-        source="dashboard",
+        paused=paused,
+        source=source,
         created_at=now,
         updated_at=now,
+        team_watch_id=team_watch_id,
     )
 
 

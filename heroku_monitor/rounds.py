@@ -106,12 +106,17 @@ def assemble(part: PartRead, *, now: datetime, previous: AppSnapshot | None) -> 
     lock, so `previous` is the newest any process kept. None when there is no previous
     snapshot to carry them from (the monitor was reset meanwhile: the round's read is stale).
     """
-    details, details_at = part.details, now.isoformat()
-    if details is None:
-        if previous is None or previous.app != part.listed.name:
-            return None
-        details = Details(previous.releases, dict(previous.config), previous.config_key_id)
-        details_at = previous.details_at
+    if part.details is not None:
+        return whole(part, part.details, now=now, details_at=now.isoformat())
+    if previous is None or previous.app != part.listed.name:
+        return None
+    kept = Details(previous.releases, dict(previous.config), previous.config_key_id)
+    return whole(part, kept, now=now, details_at=previous.details_at)
+
+
+def whole(part: PartRead, details: Details, *, now: datetime, details_at: str) -> AppSnapshot:
+    """The app's snapshot: its line in a list (or its own record), dynos and add-ons, and
+    its releases (newest first) and config var digests, read at `details_at`."""
     listed = part.listed
     return AppSnapshot(
         app=listed.name,

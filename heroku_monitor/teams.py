@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 
 from heroku_monitor import messages, rounds
 from heroku_monitor.db import Database, KeyValue, Monitor, TeamWatch, rowcount
-from heroku_monitor.monitors import remove
+from heroku_monitor.monitors import new_monitor, remove
 from heroku_monitor.outbox import Outbox
 
 TEAM_SOURCE = "team"  # the `source` of a monitor a team watch made
@@ -91,6 +91,18 @@ class TeamWatches:
             s.delete(watch)
             return True
 
+    def get(self, watch_id: int) -> TeamView | None:
+        with self.db.reading() as s:
+            watch = s.get(TeamWatch, watch_id)
+            if watch is None:
+                return None
+            apps = s.execute(
+                select(Monitor.app_name)
+                .where(Monitor.team_watch_id == watch_id)
+                .order_by(Monitor.app_name)
+            ).scalars()
+            return _view(watch, tuple(apps))
+
     def all(self) -> list[TeamView]:
         with self.db.reading() as s:
             watches = s.execute(select(TeamWatch).order_by(TeamWatch.id)).scalars().all()
@@ -102,19 +114,7 @@ class TeamWatches:
         apps: dict[int, list[str]] = {}
         for watch_id, app in members:
             apps.setdefault(int(watch_id or 0), []).append(str(app))
-        return [
-            TeamView(
-                w.id,
-                w.team,
-                w.slack_channel,
-                w.check_interval,
-                w.paused,
-                w.source,
-                w.last_error,
-                tuple(apps.get(w.id, ())),
-            )
-            for w in watches
-        ]
+        return [_view(w, tuple(apps.get(w.id, ()))) for w in watches]
 
     def sync(
         self, watch_id: int, team_apps: Iterable[str] | None, now: datetime, *, error: str = ""
@@ -140,14 +140,13 @@ class TeamWatches:
             change = rounds.team_change(team_apps, watched)
             added: list[tuple[int, str]] = []
             for app in change.add:
-                monitor = Monitor(
-                    app_name=app,
-                    slack_channel=watch.slack_channel,
-                    check_interval=watch.check_interval,
-                    paused=watch.paused,
+                monitor = new_monitor(
+                    app,
+                    watch.slack_channel,
+                    watch.check_interval,
+                    now,
                     source=TEAM_SOURCE,
-                    created_at=now,
-                    updated_at=now,
+                    paused=watch.paused,
                     team_watch_id=watch_id,
                 )
                 s.add(monitor)
@@ -158,6 +157,12 @@ class TeamWatches:
                 self.outbox.enqueue(s, monitor_id, [note], now)
                 remove(s, monitor_id)
             return TeamSync(tuple(added), tuple(app for _, app in change.drop))
+
+
+def _view(w: TeamWatch, apps: tuple[str, ...]) -> TeamView:
+    return TeamView(
+        w.id, w.team, w.slack_channel, w.check_interval, w.paused, w.source, w.last_error, apps
+    )
 
 
 def _new_watch(team: str, channel: str, interval: int, now: datetime, *, source: str) -> TeamWatch:

@@ -36,7 +36,7 @@ TEAM_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,99}")
 def team_name_error(value: str) -> str | None:
     if TEAM_NAME.fullmatch(value):
         return None
-    return "a Heroku team name is lower-case letters, digits and dashes (at most 100)."
+    return "A Heroku team name is lower-case letters, digits and dashes (at most 100)."
 
 
 def normal_channel(value: str) -> str:

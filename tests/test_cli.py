@@ -3,13 +3,16 @@ has started by then."""
 
 from __future__ import annotations
 
+import signal
 import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.processes import clean_env, free_port, run_app
+from tests.processes import APP_PY, ROOT, clean_env, free_port, run_app
 
 
 @pytest.fixture
@@ -45,3 +48,26 @@ def test_a_busy_simulator_port_stops_the_demo_with_one_line(tmp_path: Path, busy
     assert done.returncode == 2
     line = one_line(done.stderr)
     assert f"simulator cannot listen on port {busy_port}" in line and "SIMULATOR_PORT" in line
+
+
+def test_ctrl_c_while_the_service_is_still_importing_exits_130_without_a_traceback(
+    tmp_path: Path,
+):
+    """Stopping a process as it starts (a deploy, a restart, a test) lands in its imports."""
+    env = clean_env(PORT=str(free_port()), DATABASE_URL=f"sqlite:///{tmp_path}/m.db")
+    process = subprocess.Popen(
+        [sys.executable, "-X", "importtime", APP_PY, "--demo"],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stderr is not None
+    for line in process.stderr:  # each import, as it ends: ours have begun
+        if line.rstrip().split("| ")[-1].strip().startswith("heroku_monitor."):
+            break
+    process.send_signal(signal.SIGINT)
+    _, rest = process.communicate(timeout=30)
+    assert "Traceback" not in rest, rest[-2000:]
+    assert process.returncode == 130

@@ -215,7 +215,8 @@ def test_a_monitor_can_set_when_its_logs_alert_on_the_dashboard(drained, world: 
 
 
 @pytest.mark.parametrize(
-    ("given", "lines", "rate", "requests"), [("5/5/100", 5, 0.05, 100), ("1/50/10", 1, 0.5, 10)]
+    ("given", "lines", "rate", "requests"),
+    [("5/5/100", 5, 0.05, 100), ("1/50/10", 1, 0.5, 10), (" 20 / 5 / 100 ", 20, 0.05, 100)],
 )
 def test_log_thresholds_are_lines_percent_requests(given, lines, rate, requests):
     from heroku_monitor.logs import parse_thresholds
@@ -227,6 +228,16 @@ def test_log_thresholds_are_lines_percent_requests(given, lines, rate, requests)
         rate,
         requests,
     )
+
+
+def test_log_thresholds_are_kept_as_a_person_writes_them_without_spaces(drained):
+    from tests.web import csrf_token
+
+    service, client = drained
+    mid = service.monitors.all()[0].id
+    data = {"csrf_token": csrf_token(client), "thresholds": " 20 / 5 / 100 "}
+    assert client.post(f"/monitors/{mid}/log-thresholds", data=data).status_code == 303
+    assert service.monitors.get(mid).log_thresholds == "20/5/100"
 
 
 @pytest.mark.parametrize(

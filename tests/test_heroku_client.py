@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -132,6 +133,20 @@ def test_malformed_json_is_unavailable_not_a_crash(sim, server):
     sim.inject_malformed("my-app", count=1)
     with pytest.raises(Unavailable, match="malformed JSON"):
         client_for(server, sim).snapshot("my-app", now=T0, digest_key=KEY)
+
+
+def test_releases_missing_fields_are_unavailable_not_a_crash(sim, server, monkeypatch):
+    client = client_for(server, sim)
+    read = client.get
+
+    def get(path: str, **options: Any) -> tuple[Any, str | None]:
+        if path.endswith("/releases"):
+            return [{"version": 1}], None  # no id, status or created_at
+        return read(path, **options)
+
+    monkeypatch.setattr(client, "get", get)
+    with pytest.raises(Unavailable, match="releases"):
+        client.snapshot("my-app", now=T0, digest_key=KEY)
 
 
 def test_unreachable_heroku_is_unavailable():

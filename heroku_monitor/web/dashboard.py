@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
@@ -22,6 +23,7 @@ from heroku_monitor import messages
 from heroku_monitor.budget import Budget
 from heroku_monitor.db import Alert
 from heroku_monitor.incidents import Incident, Snooze
+from heroku_monitor.logs import Thresholds
 from heroku_monitor.monitors import MonitorView
 from heroku_monitor.outbox import FAILED
 from heroku_monitor.service import Service
@@ -36,6 +38,10 @@ from heroku_monitor.web.forms import (
     TeamForm,
 )
 from heroku_monitor.web.timeline import Marker, timeline_svg
+
+T = TypeVar("T")
+# SPEC section 12's log-alert thresholds, as a monitor's card writes them.
+DEFAULT_THRESHOLDS = Thresholds().text
 
 DEFAULT_CHANNEL = "#alerts"
 
@@ -75,7 +81,7 @@ def _polling(service: Service) -> Polling:
             f"no process right now — another takes over within two lease periods ({periods:g} s)",
             None,
         )
-    if lease.holder == leadership.holder:
+    if lease.ours:
         return Polling(f"this process ({lease.label})", lease.since)
     return Polling(lease.label, lease.since)
 
@@ -105,6 +111,7 @@ class Page:
     team_form: TeamForm
     polling: Polling
     default_mention: str = "here"
+    default_thresholds: str = DEFAULT_THRESHOLDS
 
     def fmt(self, moment: datetime | None) -> str:
         return _fmt(moment, self.now)
@@ -305,12 +312,18 @@ def add_monitor() -> Response | tuple[str, int]:
 
 
 def _acted_on(monitor_id: int) -> MonitorView:
+    return _found(current_service().monitors.get, monitor_id)
+
+
+def _found(get: Callable[[int], T | None], item_id: int) -> T:
+    """What a button acts on (a monitor, a team watch), after its form's CSRF check: 400
+    when the form expired, 404 when there is no such thing."""
     if not ActionForm().validate_on_submit():
         abort(400, "The form expired; reload the page and try again.")
-    monitor = current_service().monitors.get(monitor_id) if _is_id(str(monitor_id)) else None
-    if monitor is None:
+    found = get(item_id) if _is_id(str(item_id)) else None
+    if found is None:
         abort(404)
-    return monitor
+    return found
 
 
 @bp.post("/monitors/<int:monitor_id>/pause")
@@ -353,14 +366,14 @@ def set_mention(monitor_id: int) -> Response | tuple[str, int]:
 @bp.post("/monitors/<int:monitor_id>/log-thresholds")
 def set_log_thresholds(monitor_id: int) -> Response | tuple[str, int]:
     """When the app's logs alert: lines/percent/requests (e.g. 5/5/100), empty for SPEC's
-    defaults."""
+    defaults (`DEFAULT_THRESHOLDS`)."""
     form = LogThresholdsForm()
     return _save_setting(
         monitor_id,
         form,
         form.thresholds,
         current_service().monitors.set_log_thresholds,
-        lambda value: f"Log alerts now at {value or '5/5/100 (the defaults)'}.",
+        lambda value: f"Log alerts now at {value or DEFAULT_THRESHOLDS + ' (the defaults)'}.",
     )
 
 
@@ -440,12 +453,7 @@ def add_team() -> Response | tuple[str, int]:
 
 
 def _team_acted_on(watch_id: int) -> TeamView:
-    if not ActionForm().validate_on_submit():
-        abort(400, "The form expired; reload the page and try again.")
-    found = [t for t in current_service().teams.all() if t.id == watch_id]
-    if not found:
-        abort(404)
-    return found[0]
+    return _found(current_service().teams.get, watch_id)
 
 
 def _team_changed(what: str) -> Response:

@@ -34,9 +34,8 @@ def take(app: str, batch: str, lines: Sequence[logs.LogLine], *, token: str | No
     counts = logs.count(lines, token=token)
     taken = service.checker.log_counts.take(app, batch, as_rows(counts, now), len(lines), now)
     if taken:
-        for monitor in service.monitors.all():
-            if monitor.app_name == app and not monitor.paused:
-                service.scheduler.check_logs_soon(monitor.id)
+        for monitor_id in service.monitors.active_ids(app):
+            service.scheduler.check_logs_soon(monitor_id)
     return taken
 
 

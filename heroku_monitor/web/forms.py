@@ -32,30 +32,29 @@ def _interval(value: str) -> str | None:
     return validation.parse_interval(value)[1]
 
 
-def _channel_field() -> StringField:
-    return StringField(
+class _WatchForm(FlaskForm):
+    """Where a watch's alerts go and how often it is checked (a monitor's, a team's)."""
+
+    slack_channel = StringField(
         "Slack Channel",
         validators=[
             InputRequired("Enter a channel, like #alerts."),
             _rule(validation.channel_error, validation.normal_channel),
         ],
     )
-
-
-def _interval_field() -> StringField:
-    return StringField(
+    check_interval = StringField(
         "Check Interval (minutes)",
         validators=[InputRequired("Enter a number of minutes from 1 to 60."), _rule(_interval)],
     )
 
+    @property
+    def interval(self) -> int:
+        minutes, _ = validation.parse_interval(self.check_interval.data or "")
+        assert minutes is not None, "only read after validation"
+        return minutes
 
-def _minutes(field: Field) -> int:
-    minutes, _ = validation.parse_interval(field.data or "")
-    assert minutes is not None, "only read after validation"
-    return minutes
 
-
-class MonitorForm(FlaskForm):
+class MonitorForm(_WatchForm):
     """The PRD's form: App Name, Slack Channel, Check Interval (and which monitor)."""
 
     monitor_id = HiddenField()
@@ -66,33 +65,19 @@ class MonitorForm(FlaskForm):
             _rule(validation.app_name_error),
         ],
     )
-    slack_channel = _channel_field()
-    check_interval = _interval_field()
-
-    @property
-    def interval(self) -> int:
-        return _minutes(self.check_interval)
 
 
-def _team(value: str) -> str | None:
-    problem = validation.team_name_error(value)
-    return problem[:1].upper() + problem[1:] if problem else None
-
-
-class TeamForm(FlaskForm):
+class TeamForm(_WatchForm):
     """Watch every app of a Heroku team: the team, and the channel and interval its apps'
     monitors share."""
 
     team = StringField(
         "Team",
-        validators=[InputRequired("Enter the Heroku team's name."), _rule(_team)],
+        validators=[
+            InputRequired("Enter the Heroku team's name."),
+            _rule(validation.team_name_error),
+        ],
     )
-    slack_channel = _channel_field()
-    check_interval = _interval_field()
-
-    @property
-    def interval(self) -> int:
-        return _minutes(self.check_interval)
 
 
 def _mention(value: str) -> str | None:
@@ -115,10 +100,16 @@ def _thresholds(value: str) -> str | None:
     return parse_thresholds(value)[1] if value else None
 
 
+def _thresholds_text(value: str) -> str:
+    """ " 5 / 5 / 100 " kept as "5/5/100" (what does not parse stays, for its message)."""
+    thresholds, _ = parse_thresholds(value)
+    return thresholds.text if thresholds is not None else value.strip()
+
+
 class LogThresholdsForm(FlaskForm):
     """A monitor's log-alert thresholds: lines/percent/requests, empty for the defaults."""
 
-    thresholds = StringField("Log alerts at", validators=[_rule(_thresholds)])
+    thresholds = StringField("Log alerts at", validators=[_rule(_thresholds, _thresholds_text)])
 
 
 class ActionForm(FlaskForm):

@@ -62,7 +62,7 @@ def polling(service: Service) -> dict[str, Any]:
     return {
         "leader": lease.label if lease else None,
         "this_process": service.leadership.label,
-        "this_process_leads": service.leadership.leads(),
+        "this_process_leads": bool(lease and lease.ours),
         "leader_since": lease.since.isoformat() if lease else None,
         "lease_expires_at": lease.expires_at.isoformat() if lease else None,
         "lease_seconds": service.leadership.lease.total_seconds(),

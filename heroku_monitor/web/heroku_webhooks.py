@@ -89,9 +89,9 @@ def heroku() -> tuple[Response, int]:
     if key is not None and not service.scheduler.first_sighting(key):
         # Seen before (by this process or another): answer 2xx so Heroku stops retrying.
         return jsonify(app=name, checks=0, duplicate=True), 200
-    monitors = [m for m in service.monitors.all() if m.app_name == name and not m.paused]
-    for monitor in monitors:
-        service.scheduler.check_soon(monitor.id)
+    monitors = service.monitors.active_ids(name) if name else []
+    for monitor_id in monitors:
+        service.scheduler.check_soon(monitor_id)
     if name and not monitors:
         log.info("webhook for %s, which no active monitor watches: ignored", name)
     # Heroku counts any 2xx as delivered; answering before the check keeps it fast.
