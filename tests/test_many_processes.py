@@ -1,24 +1,36 @@
 """Several real processes on one database (SPEC section 13): one of them leads the polling,
-the others poll nothing; each alert goes out once; and when the leader is killed (kill -9)
-another takes over within two lease periods."""
+the others poll nothing but serve webhooks, log drains and commands; each alert goes out
+once; and when the leader is killed (kill -9) another takes over within two lease periods."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import json
 import signal
 import time
+from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 import requests
 
+from heroku_monitor.web.heroku_webhooks import SIGNATURE_HEADER, signature
 from heroku_sim import Simulator, SimulatorServer
 from tests.fakes import FakeSlack
 from tests.processes import free_port, start, stop, wait_for_http
 from tests.test_exactly_once import env_for
+from tests.test_logs import H12, body, frame
+from tests.test_webhooks import fresh
 from tests.web import wait_until
 
 CRASH = "🚨 *ALERT: Dyno Crash Detected* 🚨"
 LEASE = 2  # seconds: LEADER_LEASE_SECONDS for these processes
+WEBHOOK_SECRET = "dcbff0c4430a2960a2552389d587bc58d30a37a8cf3f75f8fb77abe667ad"
+DRAIN_SECRET = "drain-secret-0123456789abcdef"
+SLACK_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 
 
 def polling(port: int) -> dict:
@@ -68,3 +80,91 @@ def test_processes_on_one_database_poll_once_alert_once_and_survive_their_leader
             if i != index:
                 assert "Traceback" not in stop(process)
     assert [m["text"].split("\n")[0] for m in slack.messages] == [CRASH]
+
+
+def test_a_process_that_does_not_lead_still_serves_webhooks_log_drains_and_commands(
+    processes, tmp_path: Path
+):
+    sim = Simulator(seed=6)
+    sim.create_app("my-app")
+    secrets = {
+        "HEROKU_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "HEROKU_DRAIN_SECRET": DRAIN_SECRET,
+        "SLACK_SIGNING_SECRET": SLACK_SECRET,
+    }
+    with SimulatorServer(sim) as heroku, FakeSlack() as slack:
+        env = {**env_for(heroku, sim, slack, f"sqlite:///{tmp_path}/shared.db"), **secrets}
+        ports = [free_port() for _ in range(2)]
+        started = [start(processes, {**env, "PORT": str(port)}) for port in ports]
+        for port in ports:
+            wait_for_http(f"http://127.0.0.1:{port}/healthz", timeout=30)
+        wait_until(lambda: len({polling(p)["leader"] for p in ports}) == 1, timeout=10)
+        (follower,) = [p for p in ports if not polling(p)["this_process_leads"]]
+        base = f"http://127.0.0.1:{follower}"
+        # The leader's first round is done: its next is minutes away (CHECK_INTERVAL).
+        wait_until(lambda: sim.requests_by_path.get("/apps/my-app/dynos", 0) >= 1, timeout=20)
+
+        # A webhook: the follower checks the app itself.
+        sim.crash_dyno("my-app", "web.1")
+        raw = json.dumps(fresh("api-dyno-create")).encode()
+        answer = requests.post(
+            f"{base}/webhooks/heroku",
+            data=raw,
+            headers={
+                "Content-Type": "application/json",
+                SIGNATURE_HEADER: signature(WEBHOOK_SECRET, raw),
+            },
+            timeout=10,
+        )
+        assert answer.status_code in (200, 202), answer.text
+        slack.wait_for_messages(1, timeout=20)
+        assert slack.messages[0]["text"].startswith(CRASH)
+
+        # A log drain: its H12 lines are counted and alerted on by the follower.
+        now = datetime.now(UTC)
+        token = base64.b64encode(f"token:{DRAIN_SECRET}".encode()).decode()
+        answer = requests.post(
+            f"{base}/drains/heroku/my-app",
+            data=body(*(frame(H12, now) for _ in range(10))),
+            headers={
+                "Authorization": f"Basic {token}",
+                "Content-Type": "application/logplex-1",
+                "Logplex-Frame-Id": "follower-1",
+                "Logplex-Msg-Count": "10",
+            },
+            timeout=10,
+        )
+        assert answer.status_code == 200, answer.text
+        wait_until(lambda: any("Router Errors" in m["text"] for m in slack.messages), timeout=20)
+
+        # A slash command: answered by the follower from the last check.
+        form = urlencode(
+            {
+                "command": "/heroku-status",
+                "text": "my-app",
+                "team_id": "T0FAKE0001",
+                "channel_id": "C0FAKE0001",
+                "user_id": "U0FAKEUSR1",
+                "response_url": slack.response_url("status"),
+                "trigger_id": "1.2.3",
+            }
+        )
+        stamp = str(int(time.time()))
+        mac = hmac.new(SLACK_SECRET.encode(), f"v0:{stamp}:{form}".encode(), hashlib.sha256)
+        answer = requests.post(
+            f"{base}/slack/commands",
+            data=form,
+            headers={
+                "Content-Type": "application/x-www-form-urlencoded",
+                "X-Slack-Request-Timestamp": stamp,
+                "X-Slack-Signature": f"v0={mac.hexdigest()}",
+            },
+            timeout=10,
+        )
+        assert answer.status_code == 200 and "my-app" in answer.text, answer.text
+
+        assert not polling(follower)["this_process_leads"]
+        for process in started:
+            assert "Traceback" not in stop(process)
+    firsts = [m["text"].split("\n")[0] for m in slack.messages]
+    assert firsts.count(CRASH) == 1 and len(firsts) == 2, firsts
