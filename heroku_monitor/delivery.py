@@ -52,20 +52,28 @@ class Delivery:
         takes a channel's oldest only); the other channels' alerts go on. Never a busy loop.
         """
         self._more.set()
-        if not self._lock.acquire(blocking=False):
-            return 0
         delivered = 0
-        try:
-            while self._more.is_set():
-                self._more.clear()
-                while (item := self.outbox.claim_next(self.clock(), lease=self.lease)) is not None:
-                    delivered += self._send(item) == SENT
-            due = self.outbox.next_due(self.clock())
-            if due is not None:
-                self.wake_at(due)  # a retry, or a lease a dead process left behind
-            return delivered
-        finally:
-            self._lock.release()
+        # A caller that found the lock taken set `_more` first: the run holding the lock
+        # sees it, before it lets go of the lock or just after (then it runs again).
+        while self._more.is_set() and self._lock.acquire(blocking=False):
+            try:
+                while self._more.is_set():
+                    self._more.clear()
+                    delivered += self._send_due()
+                due = self.outbox.next_due(self.clock())
+                if due is not None:
+                    self.wake_at(due)  # a retry, or a lease a dead process left behind
+            finally:
+                self._lock.release()
+        return delivered
+
+    def _send_due(self) -> int:
+        """Send every alert due now, each channel's oldest first (a channel whose alert
+        waits for its retry is held back: `Outbox.claim_next` skips it)."""
+        sent = 0
+        while (item := self.outbox.claim_next(self.clock(), lease=self.lease)) is not None:
+            sent += self._send(item) == SENT
+        return sent
 
     def _send(self, item: OutboxItem) -> str:
         """Post one claimed alert: SENT, FAILED (for good), or RETRY (a passing failure,

@@ -3,6 +3,7 @@ Retry-After is kept to the second, and nothing waits forever."""
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import timedelta
 from typing import Any
@@ -147,3 +148,29 @@ def test_a_channels_alerts_wait_behind_its_retry_and_go_out_in_order(sqlite_url:
     now[0] = T0 + timedelta(seconds=30)
     assert delivery.run() == 2
     assert ["app-one" in text for _, text in slack.posted] == [True, False]
+
+
+def test_an_alert_queued_while_a_run_is_finishing_goes_out_before_that_run_returns(
+    sqlite_url: str,
+):
+    storage = Storage(sqlite_url)
+    crash_in(storage, "#alerts", "app-one")
+    slack = Slack()
+    delivery = Delivery(storage.outbox, storage.monitors, slack, lambda: T0)
+    finishing, go_on = threading.Event(), threading.Event()
+    next_due = storage.outbox.next_due
+
+    def slow_next_due(now: Any) -> Any:  # the run has sent what it found, still holds the lock
+        finishing.set()
+        go_on.wait(10)
+        return next_due(now)
+
+    storage.outbox.next_due = slow_next_due  # type: ignore[method-assign]
+    first = threading.Thread(target=delivery.run)
+    first.start()
+    assert finishing.wait(10)
+    crash_in(storage, "#other", "app-two")  # a check queues an alert meanwhile...
+    assert delivery.run() == 0  # ... and its run leaves it to the one going
+    go_on.set()
+    first.join(10)
+    assert [channel for channel, _ in slack.posted] == ["#alerts", "#other"]
