@@ -191,6 +191,7 @@ class Scheduler:
         self._lock = threading.Lock()
         self._due: set[int] = set()  # monitors whose interval job fired: the next round
         self._round_waits = False
+        self._round_lock = threading.Lock()
         self._round_pool = Pool(max_workers=max_workers, thread_name_prefix="round")
         self._running: set[int] = set()
         self._again: dict[int, _Request] = {}  # monitor -> what its re-run was asked for
@@ -495,12 +496,15 @@ class Scheduler:
     def _round(self) -> None:
         """One polling round: the lists once, then the due monitors' checks concurrently
         (each reads its dynos, and its releases and config vars only when they moved)."""
-        with self._lock:
-            due, self._due, self._round_waits = self._due, set(), False
-        if not self.leading or self._pause_left() is not None:
-            return
-        with _survived("a polling round"):
-            self.run_round(due)
+        # One round at a time: a round that falls due while one runs waits for it, then
+        # takes everything that fell due meanwhile (never two reads of the lists at once).
+        with self._round_lock:
+            with self._lock:
+                due, self._due, self._round_waits = self._due, set(), False
+            if not self.leading or self._pause_left() is not None:
+                return
+            with _survived("a polling round"):
+                self.run_round(due)
 
     def run_round(self, monitor_ids: set[int]) -> None:
         """One polling round of these monitors, now, in this thread (each app's check on
@@ -528,12 +532,16 @@ class Scheduler:
         list(self._round_pool.map(lambda job: self._check_as(*job), requests))
         spent = self.checker.heroku.spent(POLL) - before
         if due or watches:
-            self.rounds += 1
             measured = spent / max(1, len(due))
             # A moving average, so one round of first checks does not stretch the plan.
             self.requests_per_poll = 0.8 * self.requests_per_poll + 0.2 * measured
-        self.checker.flush_spend()
-        self.delivery.run()
+        try:
+            self.checker.flush_spend()
+            self.delivery.run()
+        finally:
+            if due or watches:
+                with self._lock:
+                    self.rounds += 1  # done, its alerts sent (or failed trying)
 
     def _listing(self, apps: list[str], teams: list[str]) -> RoundListing | None:
         """The round's lists: the account's (and the teams'), or for a few apps in a big

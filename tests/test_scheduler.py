@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -17,20 +16,21 @@ from heroku_monitor.outbox import Outbox
 from heroku_monitor.rounds import RoundListing
 from heroku_monitor.scheduler import Scheduler
 from tests.builders import T0
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.01)
+from tests.web import NO_INTERVAL_POLLS, wait_until
 
 
 class NoHeroku:
-    """The Heroku client a round's lists come from: empty lists, no requests."""
+    """The Heroku client a round's lists come from: empty lists, no requests. While `hold`
+    is set, a listing blocks until it is set again (a slow Heroku)."""
+
+    def __init__(self) -> None:
+        self.listings = 0
+        self.hold: threading.Event | None = None
 
     def listing(self, *, apps: bool, teams: list[str]) -> RoundListing:
+        self.listings += 1
+        if self.hold is not None:
+            self.hold.wait(10)
         return RoundListing()
 
     def spent(self, source: str) -> int:
@@ -54,6 +54,7 @@ class RecordingChecker:
         self.hold: dict[int, threading.Event] = {}
         self.lock = threading.Lock()
         self.throttled_until: datetime | None = None
+        self.delivering: threading.Event | None = None
 
     def clock(self) -> datetime:
         return datetime.now(UTC)
@@ -84,7 +85,9 @@ class RecordingChecker:
             self.times.append(now)
         return CheckResult(monitor_id, "app", True, now)
 
-    def run(self) -> int:  # a delivery run
+    def run(self) -> int:  # a delivery run; blocks while `delivering` is held
+        if self.delivering is not None:
+            self.delivering.wait(10)
         return 0
 
     def count(self, monitor_id: int) -> int:
@@ -218,6 +221,7 @@ def started(monitors, scheduled) -> tuple[Scheduler, RecordingChecker, int]:
     """A started scheduler (webhook debounce 0.1 s) whose one monitor had its first check."""
     scheduler, checker = scheduled
     scheduler.debounce = 0.1
+    scheduler.minute = NO_INTERVAL_POLLS  # the tests count checks: no interval poll
     mid = monitors.add("app-one", "#a", 5, T0)
     scheduler.start()
     wait_until(lambda: checker.count(mid) == 1 and idle(scheduler, mid))
@@ -289,7 +293,8 @@ def test_webhook_checks_of_the_last_hour_stretch_polling(monitors, scheduled):
     ids = [monitors.add(f"app-{i}", "#a", 1, T0) for i in range(7)]  # 2,100 requests/h
     scheduler.start()
     assert not scheduler.budget.stretched  # within half of 4,500
-    wait_until(lambda: scheduler.rounds == 1)  # the first round measured what it cost
+    wait_until(lambda: scheduler.rounds >= 1)  # the first round measured what it cost
+    scheduler.aps.pause()  # no poll measures again meanwhile (the grid is a minute's)
     now = checker.clock()
     scheduler.requests_per_poll = 5  # as if each app were polled alone
     # 1,500 requests spent by webhooks' checks in the last hour, by this process or others:
@@ -307,10 +312,10 @@ def test_a_plan_that_moves_never_pushes_a_poll_further_away(monitors, scheduled)
     scheduler, checker = scheduled
     mid = monitors.add("app-one", "#a", 1, T0)
     scheduler.start()
+    wait_until(lambda: scheduler.rounds >= 1)
+    scheduler.aps.pause()  # no poll runs meanwhile (its grid point may be a second away)
     due = scheduler.next_run(monitors.get(mid))
     assert due is not None
-    wait_until(lambda: scheduler.rounds == 1)
-    scheduler.aps.pause()  # no poll runs meanwhile (its grid point may be a second away)
     scheduler.requests_per_poll = 5
     for _ in range(100):  # the plan is made again every minute, moving a little each time
         scheduler.spend.add({"webhook": 5}, checker.clock())
@@ -367,3 +372,48 @@ def test_a_stop_waits_for_a_running_job_that_asks_the_scheduler_something(schedu
     stopping.join(timeout=10)
     assert not stopping.is_alive(), "the stop hung on a job asking the scheduler"
     assert len(asked) == 1
+
+
+class WatchedLock:
+    """A lock that counts the threads waiting for it."""
+
+    def __init__(self) -> None:
+        self.lock, self.waiting = threading.Lock(), 0
+
+    def __enter__(self) -> None:
+        self.waiting += 1
+        self.lock.acquire()
+        self.waiting -= 1
+
+    def __exit__(self, *exc: object) -> None:
+        self.lock.release()
+
+
+def test_a_round_that_falls_due_while_one_runs_waits_for_it_and_takes_what_fell_due(
+    monitors, scheduled
+):
+    scheduler, checker = scheduled
+    one, two = monitors.add("app-one", "#a", 5, T0), monitors.add("app-two", "#a", 5, T0)
+    scheduler.minute = NO_INTERVAL_POLLS
+    scheduler._round_lock = rounds = WatchedLock()
+    checker.heroku.hold = threading.Event()
+    scheduler.start()  # its first round reads the lists, slowly
+    wait_until(lambda: checker.heroku.listings == 1)
+    scheduler.poll_now([one])
+    scheduler.poll_now([two])  # one round job, which gathers both
+    wait_until(lambda: rounds.waiting == 1 or checker.heroku.listings > 1)
+    assert checker.heroku.listings == 1  # it waits: never the lists twice at once
+    checker.heroku.hold.set()
+    wait_until(lambda: scheduler.rounds == 2)
+    assert checker.heroku.listings == 2 and checker.count(one) == checker.count(two) == 2
+
+
+def test_a_round_is_counted_once_its_alerts_are_sent(monitors, scheduled):
+    scheduler, checker = scheduled
+    mid = monitors.add("app-one", "#a", 5, T0)
+    checker.delivering = threading.Event()
+    scheduler.start()
+    wait_until(lambda: checker.count(mid) == 1)
+    assert scheduler.rounds == 0  # checked, its delivery run still going
+    checker.delivering.set()
+    wait_until(lambda: scheduler.rounds == 1)

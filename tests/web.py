@@ -24,6 +24,13 @@ def csrf_token(client: FlaskClient, **kwargs: Any) -> str:
     return match.group(1)
 
 
+# Seconds in an interval's minute (`Scheduler.minute`) for a test that counts Heroku
+# requests or checks while a scheduler runs: interval polls fall on a grid of their interval
+# since the epoch (every 5 minutes of the clock with a real minute), which a test must not
+# straddle; with this minute the grid's points are weeks apart.
+NO_INTERVAL_POLLS = 1e6
+
+
 def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
     """Poll `condition` until it holds, failing after `timeout` seconds."""
     deadline = time.monotonic() + timeout
