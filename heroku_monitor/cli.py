@@ -251,10 +251,10 @@ def run(settings: Settings) -> int:
         if simulator is not None:
             simulator.stop()
         return fail(str(exc))
-    server = make_server("0.0.0.0", settings.port, web, threaded=True, fd=listener.fileno())
-    listener.close()  # the server holds its own copy of the socket
-    log.info("dashboard on http://localhost:%s", settings.port)
-    try:
+    try:  # the scheduler runs: a Ctrl-C from here on stops it before the process ends
+        server = make_server("0.0.0.0", settings.port, web, threaded=True, fd=listener.fileno())
+        listener.close()  # the server holds its own copy of the socket
+        log.info("dashboard on http://localhost:%s", settings.port)
         server.serve_forever()  # until Ctrl-C (SIGINT): it returns, and closes the socket
     finally:
         service.stop()

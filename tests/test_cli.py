@@ -12,7 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from heroku_monitor import service as service_module
+from heroku_monitor.service import Service
+from heroku_monitor.settings import Settings
 from tests.processes import APP_PY, ROOT, clean_env, free_port, run_app
+from tests.world import World
 
 
 @pytest.fixture
@@ -71,3 +75,35 @@ def test_ctrl_c_while_the_service_is_still_importing_exits_130_without_a_traceba
     _, rest = process.communicate(timeout=30)
     assert "Traceback" not in rest, rest[-2000:]
     assert process.returncode == 130
+
+
+def test_ctrl_c_after_the_scheduler_started_stops_the_service_before_the_process_ends(
+    world: World, monkeypatch: pytest.MonkeyPatch
+):
+    """Between the scheduler's start and the server's loop, a Ctrl-C must still stop the
+    service: a round left running would fail at the interpreter's exit, with a traceback."""
+    from heroku_monitor import cli
+
+    started: list[Service] = []
+
+    def start(settings: Settings, simulator: object = None) -> tuple[Service, object]:
+        service = service_module.build(settings)
+        started.append(service)
+        return service, None
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "start", start)
+    monkeypatch.setattr(cli, "make_server", interrupted)
+    stopped: list[Service] = []
+    stop = Service.stop
+
+    def recorded_stop(self: Service) -> None:
+        stopped.append(self)
+        stop(self)
+
+    monkeypatch.setattr(Service, "stop", recorded_stop)
+    with pytest.raises(KeyboardInterrupt):
+        cli.run(world.settings(port=free_port()))
+    assert stopped == started and len(started) == 1
