@@ -13,5 +13,5 @@ if __name__ == "__main__":
         from heroku_monitor.cli import main
 
         sys.exit(main())
-    except KeyboardInterrupt:  # Ctrl-C before the service is up (still importing): quiet
-        sys.exit(130)
+    except KeyboardInterrupt:  # Ctrl-C before the server's loop (importing, starting): quiet,
+        sys.exit(130)  # and what had started is stopped (`cli.run`)

@@ -80,7 +80,6 @@ class Checker:
         clock: Clock = utcnow,
         mention: str = "here",
         claim_seconds: float = 120.0,
-        claim_owner: str | None = None,
     ) -> None:
         self.monitors = monitors
         self.outbox = outbox
@@ -89,7 +88,7 @@ class Checker:
         self.digest_key = digest_key
         self.incident_store = IncidentStore(monitors.db)
         self.log_counts = LogCounts(monitors.db)
-        self.claims = CheckClaims(monitors.db, ttl=claim_seconds, owner=claim_owner)
+        self.claims = CheckClaims(monitors.db, ttl=claim_seconds)
         self.spend = Spend(monitors.db)
         self.mention = mention  # who an escalation calls (ALERT_MENTION)
         self.clock = clock

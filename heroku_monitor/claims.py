@@ -21,8 +21,8 @@ from heroku_monitor.db import CheckClaim, Database, Monitor
 class CheckClaims:
     def __init__(self, db: Database, *, ttl: float = 120.0, owner: str | None = None) -> None:
         self.db = db
-        # This process (its polling lease's holder): every claim it makes is `owner:…`, so
-        # the process that takes the lease of a dead one frees exactly that one's claims.
+        # This process (its polling lease's holder too): every claim it makes is `owner:…`,
+        # so the process that takes the lease of a dead one frees exactly that one's claims.
         self.owner = owner or uuid.uuid4().hex
         # How long a claim holds when its holder never releases it (killed mid-check):
         # longer than any check can take (each Heroku call has its timeout and retries).

@@ -292,11 +292,7 @@ def main(argv: list[str] | None = None) -> int:
         return register_webhook(settings, args.app, args.url)
     if args.command == "register-drain":
         return register_drain(settings, args.app, args.url)
-    try:
-        return run(settings)
-    except KeyboardInterrupt:  # Ctrl-C (SIGINT) while starting: what started is stopped
-        log.info("interrupted while starting")
-        return 130
+    return run(settings)
 
 
 def serve_in_process(env: Mapping[str, str]) -> Flask:

@@ -105,7 +105,7 @@ class _Aps(BackgroundScheduler):
                 raise  # not the thread starting: a bug
             log.info("the scheduler stopped while it was starting")
         if wait:
-            self.pool._pool.shutdown(wait=True)  # the running jobs, each bounded by timeouts
+            self.pool.shutdown(wait=True)  # the running jobs, each bounded by timeouts
 
 
 DELIVERY_JOB = "deliver-outbox"

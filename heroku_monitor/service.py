@@ -178,7 +178,6 @@ def build(
         notifier = LogNotifier()
     digest_key = config_digest_key(settings, db)
     delivery = Delivery(outbox, monitors, notifier, clock, lease=patience.lease)
-    leadership = Leadership(db, lease_seconds=settings.leader_lease_seconds, clock=clock)
     checker = Checker(
         monitors,
         outbox,
@@ -188,7 +187,10 @@ def build(
         clock=clock,
         mention=settings.alert_mention,
         claim_seconds=patience.claim,
-        claim_owner=leadership.holder,
+    )
+    # The lease's holder is the process its check claims name (a new leader frees them).
+    leadership = Leadership(
+        db, lease_seconds=settings.leader_lease_seconds, clock=clock, holder=checker.claims.owner
     )
     scheduler = Scheduler(
         checker,

@@ -36,6 +36,7 @@ from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 
 from heroku_sim.model import (
+    DEFAULT_USER,
     KEEP,
     ConflictError,
     InvalidParamsError,
@@ -549,11 +550,10 @@ def _api_routes(api: Flask, sim: Simulator) -> None:
 
 def _control_error(error: SimulatorError) -> ApiError:
     if isinstance(error, UnknownAppError):
-        name = request.view_args.get("app", "") if request.view_args else ""
         return ApiError(
             404,
-            f"No simulated app named {name!r}. Create it first: POST /_sim/apps "
-            f'{{"name": "{name}"}}.',
+            f"No simulated app named {error.app!r}. Create it first: POST /_sim/apps "
+            f'{{"name": "{error.app}"}}.',
         )
     if isinstance(error, UnknownResourceError):
         return ApiError(404, str(error), extra={"resource": error.resource})
@@ -694,7 +694,7 @@ def _control_routes(api: Flask, sim: Simulator) -> None:
         data = _body()
         version = sim.deploy(
             app,
-            _field(data, "user", str, "dev@example.com"),
+            _field(data, "user", str, DEFAULT_USER),
             status=_field(data, "status", str, "succeeded"),
         )
         return done(version=version)
@@ -708,14 +708,14 @@ def _control_routes(api: Flask, sim: Simulator) -> None:
     def sim_rollback(app: str) -> Response:
         data = _body()
         version = sim.rollback(
-            app, _field(data, "version", int), _field(data, "user", str, "dev@example.com")
+            app, _field(data, "version", int), _field(data, "user", str, DEFAULT_USER)
         )
         return done(version=version)
 
     @api.post("/_sim/apps/<app>/config")
     def sim_config(app: str) -> Response:
         data = _body()
-        user = _field(data, "user", str, "dev@example.com")
+        user = _field(data, "user", str, DEFAULT_USER)
         to_set = _field(data, "set", dict, {})
         to_unset = _field(data, "unset", list, [])
         if not to_set and not to_unset:
@@ -754,17 +754,13 @@ def _control_routes(api: Flask, sim: Simulator) -> None:
         """Attach add-on `addon` of `app` to app `"app"` of the body; 201, the attachment."""
         data = _body()
         to_app = _field(data, "app", str)
-        sim.app_json(app)  # an unknown billing app is the one the URL names
-        try:
-            attachment_id = sim.attach_addon(
-                app,
-                addon,
-                to_app,
-                name=_field(data, "name", str, None),
-                user=_field(data, "user", str, "dev@example.com"),
-            )
-        except UnknownAppError:
-            raise ApiError(404, f"No simulated app named {to_app!r} to attach to.") from None
+        attachment_id = sim.attach_addon(
+            app,
+            addon,
+            to_app,
+            name=_field(data, "name", str, None),
+            user=_field(data, "user", str, DEFAULT_USER),
+        )
         return _json_response(sim.attachment_json(to_app, attachment_id), 201)
 
     @api.delete("/_sim/apps/<app>/addon-attachments/<attachment>")

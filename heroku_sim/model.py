@@ -181,9 +181,13 @@ class SimulatorError(Exception):
 
 
 class UnknownAppError(SimulatorError, LookupError):
-    """No app of that name (or id) exists in the simulator."""
+    """No app of that name (or id) exists in the simulator; `app` is what was asked for."""
 
     kind = "not_found"
+
+    def __init__(self, app: str) -> None:
+        super().__init__(f"Couldn't find that app: {app!r}.")
+        self.app = app
 
 
 class UnknownResourceError(SimulatorError, LookupError):
@@ -453,7 +457,7 @@ class Simulator:
         if app is None:
             app = next((a for a in self._apps.values() if a.id == name_or_id), None)
         if app is None:
-            raise UnknownAppError(f"Couldn't find that app: {name_or_id!r}.")
+            raise UnknownAppError(name_or_id)
         return app
 
     def _team(self, name_or_id: str) -> _Team:

@@ -10,6 +10,7 @@ import pytest
 
 from heroku_sim import Simulator, SimulatorServer
 from tests.fakes import FakeSlack
+from tests.simulator_api import Api
 from tests.world import APP, World
 
 POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
@@ -76,3 +77,21 @@ def processes() -> Iterator[list[subprocess.Popen[str]]]:
         if process.poll() is None:
             process.kill()
             process.wait(10)
+
+
+# -- the Heroku simulator over HTTP, for the test modules that define a `sim` fixture ----------
+
+
+@pytest.fixture
+def server(sim: Simulator) -> Iterator[SimulatorServer]:
+    """The module's `sim`, served on 127.0.0.1."""
+    with SimulatorServer(sim) as running:
+        yield running
+
+
+@pytest.fixture
+def api(server: SimulatorServer) -> Iterator[Api]:
+    """A client of `server` with the Platform API's headers."""
+    client = Api(server.url)
+    yield client
+    client.session.close()

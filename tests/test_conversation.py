@@ -12,7 +12,7 @@ from heroku_monitor import service as service_module
 from heroku_monitor.service import Service
 from heroku_sim import Simulator, SimulatorServer
 from tests.fakes import FakeSlack
-from tests.web import wait_until
+from tests.web import slack_signed, wait_until
 from tests.world import APP, QUICK, World
 
 CRASH = "🚨 *ALERT: Dyno Crash Detected* 🚨"
@@ -147,10 +147,7 @@ SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 
 def press(service: Service, button: str, incident_id: str, *, secret: str = SECRET) -> int:
     """What Slack POSTs when someone presses a button of an incident's message."""
-    import hashlib
-    import hmac
     import json
-    import time
     from urllib.parse import urlencode
 
     from heroku_monitor.web import create_app
@@ -174,16 +171,10 @@ def press(service: Service, button: str, incident_id: str, *, secret: str = SECR
         ],
     }
     body = urlencode({"payload": json.dumps(payload)})
-    timestamp = str(int(time.time()))
-    base = f"v0:{timestamp}:{body}".encode()
-    signature = "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
-    headers = {
-        "Content-Type": "application/x-www-form-urlencoded",
-        "X-Slack-Request-Timestamp": timestamp,
-        "X-Slack-Signature": signature,
-    }
     client = create_app(service).test_client()
-    return client.post("/slack/interactions", data=body, headers=headers).status_code
+    return client.post(
+        "/slack/interactions", data=body, headers=slack_signed(secret, body)
+    ).status_code
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -24,12 +23,6 @@ def sim() -> Simulator:
     sim = Simulator(seed=1)
     sim.create_app("my-app")
     return sim
-
-
-@pytest.fixture
-def server(sim: Simulator) -> Iterator[SimulatorServer]:
-    with SimulatorServer(sim) as server:
-        yield server
 
 
 def client_for(server: SimulatorServer, sim: Simulator, **kwargs: object) -> HerokuClient:

@@ -4,8 +4,6 @@ once; and when the leader is killed (kill -9) another takes over within two leas
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import signal
 import time
@@ -27,7 +25,7 @@ from tests.test_logs import H12, body, frame
 from tests.test_slash_command import SECRET as SLACK_SECRET
 from tests.test_webhooks import SECRET as WEBHOOK_SECRET
 from tests.test_webhooks import fresh
-from tests.web import wait_until
+from tests.web import slack_signed, wait_until
 
 CRASH = "🚨 *ALERT: Dyno Crash Detected* 🚨"
 LEASE = 3  # seconds: LEADER_LEASE_SECONDS for these processes
@@ -150,18 +148,8 @@ def test_a_process_that_does_not_lead_still_serves_webhooks_log_drains_and_comma
                 "trigger_id": "1.2.3",
             }
         )
-        stamp = str(int(time.time()))
-        mac = hmac.new(SLACK_SECRET.encode(), f"v0:{stamp}:{form}".encode(), hashlib.sha256)
-        answer = requests.post(
-            f"{base}/slack/commands",
-            data=form,
-            headers={
-                "Content-Type": "application/x-www-form-urlencoded",
-                "X-Slack-Request-Timestamp": stamp,
-                "X-Slack-Signature": f"v0={mac.hexdigest()}",
-            },
-            timeout=10,
-        )
+        signed = slack_signed(SLACK_SECRET, form)
+        answer = requests.post(f"{base}/slack/commands", data=form, headers=signed, timeout=10)
         assert answer.status_code == 200 and "my-app" in answer.text, answer.text
 
         assert not polling(follower)["this_process_leads"]

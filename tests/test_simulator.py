@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,8 +25,8 @@ from heroku_sim import (
     parse_range,
 )
 from heroku_sim.api import ApiError
+from tests.simulator_api import ACCEPT, Api
 
-ACCEPT = "application/vnd.heroku+json; version=3"
 APP = "demo-app"
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 
@@ -71,26 +70,6 @@ class FakeClock:
         self.now += timedelta(**delta)
 
 
-class Api:
-    """A Platform API client for the tests: right headers unless told otherwise."""
-
-    def __init__(self, base_url: str, token: str = "sim-token") -> None:
-        self.base_url = base_url
-        self.session = requests.Session()
-        self.headers = {"Accept": ACCEPT, "Authorization": f"Bearer {token}"}
-
-    def get(self, path: str, **headers: str) -> requests.Response:
-        merged = {**self.headers, **{k.replace("_", "-"): v for k, v in headers.items()}}
-        return self.session.get(self.base_url + path, headers=merged, timeout=5)
-
-    def raw(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        kwargs.setdefault("timeout", 5)
-        return self.session.request(method, self.base_url + path, **kwargs)
-
-    def control(self, method: str, path: str, body: Any = None) -> requests.Response:
-        return self.session.request(method, self.base_url + path, json=body, timeout=5)
-
-
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
@@ -101,19 +80,6 @@ def sim(clock: FakeClock) -> Simulator:
     simulator = Simulator(clock=clock, seed=7)
     simulator.create_app(APP)
     return simulator
-
-
-@pytest.fixture
-def server(sim: Simulator) -> Iterator[SimulatorServer]:
-    with SimulatorServer(sim) as running:
-        yield running
-
-
-@pytest.fixture
-def api(server: SimulatorServer) -> Iterator[Api]:
-    client = Api(server.url)
-    yield client
-    client.session.close()
 
 
 def newest_releases(api: Api, n: int = 10) -> list[dict[str, Any]]:

@@ -16,11 +16,11 @@ import pytest
 from heroku_sim import (
     InvalidParamsError,
     Simulator,
-    SimulatorServer,
     UnknownAppError,
     UnknownResourceError,
 )
-from tests.test_simulator import ADDON_FIELDS, TIMESTAMP, Api, FakeClock
+from tests.simulator_api import Api
+from tests.test_simulator import ADDON_FIELDS, TIMESTAMP, FakeClock
 from tests.test_simulator_webhooks import FAST, Receiver, entity_actions
 
 OWNER = "shop-api"  # owns (is billed for) the Postgres add-on
@@ -49,19 +49,6 @@ def sim(clock: FakeClock) -> Iterator[Simulator]:
     simulator.create_app(BUSY)
     yield simulator
     simulator.close()
-
-
-@pytest.fixture
-def server(sim: Simulator) -> Iterator[SimulatorServer]:
-    with SimulatorServer(sim) as running:
-        yield running
-
-
-@pytest.fixture
-def api(server: SimulatorServer) -> Iterator[Api]:
-    client = Api(server.url)
-    yield client
-    client.session.close()
 
 
 @pytest.fixture

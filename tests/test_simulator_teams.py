@@ -7,7 +7,6 @@ sleeps (webhook tests wait on a condition with a deadline).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -19,7 +18,8 @@ from heroku_sim import (
     SimulatorServer,
     UnknownResourceError,
 )
-from tests.test_simulator import ADDON_FIELDS, APP, APP_FIELDS, Api, FakeClock
+from tests.simulator_api import Api
+from tests.test_simulator import ADDON_FIELDS, APP, APP_FIELDS, FakeClock
 from tests.test_simulator_webhooks import Receiver
 
 TEAM = "acme"
@@ -46,19 +46,6 @@ def sim(clock: FakeClock) -> Simulator:
     simulator.create_team(TEAM)
     simulator.create_app(TEAM_APP, team=TEAM)
     return simulator
-
-
-@pytest.fixture
-def server(sim: Simulator) -> Iterator[SimulatorServer]:
-    with SimulatorServer(sim) as running:
-        yield running
-
-
-@pytest.fixture
-def api(server: SimulatorServer) -> Iterator[Api]:
-    client = Api(server.url)
-    yield client
-    client.session.close()
 
 
 def names(response: Any) -> list[str]:

@@ -34,8 +34,8 @@ from heroku_sim import (
     webhook_signature,
 )
 from loopback import BackgroundServer
+from tests.simulator_api import ACCEPT
 from tests.test_simulator import (
-    ACCEPT,
     ADDON_FIELDS,
     APP,
     APP_FIELDS,

@@ -3,8 +3,6 @@ them, against the simulator and a fake Slack (for response_url)."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
 import time
 from collections.abc import Iterator
@@ -16,7 +14,7 @@ from flask.testing import FlaskClient
 
 from heroku_monitor.service import Service
 from heroku_monitor.web import create_app
-from tests.web import wait_until
+from tests.web import slack_signed, wait_until
 from tests.world import APP, World, first_monitor
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
@@ -53,12 +51,11 @@ class Slash:
                 "trigger_id": "1.2.3",
             }
         )
-        timestamp = str(int(time.time() - age))
-        basestring = f"v0:{timestamp}:{body}".encode()
-        signature = "v0=" + hmac.new(secret.encode(), basestring, hashlib.sha256).hexdigest()
-        headers = {"Content-Type": "application/x-www-form-urlencoded"}
-        if signed:
-            headers |= {"X-Slack-Request-Timestamp": timestamp, "X-Slack-Signature": signature}
+        headers = (
+            slack_signed(secret, body, age=age)
+            if signed
+            else {"Content-Type": "application/x-www-form-urlencoded"}
+        )
         return self.client.post("/slack/commands", data=body, headers=headers)
 
 

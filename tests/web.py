@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flask.testing import FlaskClient
+from slack_sdk.signature import SignatureVerifier
 
 from heroku_monitor.service import Service
 from heroku_monitor.web import create_app
@@ -29,6 +30,18 @@ def csrf_token(client: FlaskClient, **kwargs: Any) -> str:
 # since the epoch (every 5 minutes of the clock with a real minute), which a test must not
 # straddle; with this minute the grid's points are weeks apart.
 NO_INTERVAL_POLLS = 1e6
+
+
+def slack_signed(secret: str, body: str, *, age: float = 0) -> dict[str, str]:
+    """The headers of a form Slack posts, `body` signed with `secret` `age` seconds ago."""
+    timestamp = str(int(time.time() - age))
+    signature = SignatureVerifier(secret).generate_signature(timestamp=timestamp, body=body)
+    assert signature is not None  # None only without a secret
+    return {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "X-Slack-Request-Timestamp": timestamp,
+        "X-Slack-Signature": signature,
+    }
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
