@@ -147,10 +147,19 @@ SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 
 def press(service: Service, button: str, incident_id: str, *, secret: str = SECRET) -> int:
     """What Slack POSTs when someone presses a button of an incident's message."""
+    from heroku_monitor.web import create_app
+
+    body = pressed(button, incident_id)
+    client = create_app(service).test_client()
+    return client.post(
+        "/slack/interactions", data=body, headers=slack_signed(secret, body)
+    ).status_code
+
+
+def pressed(button: str, incident_id: str) -> str:
+    """The form body of a press of `button` of an incident's message (to be signed)."""
     import json
     from urllib.parse import urlencode
-
-    from heroku_monitor.web import create_app
 
     payload = {
         "type": "block_actions",
@@ -170,11 +179,7 @@ def press(service: Service, button: str, incident_id: str, *, secret: str = SECR
             }
         ],
     }
-    body = urlencode({"payload": json.dumps(payload)})
-    client = create_app(service).test_client()
-    return client.post(
-        "/slack/interactions", data=body, headers=slack_signed(secret, body)
-    ).status_code
+    return urlencode({"payload": json.dumps(payload)})
 
 
 @pytest.fixture

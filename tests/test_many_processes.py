@@ -14,10 +14,12 @@ from urllib.parse import urlencode
 import pytest
 import requests
 
+from heroku_monitor.threads import ACKNOWLEDGE
 from heroku_monitor.web.heroku_webhooks import SIGNATURE_HEADER, signature
 from heroku_sim import Simulator, SimulatorServer
 from tests.fakes import FakeSlack
 from tests.processes import free_port, start, stop, wait_for_http
+from tests.test_conversation import pressed
 from tests.test_drains import SECRET as DRAIN_SECRET
 from tests.test_drains import auth
 from tests.test_exactly_once import env_for
@@ -83,7 +85,7 @@ def test_processes_on_one_database_poll_once_alert_once_and_survive_their_leader
     assert [m["text"].split("\n")[0] for m in slack.messages] == [CRASH]
 
 
-def test_a_process_that_does_not_lead_still_serves_webhooks_log_drains_and_commands(
+def test_a_process_that_does_not_lead_still_serves_webhooks_drains_commands_and_buttons(
     processes, tmp_path: Path
 ):
     sim = Simulator(seed=6)
@@ -152,8 +154,22 @@ def test_a_process_that_does_not_lead_still_serves_webhooks_log_drains_and_comma
         answer = requests.post(f"{base}/slack/commands", data=form, headers=signed, timeout=10)
         assert answer.status_code == 200 and "my-app" in answer.text, answer.text
 
+        # A button of the crash's message: Acknowledge, pressed in Slack, reaches the follower.
+        (buttons,) = [b for b in slack.messages[0]["blocks"] if b.get("block_id") == "incident"]
+        incident = buttons["elements"][0]["value"]
+        form = pressed(ACKNOWLEDGE, incident)
+        signed = slack_signed(SLACK_SECRET, form)
+        answer = requests.post(f"{base}/slack/interactions", data=form, headers=signed, timeout=10)
+        assert answer.status_code == 200, answer.text
+        wait_until(lambda: "acknowledged by" in slack.messages[0]["text"], timeout=20)
+
         assert not polling(follower)["this_process_leads"]
         for process in started:
             assert "Traceback" not in stop(process)
     firsts = [m["text"].split("\n")[0] for m in slack.messages]
-    assert firsts.count(CRASH) == 1 and len(firsts) == 2, firsts
+    assert firsts == [
+        CRASH,
+        "🔥 *Router Errors: H12 Request timeout* 🔥",
+        "👀 Acknowledged by <@U0FAKEUSR1>.",
+    ]
+    assert slack.messages[2].get("thread_ts") == slack.messages[0]["ts"]  # the crash's thread
