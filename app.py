@@ -10,8 +10,8 @@ import sys
 
 if __name__ == "__main__":
     try:
-        from heroku_monitor.cli import main
+        from heroku_monitor.cli import entry
 
-        sys.exit(main())
-    except KeyboardInterrupt:  # Ctrl-C before the server's loop (importing, starting): quiet,
-        sys.exit(130)  # and what had started is stopped (`cli.run`)
+        entry()  # the `heroku-monitor` console script's entry, too
+    except KeyboardInterrupt:  # Ctrl-C while still importing: quiet, as once started
+        sys.exit(130)

@@ -52,9 +52,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import logs_bench
 from bench.baseline import BaselineMonitor
-from heroku_monitor import budget
 from heroku_monitor import service as service_module
-from heroku_monitor.scheduler import (
+from heroku_monitor.core import budget
+from heroku_monitor.runtime.scheduler import (
     DELIVERY_JOB,
     LEAD_JOB,
     PRUNE_JOB,

@@ -10,8 +10,8 @@ import time
 import tracemalloc
 from datetime import UTC, datetime
 
-from heroku_monitor import logs
 from heroku_monitor import service as service_module
+from heroku_monitor.core import logs
 from heroku_monitor.settings import Settings
 from heroku_monitor.web import create_app
 from heroku_sim.logs import logplex_body, router_error

@@ -25,11 +25,11 @@ from flask import Flask
 from werkzeug.serving import make_server
 
 from heroku_monitor import service as service_module
-from heroku_monitor.db import open_database
-from heroku_monitor.heroku import HerokuClient, HerokuError
-from heroku_monitor.log_counts import drain_token_key
+from heroku_monitor.heroku.client import HerokuClient, HerokuError
 from heroku_monitor.service import Service
 from heroku_monitor.settings import DEFAULT_DATABASE_URL, Settings, SettingsError, from_env
+from heroku_monitor.store.database import open_database
+from heroku_monitor.store.log_counts import drain_token_key
 from heroku_monitor.web import create_app
 
 if TYPE_CHECKING:
@@ -305,3 +305,12 @@ def serve_in_process(env: Mapping[str, str]) -> Flask:
         raise SystemExit(fail(str(exc))) from None
     atexit.register(service.stop)
     return web
+
+
+def entry() -> None:
+    """The `heroku-monitor` console script, as `python app.py`: Ctrl-C before the server's
+    loop exits 130 without a traceback (what had started is stopped by `run`)."""
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        sys.exit(130)

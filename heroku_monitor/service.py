@@ -17,21 +17,21 @@ from typing import TYPE_CHECKING
 
 from slack_bolt import App
 
-from heroku_monitor import slack_app
-from heroku_monitor.check import Checker
-from heroku_monitor.clock import Clock, utcnow
-from heroku_monitor.conversations import Conversations
-from heroku_monitor.db import Database, open_database
-from heroku_monitor.delivery import Delivery
-from heroku_monitor.heroku import HerokuClient
-from heroku_monitor.leader import Leadership
-from heroku_monitor.monitors import Monitors
-from heroku_monitor.outbox import Outbox
-from heroku_monitor.scheduler import Scheduler
+from heroku_monitor.core.clock import Clock, utcnow
+from heroku_monitor.heroku.client import HerokuClient
+from heroku_monitor.runtime import slack_app
+from heroku_monitor.runtime.check import Checker
+from heroku_monitor.runtime.conversations import Conversations
+from heroku_monitor.runtime.delivery import Delivery
+from heroku_monitor.runtime.scheduler import Scheduler
+from heroku_monitor.runtime.slack_app import StatusAnswers
 from heroku_monitor.settings import Settings
-from heroku_monitor.slack import LogNotifier, Notifier, SlackNotifier
-from heroku_monitor.slack_app import StatusAnswers
-from heroku_monitor.teams import TeamWatches
+from heroku_monitor.slack.notifier import LogNotifier, Notifier, SlackNotifier
+from heroku_monitor.store.database import Database, open_database
+from heroku_monitor.store.leader import Leadership
+from heroku_monitor.store.monitors import Monitors
+from heroku_monitor.store.outbox import Outbox
+from heroku_monitor.store.teams import TeamWatches
 
 if TYPE_CHECKING:  # the simulator is only imported, lazily, by `--demo`
     from heroku_sim import SimulatorServer

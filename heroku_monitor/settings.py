@@ -9,14 +9,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from heroku_monitor import validation
-from heroku_monitor.incidents import mention_markup
+from heroku_monitor.core import validation
+from heroku_monitor.core.incidents import mention_markup
+from heroku_monitor.core.validation import SettingsError
 
 DEFAULT_DATABASE_URL = "sqlite:///instance/monitor.db"
-
-
-class SettingsError(Exception):
-    """The environment is unusable; the message is one sentence per problem for a person."""
 
 
 @dataclass(frozen=True)

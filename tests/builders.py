@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from heroku_monitor.heroku import config_digests, key_id
-from heroku_monitor.snapshot import Addon, AppSnapshot, Dyno, Release
+from heroku_monitor.core.snapshot import Addon, AppSnapshot, Dyno, Release
+from heroku_monitor.heroku.client import config_digests, key_id
 
 T0 = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 KEY = b"test-digest-key"

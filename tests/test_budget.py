@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from heroku_monitor.budget import POLLING_FLOOR, plan, webhooks_may_check
+from heroku_monitor.core.budget import POLLING_FLOOR, plan, webhooks_may_check
 
 
 def test_intervals_are_kept_while_polling_fits_its_share_and_stretched_just_past_it():

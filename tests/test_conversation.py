@@ -204,7 +204,7 @@ def crash_once(world: World, service: Service, clock: Clock) -> str:
 def test_acknowledge_shows_who_and_no_escalation_follows(
     world: World, signed: Service, clock: Clock
 ):
-    from heroku_monitor.threads import ACKNOWLEDGE
+    from heroku_monitor.render.threads import ACKNOWLEDGE
 
     incident = crash_once(world, signed, clock)
     assert press(signed, ACKNOWLEDGE, incident) == 200  # Bolt acks, then acts
@@ -225,7 +225,7 @@ def test_acknowledge_shows_who_and_no_escalation_follows(
 def test_a_snoozed_app_posts_nothing_top_level_for_the_hour_then_says_what_was_muted(
     world: World, signed: Service, clock: Clock
 ):
-    from heroku_monitor.threads import SNOOZE
+    from heroku_monitor.render.threads import SNOOZE
 
     incident = crash_once(world, signed, clock)
     assert press(signed, SNOOZE, incident) == 200  # Bolt acks, then acts
@@ -245,7 +245,7 @@ def test_a_snoozed_app_posts_nothing_top_level_for_the_hour_then_says_what_was_m
 def test_a_forged_or_stale_button_press_is_refused_and_changes_nothing(
     world: World, signed: Service, clock: Clock
 ):
-    from heroku_monitor.threads import ACKNOWLEDGE
+    from heroku_monitor.render.threads import ACKNOWLEDGE
 
     incident = crash_once(world, signed, clock)
     assert press(signed, ACKNOWLEDGE, incident, secret="not-the-secret") == 401
@@ -256,7 +256,7 @@ def test_a_forged_or_stale_button_press_is_refused_and_changes_nothing(
 def test_the_dashboard_shows_open_incidents_snoozes_and_a_timeline_and_can_end_a_snooze(
     world: World, signed: Service, clock: Clock
 ):
-    from heroku_monitor.threads import SNOOZE
+    from heroku_monitor.render.threads import SNOOZE
     from heroku_monitor.web import create_app
     from tests.web import csrf_token
 
@@ -347,7 +347,7 @@ def test_a_monitor_moved_to_another_app_closes_its_incidents_and_a_new_one_opens
 def test_a_snooze_is_the_monitors_own_when_two_monitors_watch_one_app(
     world: World, signed: Service, clock: Clock
 ):
-    from heroku_monitor.threads import SNOOZE
+    from heroku_monitor.render.threads import SNOOZE
 
     world.slack.add_channel("ops")
     other = signed.monitors.add(APP, "#ops", 5, clock())

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from heroku_monitor.leader import Leadership
+from heroku_monitor.store.leader import Leadership
 from heroku_monitor.web import create_app
 from tests.test_dashboard import Site
 from tests.web import csrf_token, wait_until

@@ -157,6 +157,6 @@ def test_scheduler_jobs_failing_on_a_read_only_database_log_one_line_without_a_t
         service.scheduler.poll_now([first_monitor(service)], gather=0)
         wait_until(lambda: service.scheduler.rounds >= 2)
         wait_until(delivery_failed)
-    said = [r for r in caplog.records if r.name == "heroku_monitor.scheduler"]
+    said = [r for r in caplog.records if r.name == "heroku_monitor.runtime.scheduler"]
     assert failed in [r.getMessage() for r in said]
     assert not [r for r in caplog.records if r.exc_info], "a traceback for a database fault"

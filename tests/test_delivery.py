@@ -8,9 +8,10 @@ import time
 from datetime import timedelta
 from typing import Any
 
-from heroku_monitor.delivery import Delivery
-from heroku_monitor.outbox import FAILED, PENDING
-from heroku_monitor.slack import UNKNOWN_ERROR_PATIENCE, DeliveryError, Receipt
+from heroku_monitor.core.outbound import Receipt
+from heroku_monitor.runtime.delivery import Delivery
+from heroku_monitor.slack.notifier import UNKNOWN_ERROR_PATIENCE, DeliveryError
+from heroku_monitor.store.outbox import FAILED, PENDING
 from tests.builders import T0, snap
 from tests.test_store import CRASHED, Storage
 from tests.world import APP, World, first_monitor

@@ -9,8 +9,8 @@ from typing import Any
 
 import yaml
 
+from heroku_monitor.runtime.slack_app import COMMAND
 from heroku_monitor.settings import from_env
-from heroku_monitor.slack_app import COMMAND
 
 ROOT = Path(__file__).resolve().parent.parent
 

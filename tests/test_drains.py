@@ -150,7 +150,7 @@ def test_register_drain_twice_or_after_a_new_secret_leaves_one_drain_with_the_pa
     assert (
         drain["url"] == f"https://heroku:rotated-secret-987@monitor.example.com/drains/heroku/{APP}"
     )
-    from heroku_monitor.db import Database
+    from heroku_monitor.store.database import Database
 
     kept = Database(world.database_url).value(f"drain_token:{APP}")
     assert kept == drain["token"] and str(kept).startswith("d.")
@@ -219,7 +219,7 @@ def test_a_monitor_can_set_when_its_logs_alert_on_the_dashboard(drained, world: 
     [("5/5/100", 5, 0.05, 100), ("1/50/10", 1, 0.5, 10), (" 20 / 5 / 100 ", 20, 0.05, 100)],
 )
 def test_log_thresholds_are_lines_percent_requests(given, lines, rate, requests):
-    from heroku_monitor.logs import parse_thresholds
+    from heroku_monitor.core.logs import parse_thresholds
 
     thresholds, error = parse_thresholds(given)
     assert error is None and thresholds is not None
@@ -244,7 +244,7 @@ def test_log_thresholds_are_kept_as_a_person_writes_them_without_spaces(drained)
     "given", ["", "5/5", "a/b/c", "0/5/100", "5/101/100", "5/5/100/1", "٥/5/100"]
 )
 def test_odd_log_thresholds_are_one_clear_sentence(given):
-    from heroku_monitor.logs import parse_thresholds
+    from heroku_monitor.core.logs import parse_thresholds
 
     thresholds, error = parse_thresholds(given)
     assert thresholds is None and error and "lines/percent/requests" in error

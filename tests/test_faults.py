@@ -10,9 +10,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from heroku_monitor.outbox import FAILED
 from heroku_monitor.service import Service
-from heroku_monitor.slack import DeliveryError
+from heroku_monitor.slack.notifier import DeliveryError
+from heroku_monitor.store.outbox import FAILED
 from heroku_monitor.web import create_app
 from heroku_sim import DEFAULT_TOKEN, Simulator
 from tests.world import APP, QUICK, World, first_monitor

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from heroku_monitor.heroku import (
+from heroku_monitor.heroku.client import (
     HerokuClient,
     HerokuError,
     NotFound,

@@ -8,10 +8,11 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from heroku_monitor import detect, incidents, messages
-from heroku_monitor.detect import Event
-from heroku_monitor.incidents import Action, Incident, Outcome, Snooze
-from heroku_monitor.snapshot import AppSnapshot, Dyno, Release
+from heroku_monitor.core import detect, incidents
+from heroku_monitor.core.detect import Event
+from heroku_monitor.core.incidents import Action, Incident, Outcome, Snooze
+from heroku_monitor.core.snapshot import AppSnapshot, Dyno, Release
+from heroku_monitor.render import messages
 from tests.builders import T0, addon, dyno, release, snap
 
 APP = "my-app"

@@ -7,10 +7,10 @@ from datetime import timedelta
 
 from sqlalchemy.exc import OperationalError
 
-from heroku_monitor.claims import CheckClaims
-from heroku_monitor.db import Database
-from heroku_monitor.leader import Leadership
-from heroku_monitor.monitors import Monitors
+from heroku_monitor.store.claims import CheckClaims
+from heroku_monitor.store.database import Database
+from heroku_monitor.store.leader import Leadership
+from heroku_monitor.store.monitors import Monitors
 from tests.builders import T0
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from heroku_monitor.db import Database
-from heroku_monitor.log_counts import LogCounts
+from heroku_monitor.store.database import Database
+from heroku_monitor.store.log_counts import LogCounts
 from tests.builders import T0
 
 

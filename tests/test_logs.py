@@ -1,4 +1,4 @@
-"""SPEC section 12, log-based alerts: every rule as a test of heroku_monitor.logs."""
+"""SPEC section 12, log-based alerts: every rule as a test of heroku_monitor.core.logs."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import random
 import time
 from datetime import UTC, datetime, timedelta
 
-from heroku_monitor import logs
-from heroku_monitor.logs import (
+from heroku_monitor.core import logs
+from heroku_monitor.core.logs import (
     Counts,
     MinuteCounts,
     count,
@@ -409,7 +409,7 @@ def test_thresholds_can_be_changed():
 
 
 def test_a_long_storm_is_one_incident_that_hears_of_it_each_window_and_ends_when_quiet():
-    from heroku_monitor import incidents
+    from heroku_monitor.core import incidents
 
     frames = [frame(H12, T0 + timedelta(seconds=20 * i)) for i in range(60)]  # 20 minutes
     minutes = minutes_of(*frames)

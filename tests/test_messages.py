@@ -11,10 +11,11 @@ import pytest
 from slack_sdk import WebClient
 from slack_sdk.webhook import WebhookClient
 
-from heroku_monitor import blocks as kit
-from heroku_monitor import detect, messages
-from heroku_monitor.detect import diff
-from heroku_monitor.snapshot import AppSnapshot, Dyno
+from heroku_monitor.core import detect
+from heroku_monitor.core.detect import diff
+from heroku_monitor.core.snapshot import AppSnapshot, Dyno
+from heroku_monitor.render import blocks as kit
+from heroku_monitor.render import messages
 from tests.builders import T0, addon, dyno, release, snap
 from tests.fakes import FakeSlack
 

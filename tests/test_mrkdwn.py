@@ -5,9 +5,10 @@ from __future__ import annotations
 from jinja2 import Environment
 from markupsafe import Markup
 
-from heroku_monitor import detect, messages
-from heroku_monitor.detect import diff
-from heroku_monitor.web.mrkdwn import to_html, unescape
+from heroku_monitor.core import detect
+from heroku_monitor.core.detect import diff
+from heroku_monitor.render import messages
+from heroku_monitor.render.mrkdwn import to_html, unescape
 from tests.builders import T0, dyno, snap
 
 

@@ -44,5 +44,34 @@ def test_the_wheel_holds_the_product_and_its_files_only(tmp_path: Path):
     names = zipfile.ZipFile(wheel).namelist()
     tops = {name.split("/")[0] for name in names if not name.startswith("heroku_monitor-")}
     assert tops == {"heroku_monitor"}
-    for needed in ("web/templates/dashboard.html", "web/static/style.css", "migrations/env.py"):
-        assert f"heroku_monitor/{needed}" in names
+    needed = (
+        "web/templates/dashboard.html",
+        "web/static/style.css",
+        "store/migrations/env.py",
+        "store/migrations/script.py.mako",
+    )
+    for name in needed:
+        assert f"heroku_monitor/{name}" in names
+    assert "license" not in done.stderr.lower()  # an SPDX string, not the table setuptools drops
+
+
+def test_the_wheel_installs_the_heroku_monitor_console_script(tmp_path: Path):
+    """`heroku-monitor` is `python app.py`: the wheel's entry point calls `cli.entry`."""
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+         "-w", str(tmp_path), str(ROOT)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    (wheel,) = tmp_path.glob("*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        (points,) = [n for n in archive.namelist() if n.endswith("entry_points.txt")]
+        text = archive.read(points).decode()
+    assert "[console_scripts]" in text
+    assert "heroku-monitor = heroku_monitor.cli:entry" in text
+    script = Path(sys.executable).with_name("heroku-monitor")
+    if script.exists():  # the project's own venv: `pip install -e .` made it
+        shown = subprocess.run(
+            [str(script), "--help"], capture_output=True, text=True, timeout=60
+        )
+        assert shown.returncode == 0 and "Watch Heroku apps" in shown.stdout

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from heroku_monitor.rounds import RoundListing
+from heroku_monitor.core.rounds import RoundListing
 from heroku_monitor.service import Service
 from heroku_monitor.web import create_app
 from heroku_sim import Simulator, SimulatorServer

@@ -6,10 +6,10 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
-from heroku_monitor import detect, rounds
-from heroku_monitor.heroku import key_id
-from heroku_monitor.rounds import Details, PartRead
-from heroku_monitor.snapshot import ListedApp
+from heroku_monitor.core import detect, rounds
+from heroku_monitor.core.rounds import Details, PartRead
+from heroku_monitor.core.snapshot import ListedApp
+from heroku_monitor.heroku.client import key_id
 from tests.builders import KEY, T0, addon, dyno, release, snap
 
 RELEASED = "2026-11-27T11:00:00Z"

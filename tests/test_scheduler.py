@@ -8,13 +8,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from heroku_monitor.check import CheckResult
-from heroku_monitor.claims import CheckClaims
-from heroku_monitor.db import Database
-from heroku_monitor.monitors import Monitors
-from heroku_monitor.outbox import Outbox
-from heroku_monitor.rounds import RoundListing
-from heroku_monitor.scheduler import Scheduler
+from heroku_monitor.core.rounds import RoundListing
+from heroku_monitor.runtime.check import CheckResult
+from heroku_monitor.runtime.scheduler import Scheduler
+from heroku_monitor.store.claims import CheckClaims
+from heroku_monitor.store.database import Database
+from heroku_monitor.store.monitors import Monitors
+from heroku_monitor.store.outbox import Outbox
 from tests.builders import T0
 from tests.web import NO_INTERVAL_POLLS, wait_until
 

@@ -28,7 +28,7 @@ def test_out_of_range_interval_is_a_clear_error(value: str):
 
 @pytest.mark.parametrize("value", ["1_0", "+5", "٣", " 7 ", "10", "60", "061", "1e1"])
 def test_the_environment_and_the_dashboard_take_the_same_intervals(value: str):
-    from heroku_monitor.validation import parse_interval
+    from heroku_monitor.core.validation import parse_interval
 
     minutes, _ = parse_interval(value)
     try:
@@ -104,20 +104,20 @@ def test_channel_ids_and_names_in_any_script_are_accepted_as_slack_does(channel:
     ],
 )
 def test_channels_with_hidden_spaces_or_capitals_are_refused(value: str):
-    from heroku_monitor.validation import channel_error
+    from heroku_monitor.core.validation import channel_error
 
     assert channel_error(value)
 
 
 @pytest.mark.parametrize("value", ["1_0", "+5", "\u0663", "05.0", "5 5"])
 def test_intervals_are_plain_ascii_whole_numbers(value: str):
-    from heroku_monitor.validation import parse_interval
+    from heroku_monitor.core.validation import parse_interval
 
     assert parse_interval(value) == (None, parse_interval("0")[1])
 
 
 def test_app_names_with_a_trailing_newline_are_refused():
-    from heroku_monitor.validation import app_name_error
+    from heroku_monitor.core.validation import app_name_error
 
     assert app_name_error("my-app\n") and not app_name_error("my-app")
 

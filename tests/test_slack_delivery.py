@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from heroku_monitor.slack import DeliveryError, SlackNotifier, retry_after_seconds
+from heroku_monitor.slack.notifier import DeliveryError, SlackNotifier, retry_after_seconds
 from tests.fakes import FakeSlack
 
 BLOCKS = [{"type": "section", "text": {"type": "mrkdwn", "text": "hi"}}]

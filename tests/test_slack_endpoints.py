@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from heroku_monitor import service as service_module
-from heroku_monitor.slack_app import bolt_log
+from heroku_monitor.runtime.slack_app import bolt_log
 from tests.test_slash_command import SECRET
 from tests.web import LiveSite, wait_until
 from tests.world import World

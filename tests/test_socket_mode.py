@@ -104,7 +104,7 @@ def test_the_command_is_answered_over_socket_mode_without_a_public_url(
 def test_an_incident_button_pressed_over_socket_mode_acknowledges_it(
     world: World, endpoint: FakeSocketModeEndpoint
 ):
-    from heroku_monitor.threads import ACKNOWLEDGE
+    from heroku_monitor.render.threads import ACKNOWLEDGE
 
     world.slack.socket_url = endpoint.url
     service, _web = start(world.settings(slack_app_token=world.slack.app_token))

@@ -7,15 +7,18 @@ import threading
 from datetime import datetime, timedelta
 from typing import Any
 
-from heroku_monitor import check, detect, messages
-from heroku_monitor.db import Database
-from heroku_monitor.delivery import Delivery
-from heroku_monitor.detect import CheckFailed, diff
-from heroku_monitor.incident_store import IncidentStore
-from heroku_monitor.monitors import Monitors
-from heroku_monitor.outbox import FAILED, PENDING, Outbox
-from heroku_monitor.slack import DeliveryError, Receipt
-from heroku_monitor.snapshot import AppSnapshot
+from heroku_monitor.core import detect
+from heroku_monitor.core.detect import CheckFailed, diff
+from heroku_monitor.core.outbound import Receipt
+from heroku_monitor.core.snapshot import AppSnapshot
+from heroku_monitor.render import messages
+from heroku_monitor.runtime import check
+from heroku_monitor.runtime.delivery import Delivery
+from heroku_monitor.slack.notifier import DeliveryError
+from heroku_monitor.store.database import Database
+from heroku_monitor.store.incidents import IncidentStore
+from heroku_monitor.store.monitors import Monitors
+from heroku_monitor.store.outbox import FAILED, PENDING, Outbox
 from tests.builders import T0, dyno, snap
 
 CRASHED = snap(dynos=(dyno("web.1", "crashed"), dyno("worker.1")), minutes=5)
@@ -212,7 +215,10 @@ def test_processes_starting_together_on_a_new_postgres_database_all_come_up(post
     import subprocess
     import sys
 
-    code = f"from heroku_monitor.db import Database; Database({postgres_url!r}).secret('x')"
+    code = (
+        "from heroku_monitor.store.database import Database; "
+        f"Database({postgres_url!r}).secret('x')"
+    )
     started = [
         subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True)
         for _ in range(4)
@@ -301,7 +307,7 @@ def test_the_models_and_the_migrations_describe_the_same_schema(database_url: st
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    from heroku_monitor.db import Base
+    from heroku_monitor.store.database import Base
 
     store = Storage(database_url)  # migrated to the newest revision
     with store.db.engine.connect() as conn:
@@ -314,7 +320,7 @@ def test_a_database_made_before_migrations_is_adopted_not_recreated(sqlite_url: 
     from alembic.config import Config
     from sqlalchemy import create_engine, inspect, text
 
-    from heroku_monitor.db import MIGRATIONS
+    from heroku_monitor.store.database import MIGRATIONS
 
     engine = create_engine(sqlite_url)
     with engine.begin() as conn:  # the first version's tables, without Alembic's table
@@ -335,8 +341,8 @@ def test_a_database_newer_than_this_code_is_one_clear_sentence(sqlite_url: str):
     import pytest
     from sqlalchemy import text
 
-    from heroku_monitor.db import open_database
     from heroku_monitor.settings import SettingsError
+    from heroku_monitor.store.database import open_database
 
     store = Storage(sqlite_url)
     with store.db.engine.begin() as conn:
@@ -350,8 +356,8 @@ def test_tables_no_migration_knows_are_refused_not_guessed_at(sqlite_url: str):
     import pytest
     from sqlalchemy import create_engine, text
 
-    from heroku_monitor.db import open_database
     from heroku_monitor.settings import SettingsError
+    from heroku_monitor.store.database import open_database
 
     engine = create_engine(sqlite_url)
     with engine.begin() as conn:

@@ -7,11 +7,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from heroku_monitor.db import REPLY, UPDATE
-from heroku_monitor.delivery import Delivery
-from heroku_monitor.messages import Message
-from heroku_monitor.outbox import FAILED, PENDING, SENT
-from heroku_monitor.slack import SlackNotifier
+from heroku_monitor.core.outbound import REPLY, UPDATE, Message
+from heroku_monitor.runtime.delivery import Delivery
+from heroku_monitor.slack.notifier import SlackNotifier
+from heroku_monitor.store.outbox import FAILED, PENDING, SENT
 from tests.builders import T0
 from tests.fakes import FakeSlack
 from tests.test_store import Storage

@@ -9,11 +9,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from heroku_monitor import detect, incidents
-from heroku_monitor.db import Alert
-from heroku_monitor.incidents import Incident
-from heroku_monitor.web import timeline
-from heroku_monitor.web.timeline import Marker, TimeScale, timeline_svg
+from heroku_monitor.core import detect, incidents
+from heroku_monitor.core.incidents import Incident
+from heroku_monitor.render import timeline
+from heroku_monitor.render.timeline import Marker, TimeScale, timeline_svg
+from heroku_monitor.store.database import Alert
 
 SVG = "{http://www.w3.org/2000/svg}"
 NOW = datetime(2025, 3, 10, 15, 30, tzinfo=UTC)  # a Monday afternoon

@@ -17,7 +17,7 @@ from apscheduler.triggers.date import DateTrigger
 from flask.testing import FlaskClient
 
 from heroku_monitor.service import Service
-from heroku_monitor.sightings import SIGHTING_TTL
+from heroku_monitor.store.sightings import SIGHTING_TTL
 from heroku_monitor.web import create_app
 from heroku_monitor.web.heroku_webhooks import (
     ID_HEADER,
@@ -312,8 +312,8 @@ def test_a_crash_whose_webhook_lands_in_a_rate_limit_pause_is_alerted_right_afte
 def test_of_two_processes_given_one_delivery_at_once_exactly_one_takes_it(database_url: str):
     from concurrent.futures import ThreadPoolExecutor
 
-    from heroku_monitor.db import Database
-    from heroku_monitor.sightings import WebhookLedger
+    from heroku_monitor.store.database import Database
+    from heroku_monitor.store.sightings import WebhookLedger
 
     ledgers = [WebhookLedger(Database(database_url)) for _ in range(2)]  # two processes
     now = datetime.now(UTC)

@@ -6,6 +6,7 @@ from flask import Flask, render_template
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
+from heroku_monitor.render import mrkdwn
 from heroku_monitor.service import Service
 from heroku_monitor.web import (
     auth,
@@ -13,7 +14,6 @@ from heroku_monitor.web import (
     drains,
     healthz,
     heroku_webhooks,
-    mrkdwn,
     otlp,
     slack_endpoints,
 )

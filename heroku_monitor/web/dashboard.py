@@ -19,15 +19,16 @@ from markupsafe import Markup
 from werkzeug.wrappers import Response
 from wtforms import Field
 
-from heroku_monitor import messages
-from heroku_monitor.budget import Budget
-from heroku_monitor.db import Alert
-from heroku_monitor.incidents import Incident, Snooze
-from heroku_monitor.logs import Thresholds
-from heroku_monitor.monitors import MonitorView
-from heroku_monitor.outbox import FAILED
+from heroku_monitor.core.budget import Budget
+from heroku_monitor.core.incidents import Incident, Snooze
+from heroku_monitor.core.logs import Thresholds
+from heroku_monitor.render import messages
+from heroku_monitor.render.timeline import Marker, timeline_svg
 from heroku_monitor.service import Service
-from heroku_monitor.teams import TeamView
+from heroku_monitor.store.database import Alert
+from heroku_monitor.store.monitors import MonitorView
+from heroku_monitor.store.outbox import FAILED
+from heroku_monitor.store.teams import TeamView
 from heroku_monitor.web.auth import read_only_reason
 from heroku_monitor.web.context import current_service
 from heroku_monitor.web.forms import (
@@ -37,7 +38,6 @@ from heroku_monitor.web.forms import (
     MonitorForm,
     TeamForm,
 )
-from heroku_monitor.web.timeline import Marker, timeline_svg
 
 T = TypeVar("T")
 # SPEC section 12's log-alert thresholds, as a monitor's card writes them.

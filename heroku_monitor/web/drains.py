@@ -17,8 +17,8 @@ from collections.abc import Sequence
 
 from flask import Blueprint, Response, jsonify, request
 
-from heroku_monitor import logs, validation
-from heroku_monitor.log_counts import as_rows, drain_token_key
+from heroku_monitor.core import logs, validation
+from heroku_monitor.store.log_counts import as_rows, drain_token_key
 from heroku_monitor.web.context import current_service
 
 log = logging.getLogger(__name__)

@@ -11,9 +11,9 @@ from flask_wtf import FlaskForm
 from wtforms import Field, HiddenField, StringField, ValidationError
 from wtforms.validators import InputRequired
 
-from heroku_monitor import validation
-from heroku_monitor.incidents import mention_markup
-from heroku_monitor.logs import parse_thresholds
+from heroku_monitor.core import validation
+from heroku_monitor.core.incidents import mention_markup
+from heroku_monitor.core.logs import parse_thresholds
 
 
 def _rule(

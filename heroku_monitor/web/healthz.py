@@ -8,10 +8,10 @@ from typing import Any
 from flask import Blueprint, Response, jsonify
 from sqlalchemy.exc import SQLAlchemyError
 
-from heroku_monitor import detect
-from heroku_monitor.db import database_problem
-from heroku_monitor.outbox import PENDING
+from heroku_monitor.core import detect
 from heroku_monitor.service import Service
+from heroku_monitor.store.database import database_problem
+from heroku_monitor.store.outbox import PENDING
 from heroku_monitor.web.context import current_service
 
 bp = Blueprint("healthz", __name__)

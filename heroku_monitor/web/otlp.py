@@ -41,7 +41,7 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
 from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 
-from heroku_monitor import logs, validation
+from heroku_monitor.core import logs, validation
 from heroku_monitor.web import drains
 from heroku_monitor.web.context import current_service
 

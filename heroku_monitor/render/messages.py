@@ -1,0 +1,360 @@
+"""Turn events into Slack messages: the PRD's text plus Block Kit blocks. Pure: `now` is passed in.
+
+Several events of one kind for one app make one message.
+
+Every message fits Slack's limits (`problems` names any it breaks). A long list is cut at an
+item boundary with "…and N more", the most telling items kept first (removed and changed config
+names before added ones, crashed dynos before running ones); a single over-long item (a release
+description) is cut at a word boundary, never inside an escape such as `&amp;`. The `text` keeps
+every item while it fits Slack's 40,000 characters (it is what the dashboard's alert log shows);
+the blocks carry what fits in about 12,000 characters. Every string that comes from Heroku (dyno
+names and types, release descriptions, users, add-on services and plans, states, error reasons)
+goes through `escape` before it enters a message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from heroku_monitor.core import detect
+from heroku_monitor.core.detect import Event
+from heroku_monitor.core.outbound import Message
+from heroku_monitor.core.snapshot import AppSnapshot
+from heroku_monitor.render.blocks import (
+    BLOCK_ITEM_LIMIT,
+    MAX_FIELD,
+    MAX_SECTION,
+    TEXT_ITEM_LIMIT,
+    Blocks,
+    Part,
+    blocks_fit,
+    clip,
+    context_block,
+    escape,
+    fields_block,
+    fit,
+    header_block,
+    lines_of,
+    section_block,
+    sections,
+    text_fits,
+)
+
+HEROKU_DASHBOARD = "https://dashboard.heroku.com/apps/"
+
+# (emoji, title) per kind; the text's first line is `{emoji} *{title}* {emoji}`.
+HEADERS: dict[str, tuple[str, str]] = {
+    detect.DYNO_CRASHED: ("🚨", "ALERT: Dyno Crash Detected"),
+    detect.DYNOS_DOWN: ("⚠️", "WARNING: Dynos Down"),
+    detect.DYNOS_RECOVERED: ("✅", "Dynos Recovered"),
+    detect.DEPLOY: ("🚀", "New Deploy Detected"),
+    detect.ROLLBACK: ("⏪", "Rollback Detected"),
+    detect.RELEASE_FAILED: ("❌", "Release Failed"),
+    detect.CONFIG_CHANGED: ("⚙️", "Config Vars Changed"),
+    detect.ADDON_ADDED: ("🧩", "Add-on Added"),
+    detect.ADDON_REMOVED: ("🗑️", "Add-on Removed"),
+    detect.ADDON_CHANGED: ("🔄", "Add-on State Changed"),
+    detect.MONITORING_TROUBLE: ("🔥", "Monitoring Trouble"),
+    detect.MONITORING_RECOVERED: ("🩹", "Monitoring Recovered"),
+}
+
+
+# ---------------------------------------------------------------------- alerts
+
+
+def header(kind: str, events: Sequence[Event] = ()) -> tuple[str, str]:
+    """(emoji, title) of a kind; maintenance depends on which way it switched."""
+    if kind == detect.MAINTENANCE:
+        on = bool(events and events[-1].maintenance)
+        return ("🚧", "Maintenance Mode On") if on else ("✅", "Maintenance Mode Off")
+    if kind.startswith("log_"):
+        return _log_header(kind, events)
+    return HEADERS[kind]
+
+
+def _log_header(kind: str, events: Sequence[Event]) -> tuple[str, str]:
+    """SPEC section 12: `🔥 *Router Errors: H12 Request timeout* 🔥`, `🧠 *Memory Quota
+    Exceeded: web.1* 🧠`; the code and Heroku's description lead each event's `reason`."""
+    first = events[0] if events else None
+    what = escape(first.reason.split(":", 1)[0]) if first is not None else ""
+    if kind == "log_memory":
+        dyno = escape(first.dyno.name) if first is not None and first.dyno else what
+        return "🧠", f"Memory Quota Exceeded: {dyno}"
+    if kind == "log_boot_timeout":
+        dyno = escape(first.dyno.name) if first is not None and first.dyno else what
+        return "⏱️", f"Boot Timeout: {dyno}"
+    if kind == "log_5xx_rate":
+        return "🔥", "Router Errors: 5xx rate"
+    return "🔥", f"Router Errors: {what}"
+
+
+def dashboard_link(app: str) -> str:
+    """A Slack link to the app's page in the Heroku dashboard."""
+    return f"<{HEROKU_DASHBOARD}{app}|Open {escape(app)} in the Heroku dashboard>"
+
+
+def _who(email: str) -> str:
+    return escape(email) if email else "unknown"
+
+
+def _body(kind: str, events: Sequence[Event]) -> list[Part]:
+    """The parts after `App: {app}`, as in the PRD's templates."""
+    if kind.startswith("log_"):  # the counts, window, top paths and dynos
+        return [Part(escape(e.reason)) for e in events]
+    if kind in (detect.DYNO_CRASHED, detect.DYNOS_DOWN, detect.DYNOS_RECOVERED):
+        label = {
+            detect.DYNO_CRASHED: "Crashed dynos:",
+            detect.DYNOS_DOWN: "Down dynos:",
+            detect.DYNOS_RECOVERED: "Recovered dynos:",
+        }[kind]
+        names = tuple(f"{escape(e.dyno.name)} ({escape(e.dyno.type)})" for e in events if e.dyno)
+        return [Part(label, names)]
+    if kind in (detect.DEPLOY, detect.ROLLBACK, detect.RELEASE_FAILED):
+        releases = sorted((e for e in events if e.release), key=lambda e: e.release.version)  # type: ignore[union-attr]
+        items = []
+        for e in releases:
+            r = e.release
+            assert r is not None
+            if kind == detect.DEPLOY:
+                lines = [f"Version: v{r.version}", f"Deployed by: {_who(r.user)}"]
+            elif kind == detect.ROLLBACK:
+                lines = [
+                    f"Rollback to v{e.rollback_to}" if e.rollback_to else "Rollback",
+                    f"Version: v{r.version}",
+                    f"Rolled back by: {_who(r.user)}",
+                ]
+            else:
+                lines = [f"Version: v{r.version}", f"Released by: {_who(r.user)}"]
+                if r.description:
+                    lines.append(f"Description: {escape(r.description)}")
+            items.append("\n".join(lines))
+        return [Part(items=tuple(items), bullet="")]
+    if kind == detect.CONFIG_CHANGED:
+        added = sorted({n for e in events for n in e.added})
+        removed = sorted({n for e in events for n in e.removed})
+        changed = sorted({n for e in events for n in e.changed})
+        # Removed and changed names matter most: they come first and are cut last.
+        parts = [
+            Part(f"{label}:", tuple(escape(n) for n in names), inline=True, priority=priority)
+            for label, names, priority in (
+                ("Removed", removed, 0),
+                ("Changed", changed, 0),
+                ("Added", added, 1),
+            )
+            if names
+        ]
+        return [*parts, Part("Review changes in Heroku dashboard.")]
+    if kind in (detect.ADDON_ADDED, detect.ADDON_REMOVED, detect.ADDON_CHANGED):
+        lines = []
+        for e in events:
+            a = e.addon
+            assert a is not None
+            line = f"{escape(a.service)} ({escape(a.plan)})"
+            if kind == detect.ADDON_ADDED:
+                line += f": {escape(a.state)}"
+            elif kind == detect.ADDON_CHANGED and e.previous_addon:
+                p = e.previous_addon
+                if p.plan != a.plan:
+                    line = f"{escape(a.service)}: plan {escape(p.plan)} → {escape(a.plan)}"
+                if p.state != a.state:
+                    line += f": {escape(p.state)} → {escape(a.state)}"
+            lines.append(line)
+        return [Part(items=tuple(lines))]
+    if kind == detect.MAINTENANCE:
+        on = bool(events[-1].maintenance)
+        return [
+            Part(
+                "Maintenance mode is on: visitors get the maintenance page."
+                if on
+                else "Maintenance mode is off: the app serves traffic again."
+            )
+        ]
+    if kind == detect.MONITORING_TROUBLE:
+        e = events[-1]
+        line = f"The Heroku API failed {e.failures} checks in a row: {escape(e.reason)}"
+        return [Part(items=(line,), bullet="")]
+    if kind == detect.MONITORING_RECOVERED:
+        e = events[-1]
+        return [Part(f"The Heroku API answers again after {e.failures} failed checks.")]
+    return []
+
+
+def slack_date(now: datetime) -> str:
+    """`now` as Slack shows a date in each reader's time zone (UTC text where it cannot)."""
+    fallback = now.strftime("%Y-%m-%d %H:%M UTC")
+    return f"<!date^{int(now.timestamp())}^{{date_short_pretty}} at {{time}}|{fallback}>"
+
+
+def render(app: str, kind: str, events: Sequence[Event], now: datetime) -> Message:
+    """The one message for `events`, all of `kind` and `app`."""
+    emoji, title = header(kind, events)
+    parts = _body(kind, events)
+    opening = [f"{emoji} *{title}* {emoji}", f"App: {escape(app)}"]
+
+    def text_of(parts: list[Part]) -> str:
+        return "\n".join([*opening, *lines_of(parts, None, TEXT_ITEM_LIMIT)])
+
+    fixed_head = [header_block(f"{emoji} {title} {emoji}"), fields_block(f"*App:*\n{escape(app)}")]
+    context = context_block(f"{slack_date(now)} · {dashboard_link(app)}")
+
+    def blocks_of(parts: list[Part]) -> Blocks:
+        return [*fixed_head, *sections(lines_of(parts, MAX_SECTION, BLOCK_ITEM_LIMIT)), context]
+
+    text = fit(parts, text_of, text_fits)
+    blocks = fit(parts, blocks_of, blocks_fit)
+    return Message(app, kind, text, blocks, tuple(e.key for e in events))
+
+
+def build(events: Iterable[Event], now: datetime) -> list[Message]:
+    """One message per (app, kind), most urgent kind first."""
+    groups: dict[tuple[str, str], list[Event]] = {}
+    for event in events:
+        groups.setdefault((event.app, event.kind), []).append(event)
+    order = {kind: i for i, kind in enumerate(detect.KINDS)}
+    return [
+        render(app, kind, group, now)
+        for (app, kind), group in sorted(
+            groups.items(), key=lambda item: (item[0][0], order.get(item[0][1], len(order)))
+        )
+    ]
+
+
+TEAM_APP_GONE = "team_app_gone"
+
+
+def no_longer_watched(app: str, team: str, now: datetime) -> Message:
+    """The one note a team watch posts when an app left the team or was deleted."""
+    title = "No Longer Watched"
+    line = f"{escape(app)} is no longer an app of team {escape(team)} (deleted or moved out)."
+    blocks: Blocks = [
+        header_block(f"👋 {title} 👋"),
+        fields_block(f"*App:*\n{escape(app)}", f"*Team:*\n{escape(team)}"),
+        *sections([line]),
+        context_block(slack_date(now)),
+    ]
+    text = f"👋 *{title}* 👋\nApp: {escape(app)}\n{line}"
+    key = f"{app}:{TEAM_APP_GONE}:{team}:{now.isoformat()}"
+    return Message(app, TEAM_APP_GONE, text, blocks, (), explicit_key=key)
+
+
+# ---------------------------------------------------------------------- slash answers
+
+HEALTH_EMOJI = {"healthy": "🟢", "degraded": "🟠", "down": "🔴"}
+STATE_EMOJI = {"up": "🟢", "starting": "🟡", "idle": "💤", "crashed": "🔴", "down": "🔴"}
+
+
+def ago(then: datetime, now: datetime) -> str:
+    """`12 seconds ago`, `3 minutes ago`, `2 hours ago`."""
+    seconds = max(0, int((now - then).total_seconds()))
+    for unit, size_ in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size_:
+            n = seconds // size_
+            return f"{n} {unit}{'s' if n != 1 else ''} ago"
+    return f"{seconds} second{'s' if seconds != 1 else ''} ago"
+
+
+def status_reply(
+    snapshot: AppSnapshot, now: datetime, *, problem: str | None = None
+) -> tuple[str, Blocks]:
+    """The `/heroku-status app` answer: health, dynos, current release, add-ons,
+    maintenance and when it was seen so, as text and blocks. `problem`: why the latest
+    check failed, when it did (the rest is then older news, and says so)."""
+    health = snapshot.health()
+    title = f"{HEALTH_EMOJI[health]} {snapshot.app} is {health}"
+    # Crashed and down dynos first: when the list is cut, they are the ones kept.
+    ordered = sorted(snapshot.dynos, key=lambda d: (d.state not in ("crashed", "down"), d.name))
+    dynos = tuple(
+        f"{STATE_EMOJI.get(d.state, '•')} {escape(d.name)} ({escape(d.type)}): {escape(d.state)}"
+        for d in ordered
+    ) or ("No dynos are running.",)
+    release = snapshot.current_release
+    if release:
+        when = escape(release.created_at.replace("T", " ").replace("Z", " UTC"))
+        release_line = f"v{release.version} by {_who(release.user)}, {when}"
+        if release.description:
+            release_line += f": {escape(release.description)}"
+    else:
+        release_line = "none yet"
+    addons = tuple(
+        f"{escape(a.service)} ({escape(a.plan)}): {escape(a.state)}"
+        for a in sorted(snapshot.addons, key=lambda a: a.name)
+    ) or ("none",)
+    maintenance = "on 🚧" if snapshot.maintenance else "off"
+    seen = ago(snapshot.taken_at, now)
+    checked = f"Last checked {seen}"
+    if problem:
+        checked = f"⚠️ The latest check failed ({clip(escape(problem), 500)}); this is from {seen}"
+
+    def text_of(parts: list[Part]) -> str:
+        return "\n".join([f"*{escape(title)}*", *lines_of(parts, None, TEXT_ITEM_LIMIT)])
+
+    text = fit(
+        [
+            Part("*Dynos:*", dynos, bullet=""),
+            Part("*Current release:*", (release_line,), inline=True, priority=0),
+            Part("*Add-ons:*", addons, inline=True, separator="; ", priority=0),
+            Part(f"*Maintenance mode:* {maintenance}"),
+            Part(checked),
+        ],
+        text_of,
+        text_fits,
+    )
+    release_field = clip(f"*Current release:*\n{release_line}", MAX_FIELD)
+
+    def blocks_of(parts: list[Part]) -> Blocks:
+        dyno_part, addon_part = parts
+        return [
+            header_block(title),
+            *sections(dyno_part.lines(MAX_SECTION, BLOCK_ITEM_LIMIT)),
+            fields_block(release_field, f"*Maintenance mode:*\n{maintenance}"),
+            *sections(addon_part.lines(MAX_SECTION, BLOCK_ITEM_LIMIT)),
+            context_block(f"{checked} · {dashboard_link(snapshot.app)}"),
+        ]
+
+    blocks = fit(
+        [Part("*Dynos:*", dynos, bullet=""), Part("*Add-ons:*", addons, bullet="", priority=0)],
+        blocks_of,
+        blocks_fit,
+    )
+    return text, blocks
+
+
+def summary_reply(
+    rows: Sequence[tuple[str, AppSnapshot | None, bool]], now: datetime
+) -> tuple[str, Blocks]:
+    """The `/heroku-status` answer without an app: one line per monitored app."""
+    if not rows:
+        text = (
+            "🌵 No app is monitored yet. Add one on the dashboard, or ask `/heroku-status my-app`."
+        )
+        return text, [section_block(text)]
+    lines = []
+    for app, snapshot, failing in rows:
+        name = escape(app)
+        if snapshot is None:
+            lines.append(f"⏳ *{name}*: not checked yet")
+            continue
+        health = snapshot.health()
+        up = sum(1 for d in snapshot.dynos if d.state == "up")
+        release = snapshot.current_release
+        version = f", v{release.version}" if release else ""
+        maintenance = ", maintenance on 🚧" if snapshot.maintenance else ""
+        lines.append(
+            f"{HEALTH_EMOJI[health]} *{name}*: {health}, {up}/{len(snapshot.dynos)} dynos up"
+            f"{version}{maintenance} (checked {ago(snapshot.taken_at, now)})"
+            + (", ⚠️ latest check failed" if failing else "")
+        )
+    apps = [Part(items=tuple(lines), bullet="")]
+
+    def text_of(parts: list[Part]) -> str:
+        return "\n".join(["*🤠 Heroku status*", *lines_of(parts, None, TEXT_ITEM_LIMIT)])
+
+    def blocks_of(parts: list[Part]) -> Blocks:
+        return [
+            header_block("🤠 Heroku status"),
+            *sections(lines_of(parts, MAX_SECTION, BLOCK_ITEM_LIMIT)),
+            context_block("Ask `/heroku-status app-name` for the details."),
+        ]
+
+    return fit(apps, text_of, text_fits), fit(apps, blocks_of, blocks_fit)

@@ -1,0 +1,414 @@
+"""One check of one monitor. The schedule, a webhook, the dashboard's "check now" and the
+demo buttons all call `Checker.check`, so detection lives in one place.
+
+A check reads top to bottom: claim the app's check (no other process checks it at once);
+read the app from Heroku (all of it, or in a polling round only what moved, SPEC §13);
+then, in one transaction, load the monitor's state, decide what changed (pure:
+`detect.decide`), save the state and record the new alerts; then deliver them.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TypeVar
+
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from heroku_monitor.core import budget, detect, incidents, logs, rounds
+from heroku_monitor.core.clock import Clock, utcnow
+from heroku_monitor.core.detect import CheckFailed, Event
+from heroku_monitor.core.rounds import PartRead, RoundListing
+from heroku_monitor.core.snapshot import AppSnapshot
+from heroku_monitor.heroku.client import HerokuClient, HerokuError, RateLimited, key_id, spending
+from heroku_monitor.render import threads
+from heroku_monitor.runtime.delivery import Delivery
+from heroku_monitor.store.claims import CheckClaims
+from heroku_monitor.store.database import database_problem
+from heroku_monitor.store.incidents import IncidentStore
+from heroku_monitor.store.log_counts import LogCounts, as_minutes
+from heroku_monitor.store.monitors import Monitors, MonitorView
+from heroku_monitor.store.outbox import Outbox
+from heroku_monitor.store.spend import Spend
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+THROTTLE_FIRST, THROTTLE_MAX = 120, 960  # seconds: doubled on each 429 in a row
+# How far back a log check reads the counts (a 5-minute window and its run's start).
+LOG_HISTORY = timedelta(minutes=15)
+RESERVE_PAUSE = 60  # seconds: Heroku refills about 75 requests a minute
+# Where a check comes from: the polling round, a webhook delivery, a person (or a
+# settings change). A poll skips an app another check is reading; a webhook's check asks
+# that one to run once more; a person's waits for it.
+POLL, WEBHOOK, ASKED = "poll", "webhook", "asked"
+CLAIM_WAIT_STEP = 0.05  # seconds between two tries of a person's check for a busy app
+
+
+@dataclass
+class CheckResult:
+    monitor_id: int
+    app: str
+    ok: bool
+    at: datetime
+    events: list[Event] = field(default_factory=list)
+    error: str | None = None
+
+
+@dataclass
+class LastCheck:
+    """The latest check this process made, of any monitor (for /healthz)."""
+
+    at: datetime | None = None
+    ok: bool | None = None
+    error: str | None = None
+
+
+class Checker:
+    def __init__(
+        self,
+        monitors: Monitors,
+        outbox: Outbox,
+        heroku: HerokuClient,
+        delivery: Delivery,
+        *,
+        digest_key: bytes,
+        clock: Clock = utcnow,
+        mention: str = "here",
+        claim_seconds: float = 120.0,
+    ) -> None:
+        self.monitors = monitors
+        self.outbox = outbox
+        self.heroku = heroku
+        self.delivery = delivery
+        self.digest_key = digest_key
+        self.incident_store = IncidentStore(monitors.db)
+        self.log_counts = LogCounts(monitors.db)
+        self.claims = CheckClaims(monitors.db, ttl=claim_seconds)
+        self.spend = Spend(monitors.db)
+        self.mention = mention  # who an escalation calls (ALERT_MENTION)
+        self.clock = clock
+        self.last_check = LastCheck()
+        # Why the latest check could not use the database (None: it could).
+        self.database_error: str | None = None
+        # After Heroku answers 429, every check waits until this time (then tries again):
+        # a rate limit slows monitoring down, it never fails checks into alerts.
+        self.throttled_until: datetime | None = None
+        self.throttle_reason = ""
+        self._throttle_seconds = THROTTLE_FIRST
+
+    def check(
+        self,
+        monitor_id: int,
+        *,
+        force: bool = False,
+        source: str = ASKED,
+        listing: RoundListing | None = None,
+        deliver: bool = True,
+    ) -> CheckResult | None:
+        """Check one monitor now and deliver what it found; None if there is no such
+        monitor, it is paused and not `force`d (another process may have paused it), or
+        another check of it is in progress (a poll then skips it, a webhook's check makes
+        that one run again; a person's check waits for it). In a polling round, `listing`
+        holds the round's lists and only what moved is read.
+
+        When the database fails (locked, read-only, unreachable), the check fails saying
+        so, /healthz turns 503 with the cause, and the next check starts from fresh
+        connections (a pooled one stays read-only after the file became writable)."""
+        now = self.clock()
+        try:
+            result = self._claimed(monitor_id, force, source, listing, deliver)
+        except SQLAlchemyError as exc:
+            reason = database_problem(exc)
+            log.warning("check of monitor %s failed on the database: %s", monitor_id, reason)
+            self.database_error = reason
+            self.last_check = LastCheck(now, False, f"the database failed: {reason}")
+            self.monitors.db.engine.dispose()
+            return CheckResult(monitor_id, "", False, now, [], self.last_check.error)
+        self.database_error = None
+        return result
+
+    def _claimed(
+        self,
+        monitor_id: int,
+        force: bool,
+        source: str,
+        listing: RoundListing | None,
+        deliver: bool,
+    ) -> CheckResult | None:
+        """The check under the app's claim; again (a full check) when another process asked
+        for one while ours ran."""
+        result = None
+        while True:
+            token = self._claim(monitor_id, source)
+            if token is None:
+                return result
+            try:
+                with spending(source):
+                    result = self._check(monitor_id, force=force, listing=listing, deliver=deliver)
+            finally:
+                again = self.claims.release(monitor_id, token)
+            if not again:
+                return result
+            source, listing, force, deliver = WEBHOOK, None, False, True
+
+    def _claim(self, monitor_id: int, source: str) -> str | None:
+        token = self._on_fresh_connections(
+            lambda: self.claims.claim(monitor_id, self.clock(), ask_again=source == WEBHOOK)
+        )
+        if token is not None or source != ASKED:
+            return token
+        deadline = time.monotonic() + self.claims.ttl.total_seconds()
+        while token is None and time.monotonic() < deadline:
+            time.sleep(CLAIM_WAIT_STEP)  # a person's check waits for the one in progress
+            token = self.claims.claim(monitor_id, self.clock(), ask_again=False)
+        return token
+
+    def _on_fresh_connections(self, write: Callable[[], T]) -> T:
+        """Run a write; if it fails on the connection, once more on fresh ones (a pooled
+        connection may be stale: opened while the file was read-only, or before a
+        failover). Its transaction rolled back, so nothing is done twice."""
+        try:
+            return write()
+        except OperationalError:
+            self.monitors.db.engine.dispose()
+            return write()
+
+    def flush_spend(self) -> None:
+        """Add the Heroku requests this process made since the last flush to the account's
+        spend in the database (the rate budget every process plans with)."""
+        tally = self.heroku.take_tally()
+        try:
+            self.spend.add(tally, self.clock())
+        except SQLAlchemyError:
+            log.warning("counting %s Heroku requests in the budget failed", sum(tally.values()))
+
+    def _check(
+        self, monitor_id: int, *, force: bool, listing: RoundListing | None, deliver: bool
+    ) -> CheckResult | None:
+        monitor = self.monitors.get(monitor_id)
+        if monitor is None or (monitor.paused and not force):
+            return None
+        app, now = monitor.app_name, self.clock()
+        if self.throttled_until is not None and now < self.throttled_until:
+            return CheckResult(monitor_id, app, False, now, [], self.throttle_note())
+        seen: AppSnapshot | PartRead | CheckFailed
+        try:
+            seen = self._read(monitor, listing, now)
+        except RateLimited:
+            self.throttle(now)
+            return CheckResult(monitor_id, app, False, now, [], self.throttle_note())
+        except HerokuError as exc:
+            seen = CheckFailed(str(exc))
+            log.warning("check of %s failed: %s", app, seen.reason)
+        fresh = self._on_fresh_connections(
+            lambda: self._record(monitor_id, app, seen, now, monitor.alert_mention)
+        )
+        error = seen.reason if isinstance(seen, CheckFailed) else None
+        if error is None:
+            self.throttled_until, self._throttle_seconds = None, THROTTLE_FIRST
+            self._mind_rate_limit(now)
+        self.last_check = LastCheck(now, error is None, error)
+        if fresh:
+            log.info("%s: %s", app, ", ".join(e.kind for e in fresh))
+        if deliver:
+            self.delivery.run()
+        return CheckResult(monitor_id, app, error is None, now, fresh, error)
+
+    def _read(
+        self, monitor: MonitorView, listing: RoundListing | None, now: datetime
+    ) -> AppSnapshot | PartRead | CheckFailed:
+        """What Heroku says of the monitor's app: all of it, or in a polling round its
+        dynos (and its releases and config vars when something moved)."""
+        app = monitor.app_name
+        if listing is not None and listing.error is not None:
+            return CheckFailed(listing.error)
+        listed = listing.apps.get(app) if listing is not None else None
+        if listing is None or listed is None:
+            # Not in the round's lists (deleted? no access?): read it alone, and a 404 says why.
+            return self.heroku.snapshot(app, now=now, digest_key=self.digest_key)
+        details = rounds.needs_details(
+            monitor.snapshot, listed, now, key_id=key_id(self.digest_key)
+        )
+        # An add-on attached from an app the lists do not show: its add-ons are read too.
+        unlisted = listed.id in listing.addons_unlisted
+        dynos, got, addons = self.heroku.app_parts(
+            app, details=details, addons=unlisted, digest_key=self.digest_key
+        )
+        if addons is None:
+            addons = listing.addons.get(listed.id, ())
+        return PartRead(listed, tuple(dynos), addons, got)
+
+    def _record(
+        self,
+        monitor_id: int,
+        app: str,
+        seen: AppSnapshot | PartRead | CheckFailed,
+        now: datetime,
+        mention: str | None,
+    ) -> list[Event]:
+        return record(
+            self.monitors,
+            self.outbox,
+            self.incident_store,
+            monitor_id,
+            app,
+            seen,
+            now,
+            mention=mention or self.mention,
+        )
+
+    def check_logs(self, monitor_id: int) -> list[Event]:
+        """Read what the app's logs said in the last minutes (every process's counts) and
+        alert on what crossed a threshold: router errors, the 5xx rate, memory, boot."""
+        monitor = self.monitors.get(monitor_id)
+        if monitor is None or monitor.paused:
+            return []
+        now = self.clock()
+        rows = self.log_counts.since(monitor.app_name, now - LOG_HISTORY)
+        thresholds, _ = logs.parse_thresholds(monitor.log_thresholds or "")
+        events = logs.detect(
+            monitor.app_name, as_minutes(rows), now, thresholds=thresholds or logs.Thresholds()
+        )
+        if not events:
+            return []
+        fresh = record_events(
+            self.monitors,
+            self.outbox,
+            self.incident_store,
+            monitor_id,
+            monitor.app_name,
+            events,
+            now,
+            mention=monitor.alert_mention or self.mention,
+        )
+        if fresh:
+            log.info("%s: %s", monitor.app_name, ", ".join(e.kind for e in fresh))
+            self.delivery.run()
+        return fresh
+
+    def throttle(self, now: datetime) -> None:
+        """Heroku answered 429: every check waits, longer each time in a row."""
+        self.throttled_until = now + timedelta(seconds=self._throttle_seconds)
+        self._throttle_seconds = min(self._throttle_seconds * 2, THROTTLE_MAX)
+        self.throttle_reason = "Heroku's rate limit was reached"
+        log.warning("%s", self.throttle_note())
+
+    def _mind_rate_limit(self, now: datetime) -> None:
+        """Pause checks for a minute when the token's requests are nearly used up: the
+        token is shared with the team's other tools, which need some left too."""
+        remaining = self.heroku.rate_limit_remaining
+        if remaining is not None and remaining < budget.RESERVE:
+            self.throttled_until = now + timedelta(seconds=RESERVE_PAUSE)
+            self.throttle_reason = (
+                f"Heroku's rate limit is nearly used up ({remaining} requests left)"
+            )
+            log.warning("%s", self.throttle_note())
+
+    def throttle_note(self, now: datetime | None = None) -> str:
+        """One sentence on the rate-limit pause, for logs and the dashboard ("" when
+        checks are not paused at `now`)."""
+        if self.throttled_until is None or (now is not None and now >= self.throttled_until):
+            return ""
+        until = self.throttled_until.strftime("%H:%M:%S UTC")
+        return f"{self.throttle_reason}: checks wait until {until}."
+
+
+def record(
+    monitors: Monitors,
+    outbox: Outbox,
+    store: IncidentStore,
+    monitor_id: int,
+    app: str,
+    seen: AppSnapshot | PartRead | CheckFailed,
+    now: datetime,
+    *,
+    mention: str = "here",
+) -> list[Event]:
+    """In one transaction: load the monitor's state, decide what changed (pure), save the
+    state; then the events not seen before go to the app's incidents (pure), which say
+    what to post, reply or edit, and that is queued; returns those events. A round's
+    partial read is completed from the kept snapshot here, under the lock, so it carries
+    the newest releases and config vars any process read.
+
+    The state row stays locked to the end, so two processes checking one monitor at once
+    decide one after the other, never both against the same snapshot or incidents.
+    """
+    with monitors.db.transaction() as s:
+        state = monitors.lock_state(s, monitor_id, app)
+        if state is None:
+            return []  # the monitor is gone, or watches another app since the check began
+        if isinstance(seen, PartRead):
+            assembled = rounds.assemble(seen, now=now, previous=state.snapshot)
+            if assembled is None:
+                return []  # the monitor was reset meanwhile: its next check is a baseline
+            seen = assembled
+        decision = detect.decide(app, state, seen, now)
+        if decision is None:
+            return []  # a newer check already landed: this one is stale
+        monitors.save_state(s, monitor_id, decision, now)
+        return _converse(
+            s,
+            outbox,
+            store,
+            monitor_id,
+            app,
+            decision.events,
+            decision.state.snapshot,
+            now,
+            mention,
+        )
+
+
+def record_events(
+    monitors: Monitors,
+    outbox: Outbox,
+    store: IncidentStore,
+    monitor_id: int,
+    app: str,
+    events: list[Event],
+    now: datetime,
+    *,
+    mention: str = "here",
+) -> list[Event]:
+    """Events that come from somewhere else than a snapshot (the app's logs), in one
+    transaction under the monitor's state lock: the new ones go to the app's incidents,
+    what they say is queued; returns the new ones."""
+    with monitors.db.transaction() as s:
+        state = monitors.lock_state(s, monitor_id, app)
+        if state is None:
+            return []
+        return _converse(s, outbox, store, monitor_id, app, events, state.snapshot, now, mention)
+
+
+def _converse(
+    s: Session,
+    outbox: Outbox,
+    store: IncidentStore,
+    monitor_id: int,
+    app: str,
+    events: list[Event],
+    snapshot: AppSnapshot | None,
+    now: datetime,
+    mention: str,
+) -> list[Event]:
+    """The events not seen before go to the app's incidents (pure), which say what to post,
+    reply or edit; that is queued. Returns those events."""
+    fresh = outbox.first_seen(s, monitor_id, events, now)
+    outcome = incidents.apply(
+        store.open_incidents(s, monitor_id, app),
+        fresh,
+        now,
+        snapshot=snapshot,
+        mention=mention,
+        snoozes=store.snoozes(s, monitor_id, app),
+    )
+    store.save(s, monitor_id, outcome.incidents)
+    store.save_snoozes(s, monitor_id, outcome.snoozes)
+    outbox.enqueue(s, monitor_id, threads.outbox_messages(outcome.actions, now), now)
+    return fresh

@@ -1,0 +1,108 @@
+"""Checks in progress and webhook windows, kept in the database so that every process
+sharing it agrees (SPEC §13): one app is never checked by two processes at once, and a
+storm of webhook deliveries spread over all processes costs one check at once and one
+trailing check, as it does in one process (SPEC §7).
+
+Each monitor has one `check_claims` row; every decision is one transaction that locks it
+(SELECT … FOR UPDATE on PostgreSQL; SQLite's BEGIN IMMEDIATE serialises writers).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from heroku_monitor.store.database import CheckClaim, Database, Monitor
+
+
+class CheckClaims:
+    def __init__(self, db: Database, *, ttl: float = 120.0, owner: str | None = None) -> None:
+        self.db = db
+        # This process (its polling lease's holder too): every claim it makes is `owner:…`,
+        # so the process that takes the lease of a dead one frees exactly that one's claims.
+        self.owner = owner or uuid.uuid4().hex
+        # How long a claim holds when its holder never releases it (killed mid-check):
+        # longer than any check can take (each Heroku call has its timeout and retries).
+        self.ttl = timedelta(seconds=ttl)
+
+    def _row(self, s: Session, monitor_id: int) -> CheckClaim | None:
+        """The monitor's claim row, locked; None when the monitor is gone."""
+        if s.get(Monitor, monitor_id) is None:
+            return None
+        s.execute(
+            self.db.insert(CheckClaim)
+            .values(monitor_id=monitor_id, again=False, trailing=False)
+            .on_conflict_do_nothing()
+        )
+        return s.execute(
+            select(CheckClaim).where(CheckClaim.monitor_id == monitor_id).with_for_update()
+        ).scalar_one_or_none()
+
+    def claim(self, monitor_id: int, now: datetime, *, ask_again: bool) -> str | None:
+        """Claim the monitor's check: a token to release it with, or None when another
+        check of it is in progress (in this process or another). Then, with `ask_again`,
+        that check runs once more when it ends (it may have read Heroku before the change
+        that made us ask)."""
+        token = f"{self.owner}:{uuid.uuid4().hex[:12]}"
+        with self.db.transaction() as s:
+            row = self._row(s, monitor_id)
+            if row is None:
+                return None
+            if row.holder is not None and row.until is not None and row.until > now:
+                if ask_again:
+                    row.again = True
+                return None
+            row.holder, row.until, row.again = token, now + self.ttl, False
+            return token
+
+    def release(self, monitor_id: int, token: str) -> bool:
+        """End our claim; True when a check was asked for while ours ran (run it again)."""
+        with self.db.transaction() as s:
+            row = s.execute(
+                select(CheckClaim).where(CheckClaim.monitor_id == monitor_id).with_for_update()
+            ).scalar_one_or_none()
+            if row is None or row.holder != token:
+                return False  # the monitor is gone, or our claim expired and was taken
+            again = bool(row.again)
+            row.holder, row.until, row.again = None, None, False
+            return again
+
+    def release_of(self, owner: str) -> None:
+        """Free the claims a dead process left (a new leader clears what the old one left,
+        instead of waiting out each claim)."""
+        with self.db.transaction() as s:
+            s.execute(
+                update(CheckClaim)
+                .where(CheckClaim.holder.startswith(f"{owner}:", autoescape=True))
+                .values(holder=None, until=None)
+            )
+
+    def webhook_window(self, monitor_id: int, now: datetime, debounce: float) -> float | None:
+        """A webhook delivery for the monitor reached this process. The first of a storm
+        checks at once and opens a `debounce`-second window (0.0: check now); the first
+        within the window schedules the trailing check at its end (the seconds to wait);
+        the rest join that check (None). Whichever process each delivery reached."""
+        with self.db.transaction() as s:
+            row = self._row(s, monitor_id)
+            if row is None:
+                return None
+            if row.window_ends is None or now >= row.window_ends:
+                row.window_ends, row.trailing = now + timedelta(seconds=debounce), False
+                return 0.0
+            if row.trailing:
+                return None
+            row.trailing = True
+            return max(0.0, (row.window_ends - now).total_seconds())
+
+    def trailing_starts(self, monitor_id: int, now: datetime, debounce: float) -> None:
+        """The trailing check starts: deliveries from now on join the next one, a window
+        from now (a storm still going)."""
+        with self.db.transaction() as s:
+            s.execute(
+                update(CheckClaim)
+                .where(CheckClaim.monitor_id == monitor_id)
+                .values(trailing=False, window_ends=now + timedelta(seconds=debounce))
+            )

@@ -1,0 +1,110 @@
+"""Incidents and snoozes in the database, read and written inside a transaction that holds
+the monitor's state lock (so two processes never number one incident's edits alike).
+
+Both belong to a monitor and the app it watches: a monitor moved to another app leaves its
+old app's incidents closed, and a snooze is the monitor's (its channel's) own.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime
+
+from sqlalchemy import delete, or_, select
+from sqlalchemy.orm import Session
+
+from heroku_monitor.core.incidents import Incident, Snooze
+from heroku_monitor.store.database import Database, IncidentRow, SnoozeRow
+
+
+class IncidentStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def open_incidents(self, s: Session, monitor_id: int, app: str) -> list[Incident]:
+        rows = s.execute(
+            select(IncidentRow.data)
+            .where(IncidentRow.monitor_id == monitor_id, IncidentRow.app_name == app)
+            .where(IncidentRow.resolved_at.is_(None))
+            .order_by(IncidentRow.opened_at)
+        ).scalars()
+        return [Incident.from_json(data) for data in rows]
+
+    def save(self, s: Session, monitor_id: int, incidents: Sequence[Incident]) -> None:
+        for incident in incidents:
+            values = {
+                "app_name": incident.app,
+                "family": incident.family,
+                "opened_at": incident.opened_at,
+                "resolved_at": incident.resolved_at,
+                "data": incident.to_json(),
+            }
+            stmt = self.db.insert(IncidentRow).values(
+                monitor_id=monitor_id, id=incident.id, **values
+            )
+            s.execute(stmt.on_conflict_do_update(index_elements=["monitor_id", "id"], set_=values))
+
+    def snoozes(self, s: Session, monitor_id: int, app: str) -> list[Snooze]:
+        row = s.get(SnoozeRow, monitor_id)
+        if row is None or row.app_name != app:
+            return []
+        return [Snooze(row.app_name, row.since, row.until, row.by, tuple(json.loads(row.muted)))]
+
+    def save_snoozes(self, s: Session, monitor_id: int, snoozes: Sequence[Snooze]) -> None:
+        """Keep `snoozes` (at most one: the monitor's); none means its snooze ended."""
+        s.execute(delete(SnoozeRow).where(SnoozeRow.monitor_id == monitor_id))
+        for held in snoozes[:1]:
+            s.add(
+                SnoozeRow(
+                    monitor_id=monitor_id,
+                    app_name=held.app,
+                    since=held.since,
+                    until=held.until,
+                    by=held.by,
+                    muted=json.dumps(list(held.muted)),
+                )
+            )
+
+    def forget_app(self, s: Session, monitor_id: int, now: datetime) -> None:
+        """The monitor no longer watches its app: its open incidents end quietly (nothing is
+        posted about them) and its snooze is dropped."""
+        rows = s.execute(
+            select(IncidentRow).where(
+                IncidentRow.monitor_id == monitor_id, IncidentRow.resolved_at.is_(None)
+            )
+        ).scalars()
+        for row in rows:
+            row.resolved_at = now
+            row.data = replace(Incident.from_json(row.data), resolved_at=now).to_json()
+        s.execute(delete(SnoozeRow).where(SnoozeRow.monitor_id == monitor_id))
+
+    def owners(self, incident_id: str) -> list[tuple[int, str]]:
+        """(monitor, app) of each incident of this id (a button names only the id)."""
+        with self.db.reading() as s:
+            rows = s.execute(
+                select(IncidentRow.monitor_id, IncidentRow.app_name).where(
+                    IncidentRow.id == incident_id
+                )
+            ).all()
+            return [(int(m), str(a)) for m, a in rows]
+
+    def all_snoozes(self) -> dict[int, Snooze]:
+        """Every monitor's snooze, by monitor (for the dashboard)."""
+        with self.db.reading() as s:
+            rows = s.execute(select(SnoozeRow)).scalars().all()
+            return {
+                r.monitor_id: Snooze(r.app_name, r.since, r.until, r.by, tuple(json.loads(r.muted)))
+                for r in rows
+            }
+
+    def recent(self, since: datetime) -> list[Incident]:
+        """Every incident open now or opened since `since` (the dashboard's 7 days)."""
+        with self.db.reading() as s:
+            rows = s.execute(
+                select(IncidentRow.data)
+                .where(or_(IncidentRow.opened_at >= since, IncidentRow.resolved_at.is_(None)))
+                .order_by(IncidentRow.opened_at)
+            ).scalars()
+            return [Incident.from_json(data) for data in rows]

@@ -1,0 +1,272 @@
+"""Monitors (which app, which channel, how often) and what their last checks found.
+
+Lock order, here as everywhere: a monitor's state row before its alerts, so two
+transactions never wait on each other in a circle (PostgreSQL would abort one).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from heroku_monitor.core.detect import CheckState, Decision
+from heroku_monitor.core.snapshot import AppSnapshot
+from heroku_monitor.store import outbox
+from heroku_monitor.store.database import Database, KeyValue, Monitor, MonitorState, rowcount
+from heroku_monitor.store.incidents import IncidentStore
+
+
+@dataclass(frozen=True)
+class MonitorView:
+    """A monitor with its state, as the dashboard and the checker read it."""
+
+    id: int
+    app_name: str
+    slack_channel: str
+    check_interval: int
+    paused: bool
+    source: str = "dashboard"
+    last_check_at: datetime | None = None
+    last_ok: bool | None = None
+    last_error: str | None = None
+    failures: int = 0
+    delivery_error: str | None = None
+    snapshot: AppSnapshot | None = None
+    alert_mention: str | None = None  # None: ALERT_MENTION's choice
+    log_thresholds: str | None = None  # "lines/percent/requests"; None: the defaults
+    team_watch_id: int | None = None  # the team watch that made it (None: a person did)
+
+
+class Monitors:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def seed(self, app_name: str | None, channel: str | None, interval: int, now: datetime) -> bool:
+        """Create the first monitor from the environment, once per database ever."""
+        if not app_name:
+            return False
+        with self.db.transaction() as s:
+            if not self.db.insert_new(s, KeyValue, key="seeded", value=now.isoformat()):
+                return False
+            s.add(new_monitor(app_name, channel or "#general", interval, now, source="environment"))
+        return True
+
+    def add(self, app_name: str, channel: str, interval: int, now: datetime) -> int:
+        with self.db.transaction() as s:
+            monitor = new_monitor(app_name, channel, interval, now)
+            s.add(monitor)
+            s.flush()
+            return monitor.id
+
+    def update(
+        self, monitor_id: int, *, app_name: str, channel: str, interval: int, now: datetime
+    ) -> bool:
+        """Change a monitor; a new app starts from a baseline, and failed alerts go to a
+        new channel."""
+        with self.db.transaction() as s:
+            monitor = s.get(Monitor, monitor_id)
+            if monitor is None:
+                return False
+            if monitor.app_name != app_name:
+                # The old app's incidents end quietly, and its snooze: they are no longer ours.
+                IncidentStore(self.db).forget_app(s, monitor_id, now)
+                # Another app: its first check is a baseline, with no failures carried over.
+                s.execute(
+                    update(MonitorState)
+                    .where(MonitorState.monitor_id == monitor_id)
+                    .values(
+                        app_name=app_name,
+                        snapshot=None,
+                        taken_at=None,
+                        last_ok=None,
+                        last_error=None,
+                        failures=0,
+                    )
+                )
+            if monitor.slack_channel != channel:
+                s.execute(
+                    update(MonitorState)
+                    .where(MonitorState.monitor_id == monitor_id)
+                    .values(delivery_error=None)
+                )
+                outbox.redirect_failed(s, monitor_id, channel, now)
+            monitor.app_name, monitor.slack_channel = app_name, channel
+            monitor.check_interval, monitor.updated_at = interval, now
+            monitor.source = "dashboard"
+        return True
+
+    def set_mention(self, monitor_id: int, mention: str | None, now: datetime) -> bool:
+        """Who the monitor's escalation calls (None: ALERT_MENTION's choice)."""
+        return self._set(monitor_id, now, alert_mention=mention)
+
+    def set_log_thresholds(self, monitor_id: int, thresholds: str | None, now: datetime) -> bool:
+        """The monitor's log-alert thresholds, "lines/percent/requests" (None: defaults)."""
+        return self._set(monitor_id, now, log_thresholds=thresholds)
+
+    def set_paused(self, monitor_id: int, paused: bool, now: datetime) -> bool:
+        return self._set(monitor_id, now, paused=paused)
+
+    def _set(self, monitor_id: int, now: datetime, **values: object) -> bool:
+        """Change some of a monitor's settings; False when there is no such monitor."""
+        with self.db.transaction() as s:
+            result = s.execute(
+                update(Monitor).where(Monitor.id == monitor_id).values(updated_at=now, **values)
+            )
+            return bool(rowcount(result))
+
+    def delete(self, monitor_id: int) -> bool:
+        """Forget a monitor; its alerts stay in the log."""
+        with self.db.transaction() as s:
+            return remove(s, monitor_id)
+
+    def active_ids(self, app_name: str) -> list[int]:
+        """The monitors watching `app_name` that are not paused (one query, no state)."""
+        with self.db.reading() as s:
+            return list(
+                s.execute(
+                    select(Monitor.id)
+                    .where(Monitor.app_name == app_name, Monitor.paused.is_(False))
+                    .order_by(Monitor.id)
+                ).scalars()
+            )
+
+    def all(self) -> list[MonitorView]:
+        with self.db.reading() as s:
+            rows = s.execute(
+                select(Monitor, MonitorState)
+                .outerjoin(MonitorState, MonitorState.monitor_id == Monitor.id)
+                .order_by(Monitor.id)
+            ).all()
+            return [_view(m, st) for m, st in rows]
+
+    def get(self, monitor_id: int) -> MonitorView | None:
+        with self.db.reading() as s:
+            row = s.execute(
+                select(Monitor, MonitorState)
+                .outerjoin(MonitorState, MonitorState.monitor_id == Monitor.id)
+                .where(Monitor.id == monitor_id)
+            ).first()
+            return _view(row[0], row[1]) if row else None
+
+    def latest_snapshot(self, app_name: str) -> tuple[AppSnapshot, str | None] | None:
+        """The newest snapshot a monitor of `app_name` holds, and the reason its latest
+        check failed (None when it succeeded), or None when no monitor has seen the app."""
+        with self.db.reading() as s:
+            row = s.execute(
+                select(MonitorState.snapshot, MonitorState.last_ok, MonitorState.last_error)
+                .join(Monitor, Monitor.id == MonitorState.monitor_id)
+                .where(Monitor.app_name == app_name, MonitorState.app_name == app_name)
+                .where(MonitorState.snapshot.is_not(None))
+                .order_by(MonitorState.taken_at.desc())
+                .limit(1)
+            ).first()
+        if row is None or row[0] is None:
+            return None
+        problem = (row[2] or "the check failed") if row[1] is False else None
+        return AppSnapshot.from_json(row[0]), problem
+
+    # -- one check's state, inside the checker's transaction ------------------------------
+
+    def lock_state(self, s: Session, monitor_id: int, app_name: str) -> CheckState | None:
+        """The monitor's check state, its row locked until `s` ends (two processes checking
+        one monitor at once diff one after the other); None when the monitor is gone or
+        now watches another app (the check that is ending was started before an edit)."""
+        monitor = s.get(Monitor, monitor_id)
+        if monitor is None or monitor.app_name != app_name:
+            return None
+        s.execute(
+            self.db.insert(MonitorState)
+            .values(monitor_id=monitor_id, app_name=app_name, failures=0)
+            .on_conflict_do_nothing()
+        )
+        row = s.execute(
+            select(MonitorState).where(MonitorState.monitor_id == monitor_id).with_for_update()
+        ).scalar_one_or_none()
+        if row is None:
+            return None  # the monitor was removed meanwhile
+        previous = None
+        if row.snapshot and row.app_name == app_name:
+            previous = AppSnapshot.from_json(row.snapshot)
+        return CheckState(previous, row.failures)
+
+    def save_state(self, s: Session, monitor_id: int, decision: Decision, now: datetime) -> None:
+        """Keep what a check decided (the state row is locked by `lock_state`)."""
+        values: dict[str, object] = {
+            "last_check_at": now,
+            "last_ok": decision.error is None,
+            "last_error": decision.error,
+            "failures": decision.state.failures,
+        }
+        kept = decision.state.snapshot
+        if decision.error is None and kept is not None:
+            values.update(app_name=kept.app, snapshot=kept.to_json(), taken_at=kept.taken_at)
+        s.execute(
+            update(MonitorState).where(MonitorState.monitor_id == monitor_id).values(**values)
+        )
+
+    def set_delivery_error(self, monitor_id: int | None, error: str | None) -> None:
+        """What the dashboard says about the monitor's Slack channel (None: it works)."""
+        if monitor_id is None:
+            return
+        with self.db.transaction() as s:
+            s.execute(
+                update(MonitorState)
+                .where(MonitorState.monitor_id == monitor_id)
+                .values(delivery_error=error)
+            )
+
+
+def remove(s: Session, monitor_id: int) -> bool:
+    """Forget a monitor in `s`; its alerts stay in the log. False when there was none."""
+    s.execute(delete(MonitorState).where(MonitorState.monitor_id == monitor_id))
+    outbox.detach(s, monitor_id)
+    return bool(rowcount(s.execute(delete(Monitor).where(Monitor.id == monitor_id))))
+
+
+def new_monitor(
+    app_name: str,
+    channel: str,
+    interval: int,
+    now: datetime,
+    *,
+    source: str = "dashboard",
+    paused: bool = False,
+    team_watch_id: int | None = None,
+) -> Monitor:
+    """A new monitor's row (added to a session by the caller)."""
+    return Monitor(
+        app_name=app_name,
+        slack_channel=channel,
+        check_interval=interval,
+        paused=paused,
+        source=source,
+        created_at=now,
+        updated_at=now,
+        team_watch_id=team_watch_id,
+    )
+
+
+def _view(m: Monitor, st: MonitorState | None) -> MonitorView:
+    snapshot = None
+    if st and st.snapshot and st.app_name == m.app_name:
+        snapshot = AppSnapshot.from_json(st.snapshot)
+    return MonitorView(
+        id=m.id,
+        app_name=m.app_name,
+        slack_channel=m.slack_channel,
+        check_interval=m.check_interval,
+        paused=m.paused,
+        source=m.source,
+        last_check_at=st.last_check_at if st else None,
+        last_ok=st.last_ok if st else None,
+        last_error=st.last_error if st else None,
+        failures=st.failures if st else 0,
+        delivery_error=st.delivery_error if st else None,
+        snapshot=snapshot,
+        alert_mention=m.alert_mention,
+        log_thresholds=m.log_thresholds,
+        team_watch_id=m.team_watch_id,
+    )

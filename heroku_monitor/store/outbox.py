@@ -1,0 +1,302 @@
+"""The alert log, which is also the outbox: each message recorded once, then sent once.
+
+Every event is recorded under a unique key in the transaction that saves the snapshot
+it was found in, so an event is alerted once: not again on the next check, after a
+restart, or by a second process on the same database. Unsent alerts are the outbox; a
+sender claims one with a conditional UPDATE (healthchecks' pattern), never with a lock
+held while talking to Slack.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, delete, exists, func, select, update
+from sqlalchemy.orm import Session, aliased
+
+from heroku_monitor.core.detect import Event
+from heroku_monitor.core.outbound import POST, Message, Receipt
+from heroku_monitor.store.database import Alert, AlertEvent, Database, Monitor, rowcount
+
+PENDING, SENT, LOGGED, FAILED = "pending", "sent", "logged", "failed"
+MUTED = "muted"  # its app was snoozed: in the log, never sent
+# How long a claim holds by default; the service passes its own (`service.Patience.lease`):
+# just longer than the longest post, so no other process takes an alert while it is being
+# sent, and one whose sender died is taken again within seconds.
+LEASE_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    """A claimed alert; `token` proves the claim when it is settled."""
+
+    id: int
+    channel: str
+    text: str
+    blocks: list[dict[str, Any]]
+    attempts: int
+    token: str = ""
+    created_at: datetime | None = None
+    unknown_error_since: datetime | None = None
+    action: str = POST
+    broadcast: bool = False
+    # The message a reply or an edit is about, as Slack knows it (None: it was never
+    # delivered, or it only went to the log).
+    parent_channel_id: str | None = None
+    parent_ts: str | None = None
+    parent_status: str | None = None
+    parent_fixable: bool = True
+
+
+class Outbox:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # -- recording, inside the checker's transaction -----------------------------------
+
+    def first_seen(
+        self, s: Session, monitor_id: int, events: Sequence[Event], now: datetime
+    ) -> list[Event]:
+        """Record each event's key; returns the events not recorded before."""
+        return [
+            e
+            for e in events
+            if self.db.insert_new(s, AlertEvent, key=f"m{monitor_id}:{e.key}", created_at=now)
+        ]
+
+    def enqueue(
+        self, s: Session, monitor_id: int, messages: Sequence[Message], now: datetime
+    ) -> None:
+        """Add `messages` to the outbox, to the monitor's channel, each tied to its events."""
+        monitor = s.get(Monitor, monitor_id)
+        if monitor is None:
+            return
+        for message in messages:
+            parent_id = None
+            if message.parent_key is not None:
+                parent_id = s.execute(
+                    select(Alert.id).where(Alert.key == f"m{monitor_id}:{message.parent_key}")
+                ).scalar()
+            alert = Alert(
+                key=f"m{monitor_id}:{message.key}",
+                action=message.action,
+                parent_id=parent_id,
+                broadcast=message.broadcast,
+                monitor_id=monitor_id,
+                app_name=message.app,
+                kind=message.kind,
+                channel=monitor.slack_channel,
+                text=message.text,
+                blocks=json.dumps(message.blocks),
+                status=MUTED if message.muted else PENDING,
+                attempts=0,
+                created_at=now,
+                next_attempt_at=now,
+            )
+            s.add(alert)
+            s.flush()
+            s.execute(
+                update(AlertEvent)
+                .where(AlertEvent.key.in_([f"m{monitor_id}:{k}" for k in message.event_keys]))
+                .values(alert_id=alert.id)
+            )
+
+    # -- sending -----------------------------------------------------------------------
+
+    def claim_next(self, now: datetime, *, lease: float = LEASE_SECONDS) -> OutboxItem | None:
+        """Claim the oldest due alert for `lease` seconds, or None when none is due.
+
+        Only the oldest pending alert of each channel can be claimed: a channel's alerts go
+        out in order, one at a time across every process, and one waiting for its retry
+        (Slack's Retry-After) holds up its own channel only. A claim is a conditional
+        UPDATE that only one process can win, made right before the alert is posted.
+        """
+        with self.db.transaction() as s:
+            query = (
+                select(Alert)
+                .where(_head_of_channel(), Alert.next_attempt_at <= now)
+                .where((Alert.claimed_until.is_(None)) | (Alert.claimed_until < now))
+            )
+            candidates = s.execute(query.order_by(Alert.id).limit(5)).scalars().all()
+            for alert in candidates:
+                token = secrets.token_hex(8)
+                won = s.execute(
+                    update(Alert)
+                    .where(Alert.id == alert.id, Alert.status == PENDING)
+                    .where((Alert.claimed_until.is_(None)) | (Alert.claimed_until < now))
+                    .values(claimed_until=now + timedelta(seconds=lease), claim_token=token)
+                    .execution_options(synchronize_session=False)
+                )
+                if rowcount(won) == 1:
+                    parent = s.get(Alert, alert.parent_id) if alert.parent_id else None
+                    return OutboxItem(
+                        alert.id,
+                        alert.channel,
+                        alert.text,
+                        json.loads(alert.blocks),
+                        alert.attempts,
+                        token,
+                        alert.created_at,
+                        alert.unknown_error_since,
+                        action=alert.action,
+                        broadcast=alert.broadcast,
+                        parent_channel_id=parent.channel_id if parent else None,
+                        parent_ts=parent.slack_ts if parent else None,
+                        parent_status=parent.status if parent else None,
+                        parent_fixable=parent.fixable if parent else True,
+                    )
+            return None
+
+    def next_due(self, now: datetime) -> datetime | None:
+        """When the next alert can be claimed: a channel's oldest's retry time, or the end of
+        the claim another process holds (one that died leaves its alert claimed until then)."""
+        with self.db.reading() as s:
+            rows = s.execute(
+                select(Alert.next_attempt_at, Alert.claimed_until).where(_head_of_channel())
+            ).all()
+        times = [max(due, claimed or due) for due, claimed in rows]
+        return min(times) if times else None
+
+    def _settle(self, item: OutboxItem, **values: Any) -> tuple[bool, int | None]:
+        """Settle a claimed alert in a transaction of its own, first: nothing that follows
+        can undo it (which would send the alert again when its claim lapses). Returns
+        (whether our claim still held, the alert's monitor)."""
+        with self.db.transaction() as s:
+            result = s.execute(
+                update(Alert)
+                .where(Alert.id == item.id, Alert.claim_token == item.token)
+                .values(claimed_until=None, claim_token=None, attempts=Alert.attempts + 1, **values)
+            )
+            if not rowcount(result):
+                return False, None  # our claim had lapsed; whoever holds it settles the row
+            return True, s.execute(select(Alert.monitor_id).where(Alert.id == item.id)).scalar()
+
+    def mark_sent(
+        self, item: OutboxItem, receipt: Receipt, now: datetime
+    ) -> tuple[bool, int | None]:
+        """Record a delivery; returns (settled by us, the alert's monitor)."""
+        return self._settle(
+            item,
+            status=LOGGED if receipt.logged else SENT,
+            slack_ts=receipt.ts or None,
+            channel_id=receipt.channel_id or None,
+            sent_at=now,
+            last_error=None,
+        )
+
+    def mark_retry(
+        self, item: OutboxItem, error: str, next_attempt_at: datetime, *, unknown_since: Any
+    ) -> None:
+        """Try again at `next_attempt_at`; `unknown_since` is when an error nobody
+        documented first came (kept while it lasts, None once another error comes)."""
+        self._settle(
+            item,
+            last_error=error,
+            next_attempt_at=next_attempt_at,
+            unknown_error_since=unknown_since,
+        )
+
+    def mark_failed(
+        self, item: OutboxItem, error: str, *, fixable: bool
+    ) -> tuple[bool, int | None]:
+        """A permanent failure: kept with its reason for the dashboard; a `fixable` one is
+        queued again once the channel or the token works (`requeue_failed`)."""
+        return self._settle(item, status=FAILED, last_error=error, fixable=fixable)
+
+    def requeue_failed(self, now: datetime, *, channel: str | None = None) -> int:
+        """Queue the fixable failed alerts again (all, or `channel`'s: it works now)."""
+        with self.db.transaction() as s:
+            query = update(Alert).where(Alert.status == FAILED, Alert.fixable.is_(True))
+            if channel is not None:
+                query = query.where(Alert.channel == channel)
+            result = s.execute(
+                query.values(
+                    status=PENDING, next_attempt_at=now, last_error=None, unknown_error_since=None
+                )
+            )
+            return rowcount(result)
+
+    # -- the log -----------------------------------------------------------------------
+
+    def prune(self, now: datetime, *, keep_days: int = 90) -> int:
+        """Forget delivered or failed alerts (and their event keys) older than `keep_days`;
+        returns how many alerts went. Pending alerts are never pruned.
+
+        An old event key can go: the snapshot has long moved past the change it names, so
+        no check can find that change again.
+        """
+        cutoff = now - timedelta(days=keep_days)
+        with self.db.transaction() as s:
+            old = select(Alert.id).where(Alert.created_at < cutoff, Alert.status != PENDING)
+            s.execute(delete(AlertEvent).where(AlertEvent.alert_id.in_(old)))
+            s.execute(
+                delete(AlertEvent).where(
+                    AlertEvent.alert_id.is_(None), AlertEvent.created_at < cutoff
+                )
+            )
+            gone = s.execute(
+                delete(Alert).where(Alert.created_at < cutoff, Alert.status != PENDING)
+            )
+            return rowcount(gone)
+
+    def recent(self, *, limit: int = 50, status: str | None = None) -> list[Alert]:
+        with self.db.reading() as s:
+            query = select(Alert).order_by(Alert.id.desc()).limit(limit)
+            if status:
+                query = query.where(Alert.status == status)
+            return list(s.execute(query).scalars().all())
+
+    def of_app(self, app: str, since: datetime) -> list[Alert]:
+        """The app's alerts since `since`, oldest first (the dashboard's timeline)."""
+        with self.db.reading() as s:
+            query = (
+                select(Alert)
+                .where(Alert.app_name == app, Alert.created_at >= since)
+                .order_by(Alert.id)
+            )
+            return list(s.execute(query).scalars().all())
+
+    def count(self, status: str | None = None) -> int:
+        with self.db.reading() as s:
+            query = select(func.count()).select_from(Alert)
+            if status:
+                query = query.where(Alert.status == status)
+            return int(s.execute(query).scalar_one())
+
+
+def _head_of_channel() -> Any:
+    """The oldest pending alert of its channel (no older one is pending there), whose
+    message, when it replies to or edits one, is settled (sent, or failed for good)."""
+    older, parent = aliased(Alert), aliased(Alert)
+    return and_(
+        Alert.status == PENDING,
+        ~exists().where(
+            older.channel == Alert.channel, older.status == PENDING, older.id < Alert.id
+        ),
+        ~exists().where(parent.id == Alert.parent_id, parent.status == PENDING),
+    )
+
+
+def redirect_failed(s: Session, monitor_id: int, channel: str, now: datetime) -> None:
+    """A monitor's channel changed: its failed alerts are queued again, to the new one."""
+    s.execute(
+        update(Alert)
+        .where(Alert.monitor_id == monitor_id, Alert.status == FAILED)
+        .values(
+            status=PENDING,
+            channel=channel,
+            next_attempt_at=now,
+            last_error=None,
+            unknown_error_since=None,
+        )
+    )
+
+
+def detach(s: Session, monitor_id: int) -> None:
+    """A monitor is removed: its alerts stay in the log, belonging to no monitor."""
+    s.execute(update(Alert).where(Alert.monitor_id == monitor_id).values(monitor_id=None))

@@ -1,0 +1,47 @@
+"""What Heroku's webhooks brought in the last hour, kept in the database so every process
+sees it: the deliveries seen (one seen again is ignored). What their checks spent is
+counted with every other Heroku request in `spend.py`."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, update
+
+from heroku_monitor.store.database import Database, WebhookSighting, rowcount
+
+# How long a delivery's id is remembered, and the window webhook checks are counted in.
+SIGHTING_TTL = timedelta(hours=1)
+
+
+class WebhookLedger:
+    """The `webhook_sightings` table, shared by every process using the database: the
+    deliveries seen in the last hour (one seen again is ignored)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def first_sighting(self, key: str, now: datetime) -> bool:
+        """Record delivery `key`; True unless some process saw it within `SIGHTING_TTL`.
+
+        One INSERT (or, for a sighting expired but not pruned yet, one conditional
+        UPDATE) decides, so two processes given the same delivery never both say True.
+        """
+        key = f"delivery:{key}"[:200]
+        with self.db.transaction() as s:
+            if self.db.insert_new(s, WebhookSighting, key=key, kind="delivery", seen_at=now):
+                return True
+            renewed = s.execute(
+                update(WebhookSighting)
+                .where(WebhookSighting.key == key, WebhookSighting.seen_at < now - SIGHTING_TTL)
+                .values(seen_at=now)
+            )
+            return rowcount(renewed) == 1
+
+    def prune(self, now: datetime) -> int:
+        """Forget what is older than `SIGHTING_TTL`; returns how many rows went."""
+        with self.db.transaction() as s:
+            gone = s.execute(
+                delete(WebhookSighting).where(WebhookSighting.seen_at < now - SIGHTING_TTL)
+            )
+            return rowcount(gone)
