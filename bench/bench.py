@@ -54,6 +54,7 @@ from bench import logs_bench
 from bench.baseline import BaselineMonitor
 from heroku_monitor import service as service_module
 from heroku_monitor.core import budget
+from heroku_monitor.heroku.webhooks import SIGNATURE_HEADER, signature
 from heroku_monitor.runtime.scheduler import (
     DELIVERY_JOB,
     LEAD_JOB,
@@ -64,7 +65,6 @@ from heroku_monitor.runtime.scheduler import (
 from heroku_monitor.service import Service
 from heroku_monitor.settings import Settings
 from heroku_monitor.web import create_app
-from heroku_monitor.web.heroku_webhooks import SIGNATURE_HEADER, signature
 from heroku_sim import Simulator, SimulatorServer
 from tests.fakes import FakeSlack
 from tests.web import LiveSite, wait_until
@@ -189,7 +189,7 @@ def quiet(service: Service) -> bool:
     waiting = [j for j in service.scheduler.aps.get_jobs() if not j.id.startswith("check-")]
     housekeeping = (DELIVERY_JOB, LEAD_JOB, PRUNE_JOB, RECONCILE_JOB, TEND_JOB)
     waiting = [j for j in waiting if j.id not in housekeeping]
-    return not waiting and not service.scheduler._running
+    return not waiting and not service.scheduler.triggers.checking
 
 
 def storm_cost(deliveries: int, seconds: float, *, replay: bool) -> tuple[int, int]:

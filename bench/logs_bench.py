@@ -11,7 +11,8 @@ import tracemalloc
 from datetime import UTC, datetime
 
 from heroku_monitor import service as service_module
-from heroku_monitor.core import logs
+from heroku_monitor.core.logs.count import count
+from heroku_monitor.core.logs.parse import parse_logplex
 from heroku_monitor.settings import Settings
 from heroku_monitor.web import create_app
 from heroku_sim.logs import logplex_body, router_error
@@ -39,7 +40,7 @@ def rows() -> list[tuple[str, str, str]]:
     started = time.perf_counter()
     repeats = 20
     for _ in range(repeats):
-        counted = logs.count(logs.parse_logplex(big).lines)
+        counted = count(parse_logplex(big).lines)
     took = (time.perf_counter() - started) / repeats
     lines = sum(m.requests for m in counted.rows())
     out.append((f"log lines parsed and counted, one core ({len(big) // 1024} KB batches)",

@@ -25,7 +25,8 @@ from flask import Flask
 from werkzeug.serving import make_server
 
 from heroku_monitor import service as service_module
-from heroku_monitor.heroku.client import HerokuClient, HerokuError
+from heroku_monitor.heroku.client import HerokuClient
+from heroku_monitor.heroku.errors import HerokuError
 from heroku_monitor.service import Service
 from heroku_monitor.settings import DEFAULT_DATABASE_URL, Settings, SettingsError, from_env
 from heroku_monitor.store.database import open_database
@@ -111,7 +112,7 @@ def start_demo(settings: Settings) -> tuple[Settings, SimulatorServer]:
         heroku_api_url=server.url,
         heroku_api_key=sim.token,
         monitored_app_name=app_name,
-        slack_channel=settings.slack_channel or "#heroku-alerts",
+        slack_channel=settings.default_channel,
         check_interval_minutes=interval,
         database_url=database_url,
     )

@@ -27,10 +27,15 @@ from heroku_monitor.runtime.scheduler import Scheduler
 from heroku_monitor.runtime.slack_app import StatusAnswers
 from heroku_monitor.settings import Settings
 from heroku_monitor.slack.notifier import LogNotifier, Notifier, SlackNotifier
+from heroku_monitor.store.claims import CheckClaims
 from heroku_monitor.store.database import Database, open_database
+from heroku_monitor.store.incidents import IncidentStore
 from heroku_monitor.store.leader import Leadership
+from heroku_monitor.store.log_counts import LogCounts
 from heroku_monitor.store.monitors import Monitors
 from heroku_monitor.store.outbox import Outbox
+from heroku_monitor.store.sightings import WebhookLedger
+from heroku_monitor.store.spend import Spend
 from heroku_monitor.store.teams import TeamWatches
 
 if TYPE_CHECKING:  # the simulator is only imported, lazily, by `--demo`
@@ -143,13 +148,14 @@ def build(
     """
     db = open_database(settings.database_url)
     monitors, outbox = Monitors(db), Outbox(db)
+    incident_store, spend = IncidentStore(db), Spend(db)
     monitors.seed(
         settings.monitored_app_name,
         settings.slack_channel,
         settings.check_interval_minutes,
         clock(),
     )
-    teams = TeamWatches(db)
+    teams = TeamWatches(db, outbox)
     teams.seed(
         settings.monitored_team,
         settings.slack_channel,
@@ -178,33 +184,41 @@ def build(
         notifier = LogNotifier()
     digest_key = config_digest_key(settings, db)
     delivery = Delivery(outbox, monitors, notifier, clock, lease=patience.lease)
+    # The process's check claims, held `patience.claim` seconds by a process that died.
+    claims = CheckClaims(db, ttl=patience.claim)
     checker = Checker(
         monitors,
         outbox,
         heroku,
         delivery,
+        incident_store=incident_store,
+        log_counts=LogCounts(db),
+        claims=claims,
+        spend=spend,
         digest_key=digest_key,
         clock=clock,
         mention=settings.alert_mention,
-        claim_seconds=patience.claim,
     )
     # The lease's holder is the process its check claims name (a new leader frees them).
     leadership = Leadership(
-        db, lease_seconds=settings.leader_lease_seconds, clock=clock, holder=checker.claims.owner
+        db, lease_seconds=settings.leader_lease_seconds, clock=clock, holder=claims.owner
     )
+    conversations = Conversations(monitors, outbox, incident_store, delivery, clock)
     scheduler = Scheduler(
         checker,
         monitors,
         delivery,
         outbox,
+        teams=teams,
+        spend=spend,
+        ledger=WebhookLedger(db),
+        leadership=leadership,
+        conversations=conversations,
         max_workers=settings.max_concurrent_checks,
         rate_share=settings.rate_share,
-        leadership=leadership,
     )
     delivery.wake_at = scheduler.deliver_at
     answers = StatusAnswers(monitors, heroku, digest_key, clock)
-    conversations = Conversations(monitors, outbox, checker.incident_store, delivery, clock)
-    scheduler.conversations = conversations
     bolt = None
     if settings.slack_signing_secret or settings.slack_app_token:
         bolt = slack_app.build_bolt(settings, answers, conversations)

@@ -10,8 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from heroku_monitor.core import validation
-from heroku_monitor.core.incidents import mention_markup
 from heroku_monitor.core.validation import SettingsError
+from heroku_monitor.render.mentions import mention_markup
 
 DEFAULT_DATABASE_URL = "sqlite:///instance/monitor.db"
 
@@ -21,7 +21,7 @@ class Settings:
     heroku_api_key: str = ""
     slack_bot_token: str = ""
     monitored_app_name: str | None = None
-    slack_channel: str | None = None
+    slack_channel: str | None = None  # None: validation.DEFAULT_CHANNEL (`default_channel`)
     check_interval_minutes: int = 5
     slack_signing_secret: str | None = None
     slack_app_token: str | None = None
@@ -52,6 +52,12 @@ class Settings:
     leader_lease_seconds: int = 30
     # Where each seed value came from, for the dashboard: name -> "environment" | "default".
     sources: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def default_channel(self) -> str:
+        """Where a new monitor's or team's alerts go unless told: SLACK_CHANNEL, or else
+        `validation.DEFAULT_CHANNEL`."""
+        return self.slack_channel or validation.DEFAULT_CHANNEL
 
 
 def normalise_database_url(url: str) -> str:

@@ -10,8 +10,8 @@ import requests
 from flask import Flask, request
 
 from heroku_monitor.cli import _create_or_update, our_webhook
-from heroku_monitor.heroku.client import HerokuError
-from heroku_monitor.web.heroku_webhooks import SIGNATURE_HEADER, signature
+from heroku_monitor.heroku.errors import HerokuError
+from heroku_monitor.heroku.webhooks import SIGNATURE_HEADER, signature
 from heroku_sim import Simulator, SimulatorServer
 from loopback import BackgroundServer
 from tests.fakes import FakeSlack

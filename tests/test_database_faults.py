@@ -150,7 +150,7 @@ def test_scheduler_jobs_failing_on_a_read_only_database_log_one_line_without_a_t
     def delivery_failed() -> bool:
         # A run of the round's own (or the retry job's) may hold the delivery lock: this
         # run then leaves its work to that one and says nothing, so try again.
-        service.scheduler._deliver()
+        service.scheduler.deliver()
         return any(r.getMessage() == failed for r in caplog.records)
 
     with caplog.at_level("WARNING", logger="heroku_monitor"):

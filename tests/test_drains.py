@@ -219,7 +219,7 @@ def test_a_monitor_can_set_when_its_logs_alert_on_the_dashboard(drained, world: 
     [("5/5/100", 5, 0.05, 100), ("1/50/10", 1, 0.5, 10), (" 20 / 5 / 100 ", 20, 0.05, 100)],
 )
 def test_log_thresholds_are_lines_percent_requests(given, lines, rate, requests):
-    from heroku_monitor.core.logs import parse_thresholds
+    from heroku_monitor.core.logs.rules import parse_thresholds
 
     thresholds, error = parse_thresholds(given)
     assert error is None and thresholds is not None
@@ -244,7 +244,7 @@ def test_log_thresholds_are_kept_as_a_person_writes_them_without_spaces(drained)
     "given", ["", "5/5", "a/b/c", "0/5/100", "5/101/100", "5/5/100/1", "٥/5/100"]
 )
 def test_odd_log_thresholds_are_one_clear_sentence(given):
-    from heroku_monitor.core.logs import parse_thresholds
+    from heroku_monitor.core.logs.rules import parse_thresholds
 
     thresholds, error = parse_thresholds(given)
     assert thresholds is None and error and "lines/percent/requests" in error

@@ -6,14 +6,15 @@ from typing import Any
 
 import pytest
 
-from heroku_monitor.heroku.client import (
-    HerokuClient,
+from heroku_monitor.heroku.client import HerokuClient
+from heroku_monitor.heroku.errors import (
     HerokuError,
     NotFound,
     RateLimited,
     Unauthorized,
     Unavailable,
 )
+from heroku_monitor.store import snapshots
 from heroku_sim import Simulator, SimulatorServer
 from tests.builders import KEY, T0
 
@@ -160,7 +161,7 @@ def test_config_values_are_not_kept_by_the_client(sim, server):
     snapshot = client.snapshot("my-app", now=T0, digest_key=KEY)
     client.snapshot("my-app", now=T0, digest_key=KEY)  # served from the ETag cache
     assert "STRIPE_KEY" in snapshot.config
-    assert "sk_live_do_not_leak" not in repr(client._cache) + snapshot.to_json()
+    assert "sk_live_do_not_leak" not in repr(client._cache) + snapshots.to_json(snapshot)
 
 
 def test_every_request_sends_the_v3_accept_header_and_bearer_token(sim, server):

@@ -11,8 +11,12 @@ import pytest
 from heroku_monitor.core import detect, incidents
 from heroku_monitor.core.detect import Event
 from heroku_monitor.core.incidents import Action, Incident, Outcome, Snooze
+from heroku_monitor.core.quiet import STABLE_FOR
+from heroku_monitor.core.releases import SuspectDeploy, suspect_deploy
 from heroku_monitor.core.snapshot import AppSnapshot, Dyno, Release
 from heroku_monitor.render import messages
+from heroku_monitor.render.mentions import mention_markup
+from heroku_monitor.store.incidents import incident_from_json, incident_to_json
 from tests.builders import T0, addon, dyno, release, snap
 
 APP = "my-app"
@@ -34,7 +38,7 @@ def web(state: str, minutes: float) -> Dyno:
 
 def dynos(*dynos_: Dyno) -> AppSnapshot:
     """The app at the minute of its last dyno change, worker.1 up."""
-    changed = max(datetime.fromisoformat(d.updated_at) for d in dynos_)
+    changed = max(d.updated_at for d in dynos_ if d.updated_at is not None)
     minute = int((changed - T0).total_seconds() // 60)
     return snap(dynos=(*dynos_, dyno("worker.1")), releases=BASE, minutes=minute)
 
@@ -177,8 +181,8 @@ def test_which_events_open_an_incident(kind: str, family: str | None):
 def test_a_five_crash_loop_is_one_post_one_escalation_replies_and_one_broadcast_recovery():
     shell = Shell()
     crash_loop(shell)
-    assert not of(shell.tick(at(10) + incidents.STABLE_FOR - timedelta(seconds=1)), "reply")
-    shell.tick(at(10) + incidents.STABLE_FOR)
+    assert not of(shell.tick(at(10) + STABLE_FOR - timedelta(seconds=1)), "reply")
+    shell.tick(at(10) + STABLE_FOR)
     actions = shell.actions
 
     posts = of(actions, incidents.POST)
@@ -328,13 +332,13 @@ def test_the_escalation_mentions_the_monitors_setting(setting: str, markup: str)
     crash_loop(shell, 3)
     (escalation,) = of(shell.actions, incidents.REPLY, incidents.ESCALATION)
     assert escalation.mention == setting
-    assert incidents.mention_markup(escalation.mention) == markup
+    assert mention_markup(escalation.mention) == markup
 
 
 @pytest.mark.parametrize("setting", ["everyone", "@here", "U123", "s123"])
 def test_an_unknown_mention_setting_is_refused_with_a_sentence(setting: str):
     with pytest.raises(ValueError, match="user-group ID"):
-        incidents.mention_markup(setting)
+        mention_markup(setting)
 
 
 # ---------------------------------------------------------------------- suspect deploy
@@ -343,7 +347,7 @@ def test_an_unknown_mention_setting_is_refused_with_a_sentence(setting: str):
 def deployed_then(problem: str, minutes_later: int) -> tuple[Shell, list[Action]]:
     """v4 deployed by ann at minute 1 (seen by a check then), a problem `minutes_later`."""
     shell = Shell()
-    v4 = replace(release(4, user="ann@example.com"), created_at=stamp(1))
+    v4 = replace(release(4, user="ann@example.com"), created_at=at(1))
     shell.check(snap(releases=BASE))
     shell.check(snap(releases=(v4, *BASE), minutes=1))
     later = 1 + minutes_later
@@ -372,9 +376,9 @@ def test_a_problem_twenty_minutes_after_a_deploy_names_no_deploy(problem: str):
     assert opened.incident is not None and opened.incident.suspect is None
 
 
-def suspect_in(*releases: Release) -> incidents.SuspectDeploy | None:
-    timed = tuple(replace(r, created_at=stamp(0)) for r in releases)
-    return incidents.suspect_deploy(APP, timed, at(5))
+def suspect_in(*releases: Release) -> SuspectDeploy | None:
+    timed = tuple(replace(r, created_at=at(0)) for r in releases)
+    return suspect_deploy(APP, timed, at(5))
 
 
 def test_the_rollback_goes_to_the_newest_succeeded_release_below_the_deploy():
@@ -393,8 +397,8 @@ def test_no_deploy_is_suspected_once_it_was_rolled_back():
 
 
 def test_a_failed_release_or_monitoring_trouble_names_no_deploy():
-    failed = replace(release(5, status="failed"), created_at=stamp(4))
-    current = snap(releases=(failed, replace(release(4), created_at=stamp(0)), *BASE))
+    failed = replace(release(5, status="failed"), created_at=at(4))
+    current = snap(releases=(failed, replace(release(4), created_at=at(0)), *BASE))
     event = Event(detect.RELEASE_FAILED, APP, f"{APP}:release_failed:v5", release=failed)
     outcome = incidents.apply((), [event], at(5), snapshot=current)
     assert outcome.incidents[0].suspect is None
@@ -607,14 +611,14 @@ def test_an_incident_survives_its_json():
     shell, _ = deployed_then("crash", 5)
     shell.acknowledge("U_ANN", at(7))
     (incident,) = shell.incidents
-    assert Incident.from_json(incident.to_json()) == incident
+    assert incident_from_json(incident_to_json(incident)) == incident
 
 
 def test_applying_after_a_reload_gives_what_applying_in_one_go_gives():
     direct, reloaded = Shell(), Shell()
     crash_loop(direct, 2)
     crash_loop(reloaded, 2)
-    reloaded.incidents = tuple(Incident.from_json(i.to_json()) for i in reloaded.incidents)
+    reloaded.incidents = tuple(incident_from_json(incident_to_json(i)) for i in reloaded.incidents)
     for shell in (direct, reloaded):
         shell.check(dynos(web("crashed", 5)))
     assert direct.actions == reloaded.actions

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from heroku_monitor.core.logs.count import CodeCount, Counts, MinuteCounts
 from heroku_monitor.store.database import Database
-from heroku_monitor.store.log_counts import LogCounts
+from heroku_monitor.store.log_counts import LogCounts, as_minutes, as_rows
 from tests.builders import T0
 
 
@@ -40,3 +41,20 @@ def test_the_drain_state_says_when_it_last_sent_and_how_much(sqlite_url: str):
     counts.take("my-app", "frame-2", [], 60, T0 - timedelta(minutes=3))
     last, lines = counts.drain_state("my-app", T0)
     assert last == T0 - timedelta(seconds=30) and lines == 40
+
+
+def test_minute_counts_survive_their_database_rows():
+    minute = T0.replace(second=0, microsecond=0)
+    counted = MinuteCounts(
+        minute,
+        requests=3,
+        errors_5xx=2,
+        codes={
+            "5xx": CodeCount(1, (("/boom", 1),), (("web.2", 1),)),
+            "H12": CodeCount(1, (("/slow", 1),), (("web.1", 1),)),
+            "R14": CodeCount(1, (), (("web.1", 1),)),
+        },
+    )
+    rows = as_rows(Counts({minute: counted}), T0)
+    assert as_minutes(rows) == [counted]
+    assert len(rows) == 10  # one row a counter: requests, 5xx, and each code's lines, paths, dynos

@@ -14,8 +14,8 @@ from urllib.parse import urlencode
 import pytest
 import requests
 
+from heroku_monitor.heroku.webhooks import SIGNATURE_HEADER, signature
 from heroku_monitor.render.threads import ACKNOWLEDGE
-from heroku_monitor.web.heroku_webhooks import SIGNATURE_HEADER, signature
 from heroku_sim import Simulator, SimulatorServer
 from tests.fakes import FakeSlack
 from tests.processes import free_port, start, stop, wait_for_http

@@ -16,6 +16,7 @@ from heroku_monitor.core.detect import diff
 from heroku_monitor.core.snapshot import AppSnapshot, Dyno
 from heroku_monitor.render import blocks as kit
 from heroku_monitor.render import messages
+from heroku_monitor.store import snapshots
 from tests.builders import T0, addon, dyno, release, snap
 from tests.fakes import FakeSlack
 
@@ -61,7 +62,7 @@ def test_config_values_never_reach_a_message_or_the_snapshot():
     old = snap(config={"SECRET_TOKEN": "hunter2-old"})
     new = snap(config={"SECRET_TOKEN": "hunter2-new", "API_KEY": "sk_live_abc"})
     rendered = json.dumps([(m.text, m.blocks) for m in messages.build(diff(old, new), T0)])
-    stored = old.to_json() + new.to_json()
+    stored = snapshots.to_json(old) + snapshots.to_json(new)
     for value in ("hunter2-old", "hunter2-new", "sk_live_abc"):
         assert value not in rendered and value not in stored
     assert "SECRET_TOKEN" in rendered and "API_KEY" in rendered

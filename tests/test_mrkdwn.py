@@ -8,7 +8,7 @@ from markupsafe import Markup
 from heroku_monitor.core import detect
 from heroku_monitor.core.detect import diff
 from heroku_monitor.render import messages
-from heroku_monitor.render.mrkdwn import to_html, unescape
+from heroku_monitor.render.mrkdwn import to_html, to_plain, unescape
 from tests.builders import T0, dyno, snap
 
 
@@ -99,3 +99,9 @@ def test_as_a_jinja_filter_the_html_is_not_escaped_again():
 def test_nothing_gives_nothing():
     assert to_html("") == Markup("<p></p>")
     assert to_html(None) == Markup("<p></p>")
+
+
+def test_a_tooltip_reads_mrkdwn_as_one_plain_line():
+    text = "🔥 *Dyno Crashed* 🔥\nApp: my_app\n\n<https://x.example/a|Open _my_app_> &amp;lt;b"
+
+    assert to_plain(text) == "🔥 Dyno Crashed 🔥 · App: my_app · Open my_app &lt;b"

@@ -46,6 +46,7 @@ def test_the_wheel_holds_the_product_and_its_files_only(tmp_path: Path):
     assert tops == {"heroku_monitor"}
     needed = (
         "web/templates/dashboard.html",
+        "web/templates/timeline.svg",
         "web/static/style.css",
         "store/migrations/env.py",
         "store/migrations/script.py.mako",
@@ -71,7 +72,5 @@ def test_the_wheel_installs_the_heroku_monitor_console_script(tmp_path: Path):
     assert "heroku-monitor = heroku_monitor.cli:entry" in text
     script = Path(sys.executable).with_name("heroku-monitor")
     if script.exists():  # the project's own venv: `pip install -e .` made it
-        shown = subprocess.run(
-            [str(script), "--help"], capture_output=True, text=True, timeout=60
-        )
+        shown = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=60)
         assert shown.returncode == 0 and "Watch Heroku apps" in shown.stdout

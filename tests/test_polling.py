@@ -355,7 +355,8 @@ def requests_per_round(world: World, services: list[Service], rounds: int = 5) -
 
     for service in services:
         scheduler = service.scheduler
-        scheduler.run_round = measured(scheduler.run_round)  # type: ignore[method-assign,assignment]
+        # What the round job runs:
+        scheduler.polling.run_round = measured(scheduler.polling.run_round)  # type: ignore[method-assign,assignment]
         scheduler.minute = 0.1
         scheduler.start()
     wait_until(lambda: len(costs) >= 2 + rounds, timeout=30)
@@ -432,7 +433,7 @@ def test_a_webhook_storm_hitting_every_process_costs_at_most_two_checks(
         assert message["text"].startswith(CRASH)
         wait_until(
             lambda: (
-                all(not s.scheduler._running for s in services)
+                all(not s.scheduler.triggers.checking for s in services)
                 and world.sim.requests_by_path.get(f"/apps/{APP}", 0) >= 1
             ),
             timeout=10,

@@ -9,8 +9,8 @@ from datetime import timedelta
 from heroku_monitor.core import detect, rounds
 from heroku_monitor.core.rounds import Details, PartRead
 from heroku_monitor.core.snapshot import ListedApp
-from heroku_monitor.heroku.client import key_id
-from tests.builders import KEY, T0, addon, dyno, release, snap
+from heroku_monitor.heroku.mapping import key_id
+from tests.builders import KEY, T0, addon, dyno, release, snap, when
 
 RELEASED = "2026-11-27T11:00:00Z"
 
@@ -19,21 +19,29 @@ def listed(**changes: object) -> ListedApp:
     base = ListedApp(
         name="my-app",
         id="app-id",
-        released_at=RELEASED,
-        updated_at="2026-11-27T10:00:00Z",
+        released_at=when(RELEASED),
+        updated_at=when("2026-11-27T10:00:00Z"),
         web_url="https://my-app.herokuapp.com/",
     )
-    return replace(base, **changes)  # type: ignore[arg-type]
+    return replace(base, **timed(changes))  # type: ignore[arg-type]
+
+
+def timed(changes: dict[str, object]) -> dict[str, object]:
+    """The changes, Heroku's times given as text read as the client reads them."""
+    return {
+        name: when(value) if name.endswith("_at") and isinstance(value, str) else value
+        for name, value in changes.items()
+    }
 
 
 def kept(**changes: object):
     """The snapshot kept from the last round: releases and config read 10 minutes ago."""
     base = replace(
         snap(),
-        released_at=RELEASED,
-        details_at=(T0 - timedelta(minutes=10)).isoformat(),
+        released_at=when(RELEASED),
+        details_at=T0 - timedelta(minutes=10),
     )
-    return replace(base, **changes)  # type: ignore[arg-type]
+    return replace(base, **timed(changes))  # type: ignore[arg-type]
 
 
 def needs(previous, app=None, minutes: int = 0) -> bool:
@@ -63,9 +71,9 @@ def test_details_read_in_the_second_of_a_change_are_read_once_more():
     at = "2026-11-27T12:00:00Z"
     moved = listed(released_at=at, updated_at=at)
     seen = kept(released_at=at, app_updated_at=at)
-    in_that_second = replace(seen, details_at=(T0 + timedelta(seconds=0.5)).isoformat())
+    in_that_second = replace(seen, details_at=T0 + timedelta(seconds=0.5))
     assert needs(in_that_second, moved, minutes=1)
-    read_again = replace(seen, details_at=(T0 + timedelta(minutes=1)).isoformat())
+    read_again = replace(seen, details_at=T0 + timedelta(minutes=1))
     assert not needs(read_again, moved, minutes=2)
 
 
@@ -109,7 +117,7 @@ def test_a_snapshot_with_details_takes_them_and_notes_when():
     made = rounds.assemble(part(details), now=T0, previous=kept())
     assert made is not None
     assert [r.version for r in made.releases] == [4, 3] and made.config == {"NEW": "digest"}
-    assert made.details_at == T0.isoformat() and made.config_key_id == "k"
+    assert made.details_at == T0 and made.config_key_id == "k"
 
 
 def test_a_partial_read_with_nothing_to_carry_from_is_stale():

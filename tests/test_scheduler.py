@@ -13,8 +13,12 @@ from heroku_monitor.runtime.check import CheckResult
 from heroku_monitor.runtime.scheduler import Scheduler
 from heroku_monitor.store.claims import CheckClaims
 from heroku_monitor.store.database import Database
+from heroku_monitor.store.leader import Leadership
 from heroku_monitor.store.monitors import Monitors
 from heroku_monitor.store.outbox import Outbox
+from heroku_monitor.store.sightings import WebhookLedger
+from heroku_monitor.store.spend import Spend
+from heroku_monitor.store.teams import TeamWatches
 from tests.builders import T0
 from tests.web import NO_INTERVAL_POLLS, wait_until
 
@@ -103,11 +107,16 @@ def monitors(sqlite_url: str) -> Monitors:
 @pytest.fixture
 def scheduled(monitors: Monitors) -> Iterator[tuple[Scheduler, RecordingChecker]]:
     checker = RecordingChecker(monitors.db)
+    db, outbox = monitors.db, Outbox(monitors.db)
     scheduler = Scheduler(
         checker,  # type: ignore[arg-type]
         monitors,
         checker,  # type: ignore[arg-type]
-        Outbox(monitors.db),
+        outbox,
+        teams=TeamWatches(db, outbox),
+        spend=Spend(db),
+        ledger=WebhookLedger(db),
+        leadership=Leadership(db, clock=checker.clock, holder=checker.claims.owner),
         max_workers=4,
     )
     yield scheduler, checker
@@ -153,13 +162,13 @@ def test_a_check_asked_for_while_one_runs_runs_again_after_it(monitors, schedule
     mid = monitors.add("app-one", "#a", 5, T0)
     checker.hold[mid] = threading.Event()
     scheduler.start()
-    wait_until(lambda: mid in scheduler._running)
+    wait_until(lambda: mid in scheduler.triggers.checking)
     # What a run_now job (or the interval job) does on a worker while the check runs:
-    scheduler._check(mid)
-    scheduler._check(mid)
+    scheduler.triggers.check(mid)
+    scheduler.triggers.check(mid)
     checker.hold[mid].set()
     wait_until(lambda: checker.count(mid) == 2)
-    wait_until(lambda: mid not in scheduler._running)
+    wait_until(lambda: mid not in scheduler.triggers.checking)
     assert checker.count(mid) == 2  # two requests during one run coalesce into one re-run
 
 
@@ -206,8 +215,8 @@ def test_a_check_now_that_arrives_during_a_check_is_run_forced(monitors, schedul
     mid = monitors.add("app-one", "#a", 5, T0)
     checker.hold[mid] = threading.Event()
     scheduler.start()
-    wait_until(lambda: mid in scheduler._running)
-    scheduler._check(mid, True)  # a person pressed "Check now" on a paused monitor
+    wait_until(lambda: mid in scheduler.triggers.checking)
+    scheduler.triggers.check(mid, True)  # a person pressed "Check now" on a paused monitor
     checker.hold[mid].set()
     wait_until(lambda: checker.count(mid) == 2)
     assert checker.forced == [False, True]
@@ -232,7 +241,7 @@ def idle(scheduler: Scheduler, mid: int) -> bool:
     """No check of `mid` running, and none waiting (webhook, deferred or asked for)."""
     waiting = [j for j in scheduler.aps.get_jobs() if not j.id.startswith("check-")]
     waiting = [j for j in waiting if j.args and j.args[0] == mid]
-    return not waiting and mid not in scheduler._running
+    return not waiting and mid not in scheduler.triggers.checking
 
 
 def test_a_webhook_is_checked_at_once_and_the_rest_of_its_storm_joins_one_trailing_check(
@@ -259,10 +268,11 @@ def test_a_webhook_request_while_its_check_runs_gets_one_trailing_check(started)
     scheduler.debounce = 1.0  # the ten deliveries below, each a database write, fall in it
     checker.hold[mid] = threading.Event()
     scheduler.check_soon(mid)
-    wait_until(lambda: mid in scheduler._running)
+    wait_until(lambda: mid in scheduler.triggers.checking)
     # The check is reading Heroku; the app changes again and its deliveries come in:
     assert [scheduler.check_soon(mid) for _ in range(10)] == [True] + [False] * 9
-    wait_until(lambda: mid in scheduler._again)  # the trailing check waits for the first
+    # The trailing check waits for the first:
+    wait_until(lambda: mid in scheduler.triggers.checking_again)
     checker.hold[mid].set()
     wait_until(lambda: checker.count(mid) == 3 and idle(scheduler, mid))
     assert checker.count(mid) == 3  # the first check, the webhook's, its trailing one
@@ -284,8 +294,8 @@ def test_checks_asked_for_during_a_rate_limit_pause_run_once_when_it_ends(starte
 def test_a_poll_during_a_rate_limit_pause_waits_for_its_next_interval(started):
     scheduler, checker, mid = started
     checker.throttled_until = datetime.now(UTC) + timedelta(minutes=5)
-    scheduler._check(mid, False, "poll")  # what the interval job runs
-    assert idle(scheduler, mid) and checker.count(mid) == 1 and not scheduler._deferred
+    scheduler.triggers.check(mid, False, "poll")  # what the interval job runs
+    assert idle(scheduler, mid) and checker.count(mid) == 1 and not scheduler.triggers.deferred
 
 
 def test_webhook_checks_of_the_last_hour_stretch_polling(monitors, scheduled):
@@ -374,34 +384,18 @@ def test_a_stop_waits_for_a_running_job_that_asks_the_scheduler_something(schedu
     assert len(asked) == 1
 
 
-class WatchedLock:
-    """A lock that counts the threads waiting for it."""
-
-    def __init__(self) -> None:
-        self.lock, self.waiting = threading.Lock(), 0
-
-    def __enter__(self) -> None:
-        self.waiting += 1
-        self.lock.acquire()
-        self.waiting -= 1
-
-    def __exit__(self, *exc: object) -> None:
-        self.lock.release()
-
-
 def test_a_round_that_falls_due_while_one_runs_waits_for_it_and_takes_what_fell_due(
     monitors, scheduled
 ):
     scheduler, checker = scheduled
     one, two = monitors.add("app-one", "#a", 5, T0), monitors.add("app-two", "#a", 5, T0)
     scheduler.minute = NO_INTERVAL_POLLS
-    scheduler._round_lock = rounds = WatchedLock()
     checker.heroku.hold = threading.Event()
     scheduler.start()  # its first round reads the lists, slowly
     wait_until(lambda: checker.heroku.listings == 1)
     scheduler.poll_now([one])
     scheduler.poll_now([two])  # one round job, which gathers both
-    wait_until(lambda: rounds.waiting == 1 or checker.heroku.listings > 1)
+    wait_until(lambda: scheduler.polling.rounds_waiting == 1 or checker.heroku.listings > 1)
     assert checker.heroku.listings == 1  # it waits: never the lists twice at once
     checker.heroku.hold.set()
     wait_until(lambda: scheduler.rounds == 2)

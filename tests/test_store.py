@@ -12,7 +12,7 @@ from heroku_monitor.core.detect import CheckFailed, diff
 from heroku_monitor.core.outbound import Receipt
 from heroku_monitor.core.snapshot import AppSnapshot
 from heroku_monitor.render import messages
-from heroku_monitor.runtime import check
+from heroku_monitor.runtime import recording
 from heroku_monitor.runtime.delivery import Delivery
 from heroku_monitor.slack.notifier import DeliveryError
 from heroku_monitor.store.database import Database
@@ -35,13 +35,13 @@ class Storage:
 
     def success(self, monitor_id: int, seen: AppSnapshot, now: datetime) -> list[detect.Event]:
         """What a successful check records: the events it found that were not seen before."""
-        return check.record(
+        return recording.record(
             self.monitors, self.outbox, self.incidents, monitor_id, seen.app, seen, now
         )
 
     def failure(self, monitor_id: int, app: str, reason: str, now: datetime) -> list[detect.Event]:
         failed = CheckFailed(reason)
-        return check.record(
+        return recording.record(
             self.monitors, self.outbox, self.incidents, monitor_id, app, failed, now
         )
 
@@ -307,7 +307,7 @@ def test_the_models_and_the_migrations_describe_the_same_schema(database_url: st
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    from heroku_monitor.store.database import Base
+    from heroku_monitor.store.models import Base
 
     store = Storage(database_url)  # migrated to the newest revision
     with store.db.engine.connect() as conn:
@@ -320,7 +320,7 @@ def test_a_database_made_before_migrations_is_adopted_not_recreated(sqlite_url: 
     from alembic.config import Config
     from sqlalchemy import create_engine, inspect, text
 
-    from heroku_monitor.store.database import MIGRATIONS
+    from heroku_monitor.store.migrate import MIGRATIONS
 
     engine = create_engine(sqlite_url)
     with engine.begin() as conn:  # the first version's tables, without Alembic's table

@@ -11,9 +11,11 @@ import pytest
 
 from heroku_monitor.core import detect, incidents
 from heroku_monitor.core.incidents import Incident
-from heroku_monitor.render import timeline
-from heroku_monitor.render.timeline import Marker, TimeScale, timeline_svg
-from heroku_monitor.store.database import Alert
+from heroku_monitor.render import timeline, timeline_looks, timescale
+from heroku_monitor.render.timeline import Marker
+from heroku_monitor.render.timescale import TimeScale
+from heroku_monitor.store.models import Alert
+from heroku_monitor.web.timeline import render_timeline
 
 SVG = "{http://www.w3.org/2000/svg}"
 NOW = datetime(2025, 3, 10, 15, 30, tzinfo=UTC)  # a Monday afternoon
@@ -46,7 +48,7 @@ def draw(
     now: datetime = NOW,
     days: int = 7,
 ) -> str:
-    return str(timeline_svg(app, incs, marks, now, days=days))
+    return str(render_timeline(app, incs, marks, now, days=days))
 
 
 def parse(svg: str) -> ET.Element:
@@ -108,7 +110,7 @@ def test_an_open_incident_runs_to_now():
     x0, x1 = span_of(rect_of(group))
 
     assert x0 == pytest.approx(scale().x(ago(hours=5)), abs=0.01)
-    assert x1 == pytest.approx(scale().x(NOW), abs=0.02) == pytest.approx(timeline.RIGHT)
+    assert x1 == pytest.approx(scale().x(NOW), abs=0.02) == pytest.approx(timescale.RIGHT)
     assert "timeline-open" in (group.get("class") or "")
     assert "open for 5 h" in title_of(group)
 
@@ -150,10 +152,10 @@ def test_each_family_has_its_colour_and_a_legend_entry():
     fills = {i: rect_of(g).get("fill") for i, g in bars(root).items()}
 
     assert fills == {
-        "d": timeline.RUST,
-        "r": timeline.AMBER,
-        "m": timeline.DUST,
-        "l": timeline.COPPER,
+        "d": timeline_looks.RUST,
+        "r": timeline_looks.AMBER,
+        "m": timeline_looks.DUST,
+        "l": timeline_looks.COPPER,
     }
     assert {"Dynos", "Release", "Monitoring", "Log errors"} <= set(texts(root))
 
@@ -179,7 +181,7 @@ def test_overlapping_incidents_share_the_lane_in_at_most_three_tracks():
     many = [incident(f"i{n}", ago(days=3, hours=n), ago(days=1)) for n in range(5)]
     root = parse(draw(many))
     assert len({rect_of(g).get("y") for g in bars(root).values()}) == timeline.MAX_TRACKS
-    top, height = timeline._LANE[timeline.INCIDENTS]
+    top, height = timeline._LANE[timeline_looks.INCIDENTS]
     for group in bars(root).values():
         rect = rect_of(group)
         y, h = float(rect.get("y", "nan")), float(rect.get("height", "nan"))
@@ -204,7 +206,7 @@ def test_events_older_than_seven_days_are_left_out():
 
     assert set(bars(root)) == {"across"}
     x0, x1 = span_of(rect_of(bars(root)["across"]))
-    assert x0 == pytest.approx(timeline.LEFT)
+    assert x0 == pytest.approx(timescale.LEFT)
     assert x1 == pytest.approx(scale().x(ago(days=6)), abs=0.02)
     assert [title_of(m).split(" (")[0] for m in marks(root)] == ["kept"]
 
@@ -218,9 +220,9 @@ def test_nothing_is_drawn_outside_the_axis():
         for el in group:
             for name in ("x", "cx", "x1", "x2"):
                 if el.get(name) is not None:
-                    assert timeline.LEFT <= float(el.get(name, "nan")) <= timeline.RIGHT
+                    assert timescale.LEFT <= float(el.get(name, "nan")) <= timescale.RIGHT
         if group in bars(root).values():
-            assert span_of(rect_of(group))[1] <= timeline.RIGHT + 0.01
+            assert span_of(rect_of(group))[1] <= timescale.RIGHT + 0.01
 
 
 def test_the_scale_is_monotonic_and_bounded():
@@ -229,11 +231,11 @@ def test_the_scale_is_monotonic_and_bounded():
     xs = [s.x(t) for t in times]
 
     assert xs == sorted(xs) and len(set(xs)) == len(xs)
-    assert s.x(ago(days=7)) == pytest.approx(timeline.LEFT)
-    assert s.x(NOW) == pytest.approx(timeline.RIGHT)
-    assert s.x(ago(days=30)) == timeline.LEFT
-    assert s.x(NOW + timedelta(days=1)) == timeline.RIGHT
-    assert s.x(ago(days=3, hours=12)) == pytest.approx((timeline.LEFT + timeline.RIGHT) / 2)
+    assert s.x(ago(days=7)) == pytest.approx(timescale.LEFT)
+    assert s.x(NOW) == pytest.approx(timescale.RIGHT)
+    assert s.x(ago(days=30)) == timescale.LEFT
+    assert s.x(NOW + timedelta(days=1)) == timescale.RIGHT
+    assert s.x(ago(days=3, hours=12)) == pytest.approx((timescale.LEFT + timescale.RIGHT) / 2)
 
 
 def test_a_deploy_and_a_crash_land_at_their_times():
@@ -289,12 +291,12 @@ def test_each_kind_of_mark_sits_in_its_lane():
 
     lanes = {m.get("data-kind"): lane(m) for m in marks(root)}
     assert lanes == {
-        detect.DYNO_CRASHED: timeline.ALERTS,
-        detect.DYNOS_DOWN: timeline.ALERTS,
-        "log_router_error": timeline.ALERTS,
-        detect.DEPLOY: timeline.CHANGES,
-        detect.ROLLBACK: timeline.CHANGES,
-        detect.CONFIG_CHANGED: timeline.CHANGES,
+        detect.DYNO_CRASHED: timeline_looks.ALERTS,
+        detect.DYNOS_DOWN: timeline_looks.ALERTS,
+        "log_router_error": timeline_looks.ALERTS,
+        detect.DEPLOY: timeline_looks.CHANGES,
+        detect.ROLLBACK: timeline_looks.CHANGES,
+        detect.CONFIG_CHANGED: timeline_looks.CHANGES,
     }
 
 
@@ -314,7 +316,7 @@ def test_the_axis_has_a_tick_and_a_label_per_day():
     root = parse(draw())
     s = scale()
 
-    midnights = timeline.day_starts(s)
+    midnights = timescale.day_starts(s)
     assert len(midnights) == 7
     assert all(m.hour == 0 and m.minute == 0 for m in midnights)
     ticks = [
@@ -340,13 +342,13 @@ def test_days_follow_the_time_zone_of_now():
     now = datetime(2025, 3, 12, 9, 0, tzinfo=denver)  # the week of a DST change
     s = TimeScale.window(now, 7)
 
-    midnights = timeline.day_starts(s)
+    midnights = timescale.day_starts(s)
 
     assert [m.astimezone(denver).hour for m in midnights] == [0] * 7
-    assert s.x(now) == pytest.approx(timeline.RIGHT)
+    assert s.x(now) == pytest.approx(timescale.RIGHT)
     assert s.end - s.start == timedelta(hours=7 * 24)  # real hours, across the change
-    assert s.x(now.astimezone(UTC) - timedelta(days=7)) == pytest.approx(timeline.LEFT)
-    ET.fromstring(str(timeline_svg(APP, [], [], now)))
+    assert s.x(now.astimezone(UTC) - timedelta(days=7)) == pytest.approx(timescale.LEFT)
+    ET.fromstring(str(render_timeline(APP, [], [], now)))
 
 
 def test_a_quiet_app_draws_an_empty_axis_and_says_so():
@@ -365,7 +367,7 @@ def test_a_busy_app_does_not_say_it_is_quiet():
 
 def test_days_must_be_positive():
     with pytest.raises(ValueError):
-        timeline_svg(APP, [], [], NOW, days=0)
+        render_timeline(APP, [], [], NOW, days=0)
 
 
 # -- safe, valid, CSP-proof SVG ----------------------------------------------------------------

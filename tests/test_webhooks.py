@@ -16,15 +16,15 @@ import pytest
 from apscheduler.triggers.date import DateTrigger
 from flask.testing import FlaskClient
 
-from heroku_monitor.service import Service
-from heroku_monitor.store.sightings import SIGHTING_TTL
-from heroku_monitor.web import create_app
-from heroku_monitor.web.heroku_webhooks import (
+from heroku_monitor.heroku.webhooks import (
     ID_HEADER,
     SIGNATURE_HEADER,
     app_name_of,
     signature,
 )
+from heroku_monitor.service import Service
+from heroku_monitor.store.sightings import SIGHTING_TTL
+from heroku_monitor.web import create_app
 from tests.web import NO_INTERVAL_POLLS, wait_until
 from tests.world import APP, World, first_monitor
 
@@ -50,7 +50,7 @@ def example(name: str, app: str = APP) -> dict[str, Any]:
 def quiet(service: Service) -> bool:
     """No check running and none waiting to run (one-off jobs are `run_now`'s)."""
     one_off = [j for j in service.scheduler.aps.get_jobs() if isinstance(j.trigger, DateTrigger)]
-    return not one_off and not service.scheduler._running
+    return not one_off and not service.scheduler.triggers.checking
 
 
 def fresh(name: str) -> dict[str, Any]:

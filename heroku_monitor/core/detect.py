@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from heroku_monitor.core.snapshot import Addon, AppSnapshot, Dyno, Release
+from heroku_monitor.core.snapshot import Addon, AppSnapshot, Dyno, Release, heroku_time
 
 DYNO_CRASHED = "dyno_crashed"
 DYNOS_DOWN = "dynos_down"
@@ -75,8 +75,14 @@ class Event:
     removed: tuple[str, ...] = ()
     changed: tuple[str, ...] = ()
     maintenance: bool | None = None
+    # Monitoring trouble: why the checks failed, and how many failed in a row (recovered:
+    # how many had failed before the check that succeeded).
     reason: str = ""
     failures: int = 0
+    # A log alert: what the window's lines said (code, counts, window, paths, dynos), and
+    # how many lines (5xx lines for the rate) it counted.
+    summary: str = ""
+    lines: int = 0
 
 
 def observe(previous: AppSnapshot | None, current: AppSnapshot) -> tuple[list[Event], AppSnapshot]:
@@ -103,7 +109,7 @@ def diff(previous: AppSnapshot | None, current: AppSnapshot) -> list[Event]:
             Event(
                 MAINTENANCE,
                 current.app,
-                f"{current.app}:{MAINTENANCE}:{state}:{current.app_updated_at}",
+                f"{current.app}:{MAINTENANCE}:{state}:{heroku_time(current.app_updated_at)}",
                 maintenance=current.maintenance,
             )
         )
@@ -149,7 +155,7 @@ def _dyno_events(previous: AppSnapshot | None, current: AppSnapshot) -> list[Eve
         # `starting` and `idle` (a sleeping eco dyno) are not down, and a dyno that is
         # gone was scaled away or cycled: neither is worth an alert.
         if kind:
-            key = f"{current.app}:{kind}:{dyno.name}:{dyno.updated_at}"
+            key = f"{current.app}:{kind}:{dyno.name}:{heroku_time(dyno.updated_at)}"
             events.append(Event(kind, current.app, key, dyno=dyno))
     return events
 

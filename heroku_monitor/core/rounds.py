@@ -61,32 +61,19 @@ def needs_details(
     safety_net: timedelta = SAFETY_NET,
 ) -> bool:
     """Whether this round must read the app's releases and config vars."""
-    if previous is None or previous.app != listed.name or not previous.details_at:
+    if previous is None or previous.app != listed.name or previous.details_at is None:
         return True
+    read_at = previous.details_at
     if previous.config_key_id != key_id:
         return True
     if (previous.released_at, previous.app_updated_at) != (listed.released_at, listed.updated_at):
         return True
     if any(r.status == "pending" for r in previous.releases):
         return True
-    try:
-        read_at = datetime.fromisoformat(previous.details_at)
-    except ValueError:
-        return True
-    for stamp in (listed.released_at, listed.updated_at):
-        moved_at = _moment(stamp)
+    for moved_at in (listed.released_at, listed.updated_at):
         if moved_at is not None and read_at - moved_at < SAME_SECOND_MARGIN:
             return True
     return now - read_at >= safety_net
-
-
-def _moment(stamp: str) -> datetime | None:
-    """A time Heroku gave (ISO 8601, in UTC), or None when it is not one."""
-    try:
-        moment = datetime.fromisoformat(stamp)
-    except ValueError:
-        return None
-    return moment if moment.tzinfo is not None else None
 
 
 @dataclass(frozen=True)
@@ -107,14 +94,16 @@ def assemble(part: PartRead, *, now: datetime, previous: AppSnapshot | None) -> 
     snapshot to carry them from (the monitor was reset meanwhile: the round's read is stale).
     """
     if part.details is not None:
-        return whole(part, part.details, now=now, details_at=now.isoformat())
+        return whole(part, part.details, now=now, details_at=now)
     if previous is None or previous.app != part.listed.name:
         return None
     kept = Details(previous.releases, dict(previous.config), previous.config_key_id)
     return whole(part, kept, now=now, details_at=previous.details_at)
 
 
-def whole(part: PartRead, details: Details, *, now: datetime, details_at: str) -> AppSnapshot:
+def whole(
+    part: PartRead, details: Details, *, now: datetime, details_at: datetime | None
+) -> AppSnapshot:
     """The app's snapshot: its line in a list (or its own record), dynos and add-ons, and
     its releases (newest first) and config var digests, read at `details_at`."""
     listed = part.listed

@@ -1,15 +1,23 @@
 """What one check of a Heroku app saw: plain, immutable values.
 
 A snapshot never holds a config var value: `config` maps each name to a keyed digest
-(see `heroku.config_digests`), so two snapshots can be compared without the values.
+(see `heroku.mapping.config_digests`), so two snapshots can be compared without the values.
+Heroku's times are timezone-aware datetimes in UTC (None when Heroku gave none); the
+store keeps a snapshot as JSON (`store/snapshots.py`).
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass, field
-from datetime import datetime
-from typing import Any
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+
+def heroku_time(moment: datetime | None) -> str:
+    """`moment` written as Heroku writes its times (`2026-11-27T11:00:00Z`), "" for None:
+    event keys name Heroku's times so, as they did when snapshots held Heroku's text."""
+    if moment is None:
+        return ""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 @dataclass(frozen=True)
@@ -17,7 +25,7 @@ class Dyno:
     name: str
     type: str
     state: str
-    updated_at: str = ""
+    updated_at: datetime | None = None
     size: str = ""
     # Set by `detect.carry`, not by Heroku: the dyno was crashed or down and has not been
     # seen `up` since (Heroku restarts it through `starting`), so `up` is a recovery.
@@ -30,7 +38,7 @@ class Release:
     status: str
     description: str = ""
     user: str = ""
-    created_at: str = ""
+    created_at: datetime | None = None
     slug_id: str | None = None
     current: bool = False
 
@@ -51,8 +59,8 @@ class ListedApp:
 
     name: str
     id: str
-    released_at: str = ""
-    updated_at: str = ""
+    released_at: datetime | None = None
+    updated_at: datetime | None = None
     maintenance: bool = False
     web_url: str = ""
     team: str | None = None
@@ -65,7 +73,7 @@ class AppSnapshot:
     app: str
     taken_at: datetime
     maintenance: bool = False
-    app_updated_at: str = ""
+    app_updated_at: datetime | None = None
     web_url: str = ""
     dynos: tuple[Dyno, ...] = ()
     releases: tuple[Release, ...] = ()
@@ -76,9 +84,10 @@ class AppSnapshot:
     config_key_id: str = ""
     # The app's `released_at` (it moves with every release that goes live), and when the
     # releases and config vars were last read (a polling round reads them only when
-    # something moved, SPEC §13; in between they are carried from the last snapshot).
-    released_at: str = ""
-    details_at: str = ""
+    # something moved, SPEC §13; in between they are carried from the last snapshot;
+    # None: not read with the config vars, as for a status answer).
+    released_at: datetime | None = None
+    details_at: datetime | None = None
 
     @property
     def current_release(self) -> Release | None:
@@ -94,26 +103,3 @@ class AppSnapshot:
         if not bad:
             return "healthy"
         return "down" if len(bad) == len(self.dynos) else "degraded"
-
-    def to_json(self) -> str:
-        data = asdict(self)
-        data["taken_at"] = self.taken_at.isoformat()
-        return json.dumps(data, sort_keys=True)
-
-    @classmethod
-    def from_json(cls, text: str) -> AppSnapshot:
-        data: dict[str, Any] = json.loads(text)
-        return cls(
-            app=data["app"],
-            taken_at=datetime.fromisoformat(data["taken_at"]),
-            maintenance=bool(data.get("maintenance", False)),
-            app_updated_at=data.get("app_updated_at", ""),
-            web_url=data.get("web_url", ""),
-            dynos=tuple(Dyno(**d) for d in data.get("dynos", ())),
-            releases=tuple(Release(**r) for r in data.get("releases", ())),
-            addons=tuple(Addon(**a) for a in data.get("addons", ())),
-            config=dict(data.get("config", {})),
-            config_key_id=data.get("config_key_id", ""),
-            released_at=data.get("released_at", ""),
-            details_at=data.get("details_at", ""),
-        )

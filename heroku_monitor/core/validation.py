@@ -15,6 +15,9 @@ APP_NAME = re.compile(r"[a-z][a-z0-9-]{1,28}[a-z0-9]")
 # On Enterprise Grid org-wide installs only an ID works.
 CHANNEL_ID = re.compile(r"[CG][A-Z0-9]{8,20}")
 CHANNEL_NAME_MAX = 80
+# Where alerts go when SLACK_CHANNEL names no channel (SPEC section 3's example); the
+# dashboard's forms start with it.
+DEFAULT_CHANNEL = "#alerts"
 
 
 # ASCII digits only, always fullmatch()ed: not int(), which takes "1_0", "٣" or "+5".
@@ -60,7 +63,9 @@ def channel_error(value: str) -> str | None:
     if CHANNEL_ID.fullmatch(value):
         return None
     if not value.startswith("#"):
-        return "A Slack channel is #name (for example #alerts) or a channel ID (C… or G…)."
+        return (
+            f"A Slack channel is #name (for example {DEFAULT_CHANNEL}) or a channel ID (C… or G…)."
+        )
     name = value[1:]
     if 1 <= len(name) <= CHANNEL_NAME_MAX and all(_name_character(c) for c in name):
         return None

@@ -15,10 +15,11 @@ goes through `escape` before it enters a message.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 
 from heroku_monitor.core import detect
 from heroku_monitor.core.detect import Event
+from heroku_monitor.core.logs.rules import LOG_5XX_RATE, LOG_BOOT_TIMEOUT, LOG_MEMORY, is_log_kind
 from heroku_monitor.core.outbound import Message
 from heroku_monitor.core.snapshot import AppSnapshot
 from heroku_monitor.render.blocks import (
@@ -68,23 +69,23 @@ def header(kind: str, events: Sequence[Event] = ()) -> tuple[str, str]:
     if kind == detect.MAINTENANCE:
         on = bool(events and events[-1].maintenance)
         return ("🚧", "Maintenance Mode On") if on else ("✅", "Maintenance Mode Off")
-    if kind.startswith("log_"):
+    if is_log_kind(kind):
         return _log_header(kind, events)
     return HEADERS[kind]
 
 
 def _log_header(kind: str, events: Sequence[Event]) -> tuple[str, str]:
     """SPEC section 12: `🔥 *Router Errors: H12 Request timeout* 🔥`, `🧠 *Memory Quota
-    Exceeded: web.1* 🧠`; the code and Heroku's description lead each event's `reason`."""
+    Exceeded: web.1* 🧠`; the code and Heroku's description lead each event's `summary`."""
     first = events[0] if events else None
-    what = escape(first.reason.split(":", 1)[0]) if first is not None else ""
-    if kind == "log_memory":
+    what = escape(first.summary.split(":", 1)[0]) if first is not None else ""
+    if kind == LOG_MEMORY:
         dyno = escape(first.dyno.name) if first is not None and first.dyno else what
         return "🧠", f"Memory Quota Exceeded: {dyno}"
-    if kind == "log_boot_timeout":
+    if kind == LOG_BOOT_TIMEOUT:
         dyno = escape(first.dyno.name) if first is not None and first.dyno else what
         return "⏱️", f"Boot Timeout: {dyno}"
-    if kind == "log_5xx_rate":
+    if kind == LOG_5XX_RATE:
         return "🔥", "Router Errors: 5xx rate"
     return "🔥", f"Router Errors: {what}"
 
@@ -100,8 +101,8 @@ def _who(email: str) -> str:
 
 def _body(kind: str, events: Sequence[Event]) -> list[Part]:
     """The parts after `App: {app}`, as in the PRD's templates."""
-    if kind.startswith("log_"):  # the counts, window, top paths and dynos
-        return [Part(escape(e.reason)) for e in events]
+    if is_log_kind(kind):  # the counts, window, top paths and dynos
+        return [Part(escape(e.summary)) for e in events]
     if kind in (detect.DYNO_CRASHED, detect.DYNOS_DOWN, detect.DYNOS_RECOVERED):
         label = {
             detect.DYNO_CRASHED: "Crashed dynos:",
@@ -270,7 +271,8 @@ def status_reply(
     ) or ("No dynos are running.",)
     release = snapshot.current_release
     if release:
-        when = escape(release.created_at.replace("T", " ").replace("Z", " UTC"))
+        made = release.created_at
+        when = f"{made.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC" if made is not None else ""
         release_line = f"v{release.version} by {_who(release.user)}, {when}"
         if release.description:
             release_line += f": {escape(release.description)}"

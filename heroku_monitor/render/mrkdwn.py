@@ -1,4 +1,4 @@
-"""Slack mrkdwn as safe HTML, read the way Slack shows it. Pure.
+"""Slack mrkdwn as safe HTML, read the way Slack shows it, or as one plain line. Pure.
 
 The alert log keeps each alert's Slack `text`: mrkdwn, in which Heroku's strings are escaped
 (`&amp; &lt; &gt;`) and `<…>` is Slack's own markup (links, dates, mentions). `to_html` reads it
@@ -28,6 +28,9 @@ _STYLES = (
 _SLOT = "\x00{}\x00"
 _SLOT_RE = re.compile("\x00(\\d+)\x00")
 _BULLET = "• "
+# For `to_plain`: a labelled link, and a lone style mark next to a word.
+_LINK = re.compile(r"<([^<>|]*)\|([^<>]*)>")
+_STYLE_MARK = re.compile(r"(?<!\w)[*_~](?=\S)|(?<=\S)[*_~](?!\w)")
 
 
 def unescape(text: str) -> str:
@@ -107,3 +110,16 @@ def to_html(text: str | None) -> Markup:
     flush_plain()
     flush_items()
     return Markup("\n".join(out))
+
+
+def to_plain(text: str) -> str:
+    """`text` (Slack mrkdwn) as one plain line, for a tooltip: links by their label, no
+    `*bold*` marks, lines joined with " · ", Slack's escapes undone (not HTML-escaped: the
+    caller escapes it for where it goes)."""
+    lines = []
+    for raw in text.splitlines():
+        line = _LINK.sub(lambda m: m.group(2), raw)
+        line = " ".join(_STYLE_MARK.sub("", line).split())
+        if line:
+            lines.append(unescape(line))
+    return " · ".join(lines)

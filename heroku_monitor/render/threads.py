@@ -20,6 +20,7 @@ from heroku_monitor.core.incidents import Action, Incident
 from heroku_monitor.core.outbound import POST, REPLY, UPDATE, Message
 from heroku_monitor.render import messages
 from heroku_monitor.render.blocks import context_block, escape, section_block
+from heroku_monitor.render.mentions import mention_markup
 
 USER_MENTION = re.compile(r"<@[UW][A-Z0-9]{2,20}>")
 
@@ -88,7 +89,7 @@ def _render(action: Action, now: datetime) -> Message | None:
         )
     parent = opening_key(incident.id)
     if action.what == incidents.ESCALATION:
-        mention = incidents.mention_markup(action.mention)
+        mention = mention_markup(action.mention)
         text = (
             f"{mention} 🔁 *Crash loop on {escape(incident.app)}*: its dynos crashed "
             f"{len(incident.recent_crashes) or incident.crashes} times in 15 minutes."

@@ -4,7 +4,8 @@ demo buttons all call `Checker.check`, so detection lives in one place.
 A check reads top to bottom: claim the app's check (no other process checks it at once);
 read the app from Heroku (all of it, or in a polling round only what moved, SPEC §13);
 then, in one transaction, load the monitor's state, decide what changed (pure:
-`detect.decide`), save the state and record the new alerts; then deliver them.
+`detect.decide`), save the state and record the new alerts (`recording`); then deliver
+them.
 """
 
 from __future__ import annotations
@@ -17,16 +18,19 @@ from datetime import datetime, timedelta
 from typing import TypeVar
 
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
-from sqlalchemy.orm import Session
 
-from heroku_monitor.core import budget, detect, incidents, logs, rounds
+from heroku_monitor.core import budget, rounds
 from heroku_monitor.core.clock import Clock, utcnow
 from heroku_monitor.core.detect import CheckFailed, Event
+from heroku_monitor.core.logs import rules as log_rules
 from heroku_monitor.core.rounds import PartRead, RoundListing
 from heroku_monitor.core.snapshot import AppSnapshot
-from heroku_monitor.heroku.client import HerokuClient, HerokuError, RateLimited, key_id, spending
-from heroku_monitor.render import threads
+from heroku_monitor.heroku.client import HerokuClient
+from heroku_monitor.heroku.errors import HerokuError, RateLimited
+from heroku_monitor.heroku.mapping import key_id
+from heroku_monitor.heroku.transport import spending
 from heroku_monitor.runtime.delivery import Delivery
+from heroku_monitor.runtime.recording import record, record_events
 from heroku_monitor.store.claims import CheckClaims
 from heroku_monitor.store.database import database_problem
 from heroku_monitor.store.incidents import IncidentStore
@@ -77,20 +81,24 @@ class Checker:
         heroku: HerokuClient,
         delivery: Delivery,
         *,
+        incident_store: IncidentStore,
+        log_counts: LogCounts,
+        claims: CheckClaims,
+        spend: Spend,
         digest_key: bytes,
         clock: Clock = utcnow,
         mention: str = "here",
-        claim_seconds: float = 120.0,
     ) -> None:
         self.monitors = monitors
         self.outbox = outbox
         self.heroku = heroku
         self.delivery = delivery
         self.digest_key = digest_key
-        self.incident_store = IncidentStore(monitors.db)
-        self.log_counts = LogCounts(monitors.db)
-        self.claims = CheckClaims(monitors.db, ttl=claim_seconds)
-        self.spend = Spend(monitors.db)
+        self.incident_store = incident_store
+        self.log_counts = log_counts
+        # Its `ttl` is how long a check's claim holds when its process dies mid-check.
+        self.claims = claims
+        self.spend = spend
         self.mention = mention  # who an escalation calls (ALERT_MENTION)
         self.clock = clock
         self.last_check = LastCheck()
@@ -271,9 +279,9 @@ class Checker:
             return []
         now = self.clock()
         rows = self.log_counts.since(monitor.app_name, now - LOG_HISTORY)
-        thresholds, _ = logs.parse_thresholds(monitor.log_thresholds or "")
-        events = logs.detect(
-            monitor.app_name, as_minutes(rows), now, thresholds=thresholds or logs.Thresholds()
+        thresholds, _ = log_rules.parse_thresholds(monitor.log_thresholds or "")
+        events = log_rules.detect(
+            monitor.app_name, as_minutes(rows), now, thresholds=thresholds or log_rules.Thresholds()
         )
         if not events:
             return []
@@ -317,98 +325,3 @@ class Checker:
             return ""
         until = self.throttled_until.strftime("%H:%M:%S UTC")
         return f"{self.throttle_reason}: checks wait until {until}."
-
-
-def record(
-    monitors: Monitors,
-    outbox: Outbox,
-    store: IncidentStore,
-    monitor_id: int,
-    app: str,
-    seen: AppSnapshot | PartRead | CheckFailed,
-    now: datetime,
-    *,
-    mention: str = "here",
-) -> list[Event]:
-    """In one transaction: load the monitor's state, decide what changed (pure), save the
-    state; then the events not seen before go to the app's incidents (pure), which say
-    what to post, reply or edit, and that is queued; returns those events. A round's
-    partial read is completed from the kept snapshot here, under the lock, so it carries
-    the newest releases and config vars any process read.
-
-    The state row stays locked to the end, so two processes checking one monitor at once
-    decide one after the other, never both against the same snapshot or incidents.
-    """
-    with monitors.db.transaction() as s:
-        state = monitors.lock_state(s, monitor_id, app)
-        if state is None:
-            return []  # the monitor is gone, or watches another app since the check began
-        if isinstance(seen, PartRead):
-            assembled = rounds.assemble(seen, now=now, previous=state.snapshot)
-            if assembled is None:
-                return []  # the monitor was reset meanwhile: its next check is a baseline
-            seen = assembled
-        decision = detect.decide(app, state, seen, now)
-        if decision is None:
-            return []  # a newer check already landed: this one is stale
-        monitors.save_state(s, monitor_id, decision, now)
-        return _converse(
-            s,
-            outbox,
-            store,
-            monitor_id,
-            app,
-            decision.events,
-            decision.state.snapshot,
-            now,
-            mention,
-        )
-
-
-def record_events(
-    monitors: Monitors,
-    outbox: Outbox,
-    store: IncidentStore,
-    monitor_id: int,
-    app: str,
-    events: list[Event],
-    now: datetime,
-    *,
-    mention: str = "here",
-) -> list[Event]:
-    """Events that come from somewhere else than a snapshot (the app's logs), in one
-    transaction under the monitor's state lock: the new ones go to the app's incidents,
-    what they say is queued; returns the new ones."""
-    with monitors.db.transaction() as s:
-        state = monitors.lock_state(s, monitor_id, app)
-        if state is None:
-            return []
-        return _converse(s, outbox, store, monitor_id, app, events, state.snapshot, now, mention)
-
-
-def _converse(
-    s: Session,
-    outbox: Outbox,
-    store: IncidentStore,
-    monitor_id: int,
-    app: str,
-    events: list[Event],
-    snapshot: AppSnapshot | None,
-    now: datetime,
-    mention: str,
-) -> list[Event]:
-    """The events not seen before go to the app's incidents (pure), which say what to post,
-    reply or edit; that is queued. Returns those events."""
-    fresh = outbox.first_seen(s, monitor_id, events, now)
-    outcome = incidents.apply(
-        store.open_incidents(s, monitor_id, app),
-        fresh,
-        now,
-        snapshot=snapshot,
-        mention=mention,
-        snoozes=store.snoozes(s, monitor_id, app),
-    )
-    store.save(s, monitor_id, outcome.incidents)
-    store.save_snoozes(s, monitor_id, outcome.snoozes)
-    outbox.enqueue(s, monitor_id, threads.outbox_messages(outcome.actions, now), now)
-    return fresh

@@ -1,7 +1,7 @@
 """Sending the outbox to Slack: claim one alert, post it, settle it; oldest first.
 
 Checks end by starting a delivery run; the scheduler starts one every few seconds too,
-for retries. Whether a Slack error is worth retrying is decided in `slack.py`.
+for retries. Whether a Slack error is worth retrying is decided in `slack/notifier.py`.
 """
 
 from __future__ import annotations
@@ -76,8 +76,8 @@ class Delivery:
         return sent
 
     def _send(self, item: OutboxItem) -> str:
-        """Post one claimed alert: SENT, FAILED (for good), or RETRY (a passing failure,
-        which ends the run)."""
+        """Post one claimed alert: SENT, FAILED (for good), or RETRY (a passing failure:
+        its channel waits for the retry time, the run goes on with the other channels)."""
         try:
             receipt = self._call(item)
         except DeliveryError as exc:

@@ -24,13 +24,8 @@ from slack_sdk import WebClient
 
 from heroku_monitor.core import validation
 from heroku_monitor.core.clock import Clock
-from heroku_monitor.heroku.client import (
-    Forbidden,
-    HerokuClient,
-    HerokuError,
-    NotFound,
-    Unauthorized,
-)
+from heroku_monitor.heroku.client import HerokuClient
+from heroku_monitor.heroku.errors import Forbidden, HerokuError, NotFound, Unauthorized
 from heroku_monitor.render import messages, threads
 from heroku_monitor.runtime.conversations import Conversations
 from heroku_monitor.settings import Settings, SettingsError

@@ -15,7 +15,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from heroku_monitor.store.database import CheckClaim, Database, Monitor
+from heroku_monitor.store.database import Database
+from heroku_monitor.store.models import CheckClaim, Monitor
 
 
 class CheckClaims:

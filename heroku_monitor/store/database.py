@@ -1,8 +1,9 @@
-"""The database: its tables, the connection (SQLite tuning, PostgreSQL), and migrations.
+"""The database: the connection (SQLAlchemy 2 on SQLite, the embedded default, tuned for
+several threads and processes; or PostgreSQL, when several processes share one database),
+its transactions, and the health probe.
 
-SQLAlchemy 2 on SQLite (the embedded default) or PostgreSQL (when several processes
-share one database). `Database` opens it, brings its schema to the newest Alembic
-migration, and hands out transactions; `monitors.py` and `outbox.py` hold the queries.
+`Database` opens it, brings its schema to the newest migration (`migrate.py`), and hands
+out transactions; the tables are in `models.py`, their queries in the store's other modules.
 """
 
 from __future__ import annotations
@@ -17,167 +18,15 @@ from pathlib import Path
 from typing import Any
 
 from alembic.util.exc import CommandError
-from sqlalchemy import (
-    Boolean,
-    DateTime,
-    ForeignKey,
-    Integer,
-    String,
-    Text,
-    create_engine,
-    event,
-    select,
-    text,
-)
+from sqlalchemy import create_engine, event, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy.orm import Session, sessionmaker
 
-from heroku_monitor.core.outbound import POST
 from heroku_monitor.core.validation import SettingsError
-
-SCHEMA_LOCK = 0x4D6F6E69  # any constant: the advisory lock that serialises creating the schema
-MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-TRUE = text("true")  # a column default both backends read as true
-FALSE = text("false")
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """Timezone-aware UTC datetimes on every backend (SQLite keeps no zone)."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            raise ValueError("naive datetime given to the database")
-        return value.astimezone(UTC) if value is not None else None
-
-    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value
-
-
-class Base(DeclarativeBase):
-    pass
-
-
-class Monitor(Base):
-    __tablename__ = "monitors"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    app_name: Mapped[str] = mapped_column(String(30))
-    slack_channel: Mapped[str] = mapped_column(String(81))
-    check_interval: Mapped[int] = mapped_column(Integer)
-    paused: Mapped[bool] = mapped_column(Boolean, default=False)
-    # Where the values came from: "environment" (seeded at first start) or "dashboard".
-    source: Mapped[str] = mapped_column(String(20), default="dashboard")
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    # Who this monitor's crash-loop escalation calls (None: ALERT_MENTION's choice).
-    alert_mention: Mapped[str | None] = mapped_column(String(40), default=None)
-    # Its log alerts' thresholds, "lines/percent/requests" (None: SPEC's defaults).
-    log_thresholds: Mapped[str | None] = mapped_column(String(40), default=None)
-    # The team watch that made this monitor (None: a person or the environment did).
-    team_watch_id: Mapped[int | None] = mapped_column(
-        ForeignKey("team_watches.id", ondelete="SET NULL"), default=None
-    )
-
-
-class TeamWatch(Base):
-    """Every app of a Heroku team, watched: a monitor per app, made and dropped by the
-    polling rounds as apps join and leave the team."""
-
-    __tablename__ = "team_watches"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    team: Mapped[str] = mapped_column(String(100), unique=True)
-    slack_channel: Mapped[str] = mapped_column(String(81))
-    check_interval: Mapped[int] = mapped_column(Integer)
-    paused: Mapped[bool] = mapped_column(Boolean, default=False)
-    source: Mapped[str] = mapped_column(String(20), default="dashboard")
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    # Why the team's app list could not be read last round (None: it could).
-    last_error: Mapped[str | None] = mapped_column(Text, default=None)
-
-
-class MonitorState(Base):
-    """What the last checks of a monitor found. The snapshot holds no config var values."""
-
-    __tablename__ = "monitor_state"
-    monitor_id: Mapped[int] = mapped_column(
-        ForeignKey("monitors.id", ondelete="CASCADE"), primary_key=True
-    )
-    app_name: Mapped[str] = mapped_column(String(30))
-    snapshot: Mapped[str | None] = mapped_column(Text, default=None)
-    taken_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
-    last_check_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
-    last_ok: Mapped[bool | None] = mapped_column(Boolean, default=None)
-    last_error: Mapped[str | None] = mapped_column(Text, default=None)
-    failures: Mapped[int] = mapped_column(Integer, default=0)
-    delivery_error: Mapped[str | None] = mapped_column(Text, default=None)
-
-
-class Alert(Base):
-    """One Slack message: the alert log, and while `status` is pending, the outbox."""
-
-    __tablename__ = "alerts"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    key: Mapped[str] = mapped_column(String(200), unique=True)
-    monitor_id: Mapped[int | None] = mapped_column(
-        ForeignKey("monitors.id", ondelete="SET NULL"), default=None
-    )
-    app_name: Mapped[str] = mapped_column(String(30))
-    kind: Mapped[str] = mapped_column(String(40))
-    channel: Mapped[str] = mapped_column(String(81))
-    text: Mapped[str] = mapped_column(Text)
-    blocks: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(10), default="pending", index=True)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
-    claim_token: Mapped[str | None] = mapped_column(String(16), default=None)
-    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
-    last_error: Mapped[str | None] = mapped_column(Text, default=None)
-    slack_ts: Mapped[str | None] = mapped_column(String(40), default=None)
-    # The channel's ID as Slack answered the post (chat.update and replies need it).
-    channel_id: Mapped[str | None] = mapped_column(String(40), default=None)
-    # When Slack first answered with an error nobody documented (retried for an hour).
-    unknown_error_since: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
-    # "post" to the channel, "reply" in the thread of `parent_id` (`broadcast`: to the
-    # channel too), or "update": edit the message `parent_id` with this text and blocks.
-    action: Mapped[str] = mapped_column(String(10), default=POST, server_default=POST)
-    parent_id: Mapped[int | None] = mapped_column(
-        ForeignKey("alerts.id", ondelete="SET NULL"), default=None
-    )
-    broadcast: Mapped[bool] = mapped_column(Boolean, default=False, server_default=FALSE)
-    # For a failed alert: whether a person's fix (the channel, an invite, the token) can
-    # get it through. False when Slack refused the message itself. Decided by slack.py.
-    fixable: Mapped[bool] = mapped_column(Boolean, default=True, server_default=TRUE)
-
-
-class AlertEvent(Base):
-    """The key of every event ever alerted: unique, so no event is alerted twice."""
-
-    __tablename__ = "alert_events"
-    key: Mapped[str] = mapped_column(String(300), primary_key=True)
-    alert_id: Mapped[int | None] = mapped_column(
-        ForeignKey("alerts.id", ondelete="CASCADE"), default=None
-    )
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-
-
-class KeyValue(Base):
-    __tablename__ = "key_values"
-    key: Mapped[str] = mapped_column(String(100), primary_key=True)
-    value: Mapped[str] = mapped_column(Text)
-
-
-class SchemaError(Exception):
-    """The database's tables are not ones a migration can bring up to date."""
+from heroku_monitor.store.migrate import SchemaError, migrate
+from heroku_monitor.store.models import KeyValue
 
 
 class Database:
@@ -207,10 +56,6 @@ class Database:
             self.engine.execution_options(read_only=True), expire_on_commit=False
         )
         with self.engine.begin() as conn:
-            if not self.is_sqlite:
-                # Processes starting together would race to migrate the same tables; the
-                # lock makes them take turns (SQLite's BEGIN IMMEDIATE already does).
-                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK})
             migrate(conn)
             # A database we cannot write to (a read-only file) is found now, in one sentence,
             # not at the first check.
@@ -387,149 +232,3 @@ def _use_wal(dbapi_connection: Any) -> None:
             if "locked" not in str(exc):
                 raise
             time.sleep(0.05)
-
-
-def migrate(conn: Connection) -> None:
-    """Bring the database's schema to the newest migration (Alembic), in `conn`'s
-    transaction. A database made before migrations existed is adopted as the first one."""
-    from alembic import command
-    from alembic.config import Config
-
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    config.attributes["connection"] = conn
-    found = _columns(conn)
-    if "alembic_version" not in found and "monitors" in found:
-        if found != _first_schema():
-            raise SchemaError(
-                "it holds tables from a development version of Heroku Monitor that no "
-                "migration knows; move the file aside (or drop its tables) and start again"
-            )
-        command.stamp(config, "0001")
-    command.upgrade(config, "head")
-
-
-def _columns(conn: Connection) -> dict[str, set[str]]:
-    """Each table's column names."""
-    from sqlalchemy import inspect
-
-    inspector = inspect(conn)
-    return {t: {c["name"] for c in inspector.get_columns(t)} for t in inspector.get_table_names()}
-
-
-def _first_schema() -> dict[str, set[str]]:
-    """The tables and columns the first migration makes (what the version before
-    migrations made too), read from a throwaway in-memory database."""
-    from alembic import command
-    from alembic.config import Config
-
-    scratch = create_engine("sqlite://")
-    with scratch.begin() as conn:
-        config = Config()
-        config.set_main_option("script_location", str(MIGRATIONS))
-        config.attributes["connection"] = conn
-        command.upgrade(config, "0001")
-        schema = _columns(conn)
-    scratch.dispose()
-    schema.pop("alembic_version", None)
-    return schema
-
-
-class WebhookSighting(Base):
-    """What Heroku's webhooks brought in the last hour, shared by every process: each
-    delivery's event id (kind "delivery": one seen again is ignored) and each check a
-    webhook triggered (kind "check": the rate budget counts them). Pruned after an hour."""
-
-    __tablename__ = "webhook_sightings"
-    key: Mapped[str] = mapped_column(String(200), primary_key=True)
-    kind: Mapped[str] = mapped_column(String(10))
-    seen_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
-
-
-class IncidentRow(Base):
-    """One incident of a monitor (`incidents.Incident`, kept whole as JSON in `data`)."""
-
-    __tablename__ = "incidents"
-    monitor_id: Mapped[int] = mapped_column(
-        ForeignKey("monitors.id", ondelete="CASCADE"), primary_key=True
-    )
-    id: Mapped[str] = mapped_column(String(400), primary_key=True)
-    app_name: Mapped[str] = mapped_column(String(30))
-    family: Mapped[str] = mapped_column(String(40))
-    opened_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
-    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
-    data: Mapped[str] = mapped_column(Text)
-
-
-class SnoozeRow(Base):
-    """A monitor's snooze of its app (`incidents.Snooze`): no top-level alert until `until`."""
-
-    __tablename__ = "snoozes"
-    monitor_id: Mapped[int] = mapped_column(
-        ForeignKey("monitors.id", ondelete="CASCADE"), primary_key=True
-    )
-    app_name: Mapped[str] = mapped_column(String(30))
-    since: Mapped[datetime] = mapped_column(UTCDateTime)
-    until: Mapped[datetime] = mapped_column(UTCDateTime)
-    by: Mapped[str] = mapped_column(String(200), default="")
-    muted: Mapped[str] = mapped_column(Text, default="[]")
-
-
-class LogCount(Base):
-    """What an app's logs said in one minute, one counter a row (`metric`: "requests",
-    "5xx", "code:H12", "path:H12:/slow", …), added to by every process that took a batch."""
-
-    __tablename__ = "log_counts"
-    app_name: Mapped[str] = mapped_column(String(30), primary_key=True)
-    minute: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
-    metric: Mapped[str] = mapped_column(String(200), primary_key=True)
-    n: Mapped[int] = mapped_column(Integer, default=0)
-
-
-class LogBatch(Base):
-    """A Logplex batch taken (`Logplex-Frame-Id`): one sent again is not counted twice."""
-
-    __tablename__ = "log_batches"
-    key: Mapped[str] = mapped_column(String(200), primary_key=True)
-    app_name: Mapped[str] = mapped_column(String(30))
-    seen_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
-    lines: Mapped[int] = mapped_column(Integer, default=0)
-
-
-class Lease(Base):
-    """Who holds a lease (`name` "polling": the one process that runs the polling rounds)
-    and until when; another process may take it once it has expired."""
-
-    __tablename__ = "leases"
-    name: Mapped[str] = mapped_column(String(50), primary_key=True)
-    holder: Mapped[str] = mapped_column(String(100))
-    label: Mapped[str] = mapped_column(String(200))  # host and pid, for people
-    since: Mapped[datetime] = mapped_column(UTCDateTime)
-    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
-
-
-class CheckClaim(Base):
-    """A monitor's check in progress (`holder` until `until`), claimed by the process that
-    runs it so no other process checks the app at once; `again` when another asked for a
-    check meanwhile. And its webhook window: deliveries before `window_ends` join one
-    trailing check (`trailing`), whichever process they reach."""
-
-    __tablename__ = "check_claims"
-    monitor_id: Mapped[int] = mapped_column(
-        ForeignKey("monitors.id", ondelete="CASCADE"), primary_key=True
-    )
-    holder: Mapped[str | None] = mapped_column(String(100), default=None)
-    until: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
-    again: Mapped[bool] = mapped_column(Boolean, default=False)
-    window_ends: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
-    trailing: Mapped[bool] = mapped_column(Boolean, default=False)
-
-
-class HerokuSpend(Base):
-    """Heroku requests spent in one minute by one kind of check ("poll", "webhook",
-    "asked", "other"), added to by every process: the rate budget is the account's."""
-
-    __tablename__ = "heroku_spend"
-    minute: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
-    source: Mapped[str] = mapped_column(String(10), primary_key=True)
-    requests: Mapped[int] = mapped_column(Integer, default=0)

@@ -2,21 +2,28 @@
 the monitor's state lock (so two processes never number one incident's edits alike).
 
 Both belong to a monitor and the app it watches: a monitor moved to another app leaves its
-old app's incidents closed, and a snooze is the monitor's (its channel's) own.
+old app's incidents closed, and a snooze is the monitor's (its channel's) own. An incident
+is kept whole as JSON (`incident_to_json`), times as ISO 8601 text.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import asdict, replace
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
+from heroku_monitor.core.detect import Event
 from heroku_monitor.core.incidents import Incident, Snooze
-from heroku_monitor.store.database import Database, IncidentRow, SnoozeRow
+from heroku_monitor.core.logs.rules import is_log_kind
+from heroku_monitor.core.releases import SuspectDeploy
+from heroku_monitor.core.snapshot import Addon, Dyno, Release
+from heroku_monitor.store.database import Database
+from heroku_monitor.store.models import IncidentRow, SnoozeRow
 
 
 class IncidentStore:
@@ -30,7 +37,7 @@ class IncidentStore:
             .where(IncidentRow.resolved_at.is_(None))
             .order_by(IncidentRow.opened_at)
         ).scalars()
-        return [Incident.from_json(data) for data in rows]
+        return [incident_from_json(data) for data in rows]
 
     def save(self, s: Session, monitor_id: int, incidents: Sequence[Incident]) -> None:
         for incident in incidents:
@@ -39,7 +46,7 @@ class IncidentStore:
                 "family": incident.family,
                 "opened_at": incident.opened_at,
                 "resolved_at": incident.resolved_at,
-                "data": incident.to_json(),
+                "data": incident_to_json(incident),
             }
             stmt = self.db.insert(IncidentRow).values(
                 monitor_id=monitor_id, id=incident.id, **values
@@ -77,7 +84,7 @@ class IncidentStore:
         ).scalars()
         for row in rows:
             row.resolved_at = now
-            row.data = replace(Incident.from_json(row.data), resolved_at=now).to_json()
+            row.data = incident_to_json(replace(incident_from_json(row.data), resolved_at=now))
         s.execute(delete(SnoozeRow).where(SnoozeRow.monitor_id == monitor_id))
 
     def owners(self, incident_id: str) -> list[tuple[int, str]]:
@@ -107,4 +114,78 @@ class IncidentStore:
                 .where(or_(IncidentRow.opened_at >= since, IncidentRow.resolved_at.is_(None)))
                 .order_by(IncidentRow.opened_at)
             ).scalars()
-            return [Incident.from_json(data) for data in rows]
+            return [incident_from_json(data) for data in rows]
+
+
+# ---------------------------------------------------------------------- JSON
+
+
+def incident_to_json(incident: Incident) -> str:
+    return json.dumps(asdict(incident), default=_iso, sort_keys=True)
+
+
+def incident_from_json(text: str) -> Incident:
+    data: dict[str, Any] = json.loads(text)
+    suspect = data.get("suspect")
+    return Incident(
+        **{
+            **data,
+            "opened_at": _time(data["opened_at"]),
+            "last_seen": _time(data["last_seen"]),
+            "recovering_since": _time(data.get("recovering_since")),
+            "acknowledged_at": _time(data.get("acknowledged_at")),
+            "snoozed_until": _time(data.get("snoozed_until")),
+            "resolved_at": _time(data.get("resolved_at")),
+            "recent_crashes": tuple(
+                datetime.fromisoformat(t) for t in data.get("recent_crashes", ())
+            ),
+            "opening": tuple(_event(e) for e in data["opening"]),
+            "dynos": tuple(data.get("dynos", ())),
+            "down": tuple(data.get("down", ())),
+            "suspect": (
+                SuspectDeploy(**{**suspect, "created_at": _time(suspect["created_at"])})
+                if suspect
+                else None
+            ),
+        }
+    )
+
+
+def _iso(value: object) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def _time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def _event(data: dict[str, Any]) -> Event:
+    def maybe(cls: type[Any], value: dict[str, Any] | None, time: str = "") -> Any:
+        if not value:
+            return None
+        return cls(**({**value, time: _time(value.get(time))} if time else value))
+
+    if is_log_kind(str(data["kind"])) and "summary" not in data:
+        # Kept before log alerts had fields of their own: `reason` held their text and
+        # `failures` their count of lines.
+        moved = {"summary": data.get("reason", ""), "lines": data.get("failures", 0)}
+        data = {**data, **moved, "reason": "", "failures": 0}
+    return Event(
+        **{
+            **data,
+            "dyno": maybe(Dyno, data.get("dyno"), "updated_at"),
+            "release": maybe(Release, data.get("release"), "created_at"),
+            "addon": maybe(Addon, data.get("addon")),
+            "previous_addon": maybe(Addon, data.get("previous_addon")),
+            "added": tuple(data.get("added", ())),
+            "removed": tuple(data.get("removed", ())),
+            "changed": tuple(data.get("changed", ())),
+        }
+    )

@@ -21,7 +21,8 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from heroku_monitor.core.clock import Clock, utcnow
-from heroku_monitor.store.database import Database, Lease, database_problem, rowcount
+from heroku_monitor.store.database import Database, database_problem, rowcount
+from heroku_monitor.store.models import Lease
 
 log = logging.getLogger(__name__)
 

@@ -9,8 +9,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select
 
-from heroku_monitor.core.logs import CodeCount, Counts, MinuteCounts
-from heroku_monitor.store.database import Database, LogBatch, LogCount
+from heroku_monitor.core.logs.count import CodeCount, Counts, MinuteCounts
+from heroku_monitor.store.database import Database
+from heroku_monitor.store.models import LogBatch, LogCount
 
 # How long minute counters and batch keys are kept (detection looks back minutes).
 KEEP_COUNTS = timedelta(days=1)
@@ -112,7 +113,7 @@ def as_rows(counts: Counts, now: datetime) -> list[Row]:
 
 
 def as_minutes(rows: Sequence[Row]) -> list[MinuteCounts]:
-    """Counter rows (every process's, added up) as the minutes `logs.detect` reads."""
+    """Counter rows (every process's, added up) as the minutes `log_rules.detect` reads."""
     minutes: dict[datetime, dict[str, int]] = {}
     for minute, metric, n in rows:
         minutes.setdefault(minute, {})[metric] = n

@@ -14,9 +14,11 @@ from sqlalchemy.orm import Session
 
 from heroku_monitor.core.detect import CheckState, Decision
 from heroku_monitor.core.snapshot import AppSnapshot
-from heroku_monitor.store import outbox
-from heroku_monitor.store.database import Database, KeyValue, Monitor, MonitorState, rowcount
+from heroku_monitor.core.validation import DEFAULT_CHANNEL
+from heroku_monitor.store import outbox, snapshots
+from heroku_monitor.store.database import Database, rowcount
 from heroku_monitor.store.incidents import IncidentStore
+from heroku_monitor.store.models import KeyValue, Monitor, MonitorState
 
 
 @dataclass(frozen=True)
@@ -51,7 +53,8 @@ class Monitors:
         with self.db.transaction() as s:
             if not self.db.insert_new(s, KeyValue, key="seeded", value=now.isoformat()):
                 return False
-            s.add(new_monitor(app_name, channel or "#general", interval, now, source="environment"))
+            channel = channel or DEFAULT_CHANNEL
+            s.add(new_monitor(app_name, channel, interval, now, source="environment"))
         return True
 
     def add(self, app_name: str, channel: str, interval: int, now: datetime) -> int:
@@ -166,7 +169,7 @@ class Monitors:
         if row is None or row[0] is None:
             return None
         problem = (row[2] or "the check failed") if row[1] is False else None
-        return AppSnapshot.from_json(row[0]), problem
+        return snapshots.from_json(row[0]), problem
 
     # -- one check's state, inside the checker's transaction ------------------------------
 
@@ -189,7 +192,7 @@ class Monitors:
             return None  # the monitor was removed meanwhile
         previous = None
         if row.snapshot and row.app_name == app_name:
-            previous = AppSnapshot.from_json(row.snapshot)
+            previous = snapshots.from_json(row.snapshot)
         return CheckState(previous, row.failures)
 
     def save_state(self, s: Session, monitor_id: int, decision: Decision, now: datetime) -> None:
@@ -202,7 +205,8 @@ class Monitors:
         }
         kept = decision.state.snapshot
         if decision.error is None and kept is not None:
-            values.update(app_name=kept.app, snapshot=kept.to_json(), taken_at=kept.taken_at)
+            snapshot = snapshots.to_json(kept)
+            values.update(app_name=kept.app, snapshot=snapshot, taken_at=kept.taken_at)
         s.execute(
             update(MonitorState).where(MonitorState.monitor_id == monitor_id).values(**values)
         )
@@ -252,7 +256,7 @@ def new_monitor(
 def _view(m: Monitor, st: MonitorState | None) -> MonitorView:
     snapshot = None
     if st and st.snapshot and st.app_name == m.app_name:
-        snapshot = AppSnapshot.from_json(st.snapshot)
+        snapshot = snapshots.from_json(st.snapshot)
     return MonitorView(
         id=m.id,
         app_name=m.app_name,

@@ -21,7 +21,8 @@ from sqlalchemy.orm import Session, aliased
 
 from heroku_monitor.core.detect import Event
 from heroku_monitor.core.outbound import POST, Message, Receipt
-from heroku_monitor.store.database import Alert, AlertEvent, Database, Monitor, rowcount
+from heroku_monitor.store.database import Database, rowcount
+from heroku_monitor.store.models import Alert, AlertEvent, Monitor
 
 PENDING, SENT, LOGGED, FAILED = "pending", "sent", "logged", "failed"
 MUTED = "muted"  # its app was snoozed: in the log, never sent

@@ -8,7 +8,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import delete, update
 
-from heroku_monitor.store.database import Database, WebhookSighting, rowcount
+from heroku_monitor.store.database import Database, rowcount
+from heroku_monitor.store.models import WebhookSighting
 
 # How long a delivery's id is remembered, and the window webhook checks are counted in.
 SIGHTING_TTL = timedelta(hours=1)

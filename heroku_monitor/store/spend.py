@@ -8,7 +8,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select
 
-from heroku_monitor.store.database import Database, HerokuSpend, rowcount
+from heroku_monitor.store.database import Database, rowcount
+from heroku_monitor.store.models import HerokuSpend
 
 WINDOW = timedelta(hours=1)
 

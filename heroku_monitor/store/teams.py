@@ -13,7 +13,9 @@ from sqlalchemy import select, update
 
 from heroku_monitor.core import rounds
 from heroku_monitor.core.outbound import Message
-from heroku_monitor.store.database import Database, KeyValue, Monitor, TeamWatch, rowcount
+from heroku_monitor.core.validation import DEFAULT_CHANNEL
+from heroku_monitor.store.database import Database, rowcount
+from heroku_monitor.store.models import KeyValue, Monitor, TeamWatch
 from heroku_monitor.store.monitors import new_monitor, remove
 from heroku_monitor.store.outbox import Outbox
 
@@ -41,9 +43,9 @@ class TeamSync:
 
 
 class TeamWatches:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, outbox: Outbox) -> None:
         self.db = db
-        self.outbox = Outbox(db)
+        self.outbox = outbox  # where a farewell note to an app that left is queued
 
     def seed(self, team: str | None, channel: str | None, interval: int, now: datetime) -> bool:
         """Watch `MONITORED_TEAM`, once per database ever (the dashboard's choice wins)."""
@@ -52,7 +54,8 @@ class TeamWatches:
         with self.db.transaction() as s:
             if not self.db.insert_new(s, KeyValue, key="team_seeded", value=now.isoformat()):
                 return False
-            s.add(_new_watch(team, channel or "#general", interval, now, source="environment"))
+            channel = channel or DEFAULT_CHANNEL
+            s.add(_new_watch(team, channel, interval, now, source="environment"))
         return True
 
     def add(self, team: str, channel: str, interval: int, now: datetime) -> int | None:

@@ -3,9 +3,9 @@
 Logplex POSTs `application/logplex-1` batches: octet-counted RFC 5424 frames, with
 `Logplex-Frame-Id` (the same for a batch sent again), `Logplex-Drain-Token` and
 `Logplex-Msg-Count`. https://devcenter.heroku.com/articles/log-drains#https-drains
-The endpoint parses and counts (pure, `logs.py`), adds the counts to the database in one
-statement (every process sees them), asks for a log check, and answers at once: it never
-waits on Slack or Heroku. Malformed frames are counted and skipped; never a 500.
+The endpoint parses the batch (pure, `core/logs/parse.py`), hands it to `runtime.drains`
+(which counts it into the database in one statement and asks for a log check), and answers
+at once: it never waits on Slack or Heroku. Malformed frames are counted and skipped; never a 500.
 """
 
 from __future__ import annotations
@@ -13,30 +13,18 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-from collections.abc import Sequence
 
 from flask import Blueprint, Response, jsonify, request
 
-from heroku_monitor.core import logs, validation
-from heroku_monitor.store.log_counts import as_rows, drain_token_key
+from heroku_monitor.core import validation
+from heroku_monitor.core.logs.parse import parse_logplex
+from heroku_monitor.runtime import drains
+from heroku_monitor.store.log_counts import drain_token_key
 from heroku_monitor.web.context import current_service
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("drains", __name__)
-
-
-def take(app: str, batch: str, lines: Sequence[logs.LogLine], *, token: str | None = None) -> bool:
-    """Count a batch of `app`'s log lines into the database and ask for a log check of its
-    monitors; False (nothing counted) when the batch was taken before. Both drains end here."""
-    service = current_service()
-    now = service.clock()
-    counts = logs.count(lines, token=token)
-    taken = service.checker.log_counts.take(app, batch, as_rows(counts, now), len(lines), now)
-    if taken:
-        for monitor_id in service.monitors.active_ids(app):
-            service.scheduler.check_logs_soon(monitor_id)
-    return taken
 
 
 REALM = {"WWW-Authenticate": 'Basic realm="Heroku Monitor log drain", charset="UTF-8"'}
@@ -63,8 +51,17 @@ def logplex(app: str) -> tuple[Response, int] | Response:
         # Another drain's batch (one made by hand, an old one): not ours to count.
         return jsonify(lines=0, counted=False, ignored="another drain's token"), 200
     frame = request.headers.get("Logplex-Frame-Id") or hashlib.sha256(body).hexdigest()
-    batch = logs.parse_logplex(body)
-    taken = take(app, frame, batch.lines, token=ours or None)
+    batch = parse_logplex(body)
+    taken = drains.take(
+        service.checker.log_counts,
+        service.monitors,
+        service.scheduler.check_logs_soon,
+        app,
+        frame,
+        batch.lines,
+        service.clock(),
+        token=ours or None,
+    )
     if batch.malformed:
         log.info("log drain of %s: %d malformed frames skipped", app, batch.malformed)
     # Logplex counts any 2xx as delivered.

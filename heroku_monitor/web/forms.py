@@ -12,8 +12,8 @@ from wtforms import Field, HiddenField, StringField, ValidationError
 from wtforms.validators import InputRequired
 
 from heroku_monitor.core import validation
-from heroku_monitor.core.incidents import mention_markup
-from heroku_monitor.core.logs import parse_thresholds
+from heroku_monitor.core.logs.rules import parse_thresholds
+from heroku_monitor.render.mentions import mention_markup
 
 
 def _rule(
@@ -38,7 +38,7 @@ class _WatchForm(FlaskForm):
     slack_channel = StringField(
         "Slack Channel",
         validators=[
-            InputRequired("Enter a channel, like #alerts."),
+            InputRequired(f"Enter a channel, like {validation.DEFAULT_CHANNEL}."),
             _rule(validation.channel_error, validation.normal_channel),
         ],
     )

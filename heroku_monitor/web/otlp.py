@@ -11,11 +11,11 @@ The body is an `ExportLogsServiceRequest` (opentelemetry-proto), binary protobuf
 
 The app comes from the resource's `service.name` (OpenTelemetry's Heroku conventions map
 HEROKU_APP_NAME to it and HEROKU_APP_ID to `heroku.app.id`). Each record becomes a
-`logs.LogLine` as a Logplex drain would give it: router lines (`at=… method=…`) as
+`LogLine` as a Logplex drain would give it (`core.logs.parse.otlp_line`: router lines as
 `heroku[router]`, `Error R14 (…)` lines as `heroku[<dyno>]`, anything else as the app's own
-output (not counted). The dyno comes from a record or resource attribute (`dyno`,
-`heroku.dyno`, …, `service.instance.id`) or from a `heroku[web.1]: ` prefix on the message.
-Counting, the once-only batch key and the log check are the Logplex drain's (`drains.py`).
+output, not counted; the dyno from a record or resource attribute or a `heroku[web.1]: `
+prefix on the message). Counting, the once-only batch key and the log check are the
+Logplex drain's (`runtime.drains`).
 
 Answers follow OTLP/HTTP: 200 with an `ExportLogsServiceResponse` in the request's encoding
 (records of resources without a valid app name reported as `partial_success`), 400 for a
@@ -27,10 +27,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-import re
 import zlib
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 
 from flask import Blueprint, Response, jsonify, request
 from google.protobuf import json_format
@@ -41,8 +40,9 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
 from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 
-from heroku_monitor.core import logs, validation
-from heroku_monitor.web import drains
+from heroku_monitor.core import validation
+from heroku_monitor.core.logs.parse import LogLine, otlp_line
+from heroku_monitor.runtime import drains
 from heroku_monitor.web.context import current_service
 
 log = logging.getLogger(__name__)
@@ -54,10 +54,6 @@ JSON = "application/json"
 REALM = {"WWW-Authenticate": 'Bearer realm="Heroku Monitor telemetry drain"'}
 MAX_BODY = 16 * 1024 * 1024  # bytes of a (decompressed) request
 APP_KEY = "service.name"
-# Where a record (or its resource) may name its dyno, most specific first.
-DYNO_KEYS = ("dyno", "heroku.dyno", "heroku.dyno.name", "process.dyno", "service.instance.id")
-_PREFIX = re.compile(r"^heroku\[([A-Za-z0-9_.\-]{1,64})\]: ?")
-_DYNO = re.compile(r"^[A-Za-z0-9_\-]{1,50}\.[0-9]{1,5}$")  # web.1, worker.12, run.1234
 
 
 class BadRequest(Exception):
@@ -91,7 +87,7 @@ def logs_export() -> tuple[Response, int] | Response:
 
     now = service.clock()
     batch_key = hashlib.sha256(body).hexdigest()
-    lines_of: dict[str, list[logs.LogLine]] = {}
+    lines_of: dict[str, list[LogLine]] = {}
     rejected = 0
     for resource_logs in export.resource_logs:
         resource = _attributes(resource_logs.resource.attributes)
@@ -104,44 +100,28 @@ def logs_export() -> tuple[Response, int] | Response:
         lines.extend(line for r in records if (line := to_line(r, resource, now)) is not None)
 
     for app, lines in lines_of.items():
-        drains.take(app, batch_key, lines)
+        drains.take(
+            service.checker.log_counts,
+            service.monitors,
+            service.scheduler.check_logs_soon,
+            app,
+            batch_key,
+            lines,
+            service.clock(),
+        )
     if rejected:
         log.info("telemetry drain: %d log records without a Heroku app name skipped", rejected)
     return _answer(kind, rejected)
 
 
-def to_line(record: LogRecord, resource: dict[str, str], now: datetime) -> logs.LogLine | None:
-    """A log record as the `LogLine` a Logplex drain would give for it; None without a
-    string body or a usable time."""
+def to_line(record: LogRecord, resource: dict[str, str], now: datetime) -> LogLine | None:
+    """A log record as the `LogLine` a Logplex drain would give for it (`otlp_line`); None
+    without a string body or a usable time."""
     if record.body.WhichOneof("value") != "string_value":
         return None
-    stamp = _timestamp(record.time_unix_nano or record.observed_time_unix_nano, now)
-    if stamp is None:
-        return None
-    message = record.body.string_value.rstrip("\n")
+    nanos = record.time_unix_nano or record.observed_time_unix_nano
     attributes = _attributes(record.attributes)
-    dyno = _dyno(attributes) or _dyno(resource)
-    prefixed = _PREFIX.match(message)
-    if prefixed is not None:
-        message = message[prefixed.end() :]
-        if prefixed[1] != "router":
-            dyno = prefixed[1]
-    if logs.parse_router(message) is not None:
-        app_name, procid = "heroku", "router"
-    elif logs.parse_runtime(message, dyno or "") is not None:
-        app_name, procid = "heroku", dyno or "unknown"
-    else:
-        app_name, procid = "app", dyno or "app"
-    return logs.LogLine(
-        priority=0,
-        version=1,
-        timestamp=stamp,
-        hostname="host",
-        app_name=app_name,
-        procid=procid,
-        msgid="-",
-        message=message,
-    )
+    return otlp_line(record.body.string_value, nanos, attributes, resource, now)
 
 
 def _decompressed(raw: bytes, encoding: str) -> bytes:
@@ -184,24 +164,6 @@ def _attributes(pairs: Iterable[KeyValue]) -> dict[str, str]:
         elif which == "int_value":
             found[pair.key] = str(pair.value.int_value)
     return found
-
-
-def _dyno(attributes: dict[str, str]) -> str | None:
-    for key in DYNO_KEYS:
-        value = attributes.get(key, "")
-        if _DYNO.fullmatch(value):
-            return value
-    return None
-
-
-def _timestamp(nanos: int, now: datetime) -> str | None:
-    """Nanoseconds since the epoch as RFC 3339 in UTC, as Logplex writes it
-    (`2026-11-27T12:00:00.123456+00:00`); `now` when the record has no time (0)."""
-    try:
-        when = datetime.fromtimestamp(nanos / 1e9, UTC) if nanos else now.astimezone(UTC)
-    except (OverflowError, OSError, ValueError):
-        return None
-    return f"{when:%Y-%m-%dT%H:%M:%S}.{when.microsecond:06d}+00:00"
 
 
 def _answer(kind: str, rejected: int) -> Response:

@@ -1,4 +1,4 @@
-"""Alembic's environment: runs on the connection the Database hands over (see db.migrate),
+"""Alembic's environment: runs on the connection the Database hands over (store/migrate.py),
 or, for `alembic revision --autogenerate` at a developer's desk, on alembic.ini's URL."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
-from heroku_monitor.store.database import Base
+from heroku_monitor.store.models import Base
 
 config = context.config
 target_metadata = Base.metadata

@@ -1,0 +1,191 @@
+"""Polling rounds (in the one process that leads, SPEC §13): the monitors whose interval
+jobs fall due together join one round, which reads the app lists and add-ons once (and
+brings the team watches' apps up to date), then checks its apps concurrently on a bounded
+pool, each reading its dynos (and its releases and config vars only when something moved).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor as Pool
+from datetime import UTC, datetime, timedelta
+
+from heroku_monitor.core.rounds import RoundListing
+from heroku_monitor.heroku.errors import HerokuError, RateLimited
+from heroku_monitor.heroku.transport import spending
+from heroku_monitor.render import messages
+from heroku_monitor.runtime.check import POLL, Checker
+from heroku_monitor.runtime.delivery import Delivery
+from heroku_monitor.runtime.jobs import Aps, survived
+from heroku_monitor.runtime.plan import Plan
+from heroku_monitor.runtime.triggers import Request, Triggers
+from heroku_monitor.store.leader import Leadership
+from heroku_monitor.store.monitors import Monitors
+from heroku_monitor.store.teams import TeamView, TeamWatches
+
+log = logging.getLogger(__name__)
+
+# Interval jobs due within this long of each other join one round.
+ROUND_GATHER = 0.2  # seconds
+
+
+class Polling:
+    def __init__(
+        self,
+        checker: Checker,
+        monitors: Monitors,
+        teams: TeamWatches,
+        delivery: Delivery,
+        *,
+        plan: Plan,
+        triggers: Triggers,
+        aps: Aps,
+        leadership: Leadership,
+        max_workers: int = 4,
+    ) -> None:
+        self.checker = checker
+        self.monitors = monitors
+        self.teams = teams
+        self.delivery = delivery
+        self.plan = plan
+        self.triggers = triggers
+        self.aps = aps
+        self.leadership = leadership
+        # What the account's lists (apps and add-ons) cost the last round that read them.
+        self.list_requests = 0
+        self.rounds = 0
+        self._lock = threading.Lock()
+        self._due: set[int] = set()  # monitors whose interval job fired: the next round
+        self._round_waits = False
+        self._waiting = 0  # round jobs waiting for the round in progress
+        self._round_lock = threading.Lock()
+        self._round_pool = Pool(max_workers=max_workers, thread_name_prefix="round")
+
+    @property
+    def rounds_waiting(self) -> int:
+        """How many round jobs wait for the round in progress to end."""
+        with self._lock:
+            return self._waiting
+
+    def poll_overdue(self, *, everything: bool = False) -> None:
+        """Poll, in one round, every active monitor whose interval has passed since its
+        last check (`everything`: every active monitor)."""
+        now = self.checker.clock()
+        overdue = [
+            m.id
+            for m in self.monitors.all()
+            if not m.paused
+            and (
+                everything
+                or m.last_check_at is None
+                or (now - m.last_check_at).total_seconds() >= self.plan.seconds(m.check_interval)
+            )
+        ]
+        if overdue:
+            self.poll_now(overdue)
+
+    def poll_now(self, monitor_ids: list[int], *, gather: float = 0.0) -> None:
+        """Check these monitors in one polling round, `gather` seconds from now (the
+        interval jobs falling due meanwhile join it), or as soon as a worker is free."""
+        with self._lock:
+            self._due.update(monitor_ids)
+            if self._round_waits:
+                return
+            self._round_waits = True
+        self.aps.add_job(
+            self._round, "date", run_date=datetime.now(UTC) + timedelta(seconds=gather)
+        )
+
+    def poll(self, monitor_id: int | None) -> None:
+        """A monitor's interval job (or a team watch's, `None`): it joins the round that
+        starts a moment from now."""
+        self.poll_now([] if monitor_id is None else [monitor_id], gather=ROUND_GATHER)
+
+    def shutdown(self) -> None:
+        """Wait for the round's running checks; the ones not started are dropped."""
+        self._round_pool.shutdown(wait=True, cancel_futures=True)
+
+    def _round(self) -> None:
+        """One polling round: the lists once, then the due monitors' checks concurrently
+        (each reads its dynos, and its releases and config vars only when they moved)."""
+        # One round at a time: a round that falls due while one runs waits for it, then
+        # takes everything that fell due meanwhile (never two reads of the lists at once).
+        with self._lock:
+            self._waiting += 1
+        with self._round_lock:
+            with self._lock:
+                self._waiting -= 1
+                due, self._due, self._round_waits = self._due, set(), False
+            if not self.leadership.leads() or self.triggers.pause_left() is not None:
+                return
+            with survived(log, "a polling round"):
+                self.run_round(due)
+
+    def run_round(self, monitor_ids: set[int]) -> None:
+        """One polling round of these monitors, now, in this thread (each app's check on
+        the round's pool): the lists once, then each app's dynos, and its releases and
+        config vars only when they moved."""
+        due = set(monitor_ids)
+        monitors = {m.id: m for m in self.monitors.all()}
+        watches = [w for w in self.teams.all() if not w.paused]
+        before = self.checker.heroku.spent(POLL)
+        own = [m.app_name for i, m in monitors.items() if i in due and m.team_watch_id is None]
+        listing = self._listing(own, [w.team for w in watches])
+        if listing is None:
+            return  # rate-limited: the pause is on, the next interval comes
+        due.update(self._sync_teams(watches, listing))
+        requests = [(mid, Request(False, frozenset({POLL}), listing)) for mid in sorted(due)]
+        list(self._round_pool.map(lambda job: self.triggers.check_as(*job), requests))
+        spent = self.checker.heroku.spent(POLL) - before
+        if due or watches:
+            self.plan.measured(spent, len(due))
+        try:
+            self.checker.flush_spend()
+            self.delivery.run()
+        finally:
+            if due or watches:
+                with self._lock:
+                    self.rounds += 1  # done, its alerts sent (or failed trying)
+
+    def _sync_teams(self, watches: list[TeamView], listing: RoundListing) -> set[int]:
+        """Bring the watches' monitors up to date with the teams' apps in the round's
+        lists; returns the monitors made for the apps that joined (checked this round)."""
+        added: set[int] = set()
+        now = self.checker.clock()
+        for watch in watches:
+            found = listing.teams.get(watch.team) if listing.error is None else None
+            problem = listing.error or f"Heroku knows no team {watch.team!r} this token can see"
+            farewells = {
+                app: messages.no_longer_watched(app, watch.team, now)
+                for app in watch.apps
+                if found is not None and app not in found
+            }
+            change = self.teams.sync(watch.id, found, now, error=problem, farewells=farewells)
+            added.update(monitor_id for monitor_id, _ in change.added)
+            for monitor_id, app in change.added:
+                log.info("team %s: now watching %s (monitor %s)", watch.team, app, monitor_id)
+            for app in change.dropped:
+                log.info("team %s: %s left the team, no longer watched", watch.team, app)
+        return added
+
+    def _listing(self, apps: list[str], teams: list[str]) -> RoundListing | None:
+        """The round's lists: the account's (and the teams'), or for a few apps in a big
+        account, app by app when that costs fewer requests than the last round's lists
+        did. On an error, a listing that says why (every check of the round fails with
+        it); None when Heroku's rate limit stopped the round."""
+        heroku = self.checker.heroku
+        try:
+            with spending(POLL):
+                if apps and not teams and 2 * len(apps) < self.list_requests:
+                    return heroku.listing_alone(apps)
+                listing = heroku.listing(apps=bool(apps), teams=teams)
+                if not teams:
+                    self.list_requests = listing.requests
+                return listing
+        except RateLimited:
+            self.checker.throttle(self.checker.clock())
+            return None
+        except HerokuError as exc:
+            log.warning("a polling round could not read the app lists: %s", exc)
+            return RoundListing(error=str(exc))

@@ -1,0 +1,254 @@
+"""The database's tables, as SQLAlchemy models: what each row holds. The queries are in
+the store's other modules, one per table or two (`monitors.py`, `outbox.py`, …); the
+schema's history is in `migrations/`."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, Text, text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+from heroku_monitor.core.outbound import POST
+
+TRUE = text("true")  # a column default both backends read as true
+FALSE = text("false")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite keeps no zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime given to the database")
+        return value.astimezone(UTC) if value is not None else None
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Monitor(Base):
+    __tablename__ = "monitors"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    app_name: Mapped[str] = mapped_column(String(30))
+    slack_channel: Mapped[str] = mapped_column(String(81))
+    check_interval: Mapped[int] = mapped_column(Integer)
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Where the values came from: "environment" (seeded at first start) or "dashboard".
+    source: Mapped[str] = mapped_column(String(20), default="dashboard")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Who this monitor's crash-loop escalation calls (None: ALERT_MENTION's choice).
+    alert_mention: Mapped[str | None] = mapped_column(String(40), default=None)
+    # Its log alerts' thresholds, "lines/percent/requests" (None: SPEC's defaults).
+    log_thresholds: Mapped[str | None] = mapped_column(String(40), default=None)
+    # The team watch that made this monitor (None: a person or the environment did).
+    team_watch_id: Mapped[int | None] = mapped_column(
+        ForeignKey("team_watches.id", ondelete="SET NULL"), default=None
+    )
+
+
+class TeamWatch(Base):
+    """Every app of a Heroku team, watched: a monitor per app, made and dropped by the
+    polling rounds as apps join and leave the team."""
+
+    __tablename__ = "team_watches"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team: Mapped[str] = mapped_column(String(100), unique=True)
+    slack_channel: Mapped[str] = mapped_column(String(81))
+    check_interval: Mapped[int] = mapped_column(Integer)
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    source: Mapped[str] = mapped_column(String(20), default="dashboard")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Why the team's app list could not be read last round (None: it could).
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)
+
+
+class MonitorState(Base):
+    """What the last checks of a monitor found. The snapshot holds no config var values."""
+
+    __tablename__ = "monitor_state"
+    monitor_id: Mapped[int] = mapped_column(
+        ForeignKey("monitors.id", ondelete="CASCADE"), primary_key=True
+    )
+    app_name: Mapped[str] = mapped_column(String(30))
+    snapshot: Mapped[str | None] = mapped_column(Text, default=None)
+    taken_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    last_check_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    last_ok: Mapped[bool | None] = mapped_column(Boolean, default=None)
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    delivery_error: Mapped[str | None] = mapped_column(Text, default=None)
+
+
+class Alert(Base):
+    """One Slack message: the alert log, and while `status` is pending, the outbox."""
+
+    __tablename__ = "alerts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    monitor_id: Mapped[int | None] = mapped_column(
+        ForeignKey("monitors.id", ondelete="SET NULL"), default=None
+    )
+    app_name: Mapped[str] = mapped_column(String(30))
+    kind: Mapped[str] = mapped_column(String(40))
+    channel: Mapped[str] = mapped_column(String(81))
+    text: Mapped[str] = mapped_column(Text)
+    blocks: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(10), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    claim_token: Mapped[str | None] = mapped_column(String(16), default=None)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)
+    slack_ts: Mapped[str | None] = mapped_column(String(40), default=None)
+    # The channel's ID as Slack answered the post (chat.update and replies need it).
+    channel_id: Mapped[str | None] = mapped_column(String(40), default=None)
+    # When Slack first answered with an error nobody documented (retried for an hour).
+    unknown_error_since: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # "post" to the channel, "reply" in the thread of `parent_id` (`broadcast`: to the
+    # channel too), or "update": edit the message `parent_id` with this text and blocks.
+    action: Mapped[str] = mapped_column(String(10), default=POST, server_default=POST)
+    parent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("alerts.id", ondelete="SET NULL"), default=None
+    )
+    broadcast: Mapped[bool] = mapped_column(Boolean, default=False, server_default=FALSE)
+    # For a failed alert: whether a person's fix (the channel, an invite, the token) can
+    # get it through. False when Slack refused the message itself. Decided by slack/notifier.py.
+    fixable: Mapped[bool] = mapped_column(Boolean, default=True, server_default=TRUE)
+
+
+class AlertEvent(Base):
+    """The key of every event ever alerted: unique, so no event is alerted twice."""
+
+    __tablename__ = "alert_events"
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    alert_id: Mapped[int | None] = mapped_column(
+        ForeignKey("alerts.id", ondelete="CASCADE"), default=None
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class KeyValue(Base):
+    __tablename__ = "key_values"
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class WebhookSighting(Base):
+    """Each webhook delivery's event id Heroku sent in the last hour (`kind` "delivery",
+    the only kind written), shared by every process: one seen again is ignored. What the
+    checks webhooks triggered spent is counted in `heroku_spend`. Pruned after an hour."""
+
+    __tablename__ = "webhook_sightings"
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class IncidentRow(Base):
+    """One incident of a monitor (`incidents.Incident`, kept whole as JSON in `data`)."""
+
+    __tablename__ = "incidents"
+    monitor_id: Mapped[int] = mapped_column(
+        ForeignKey("monitors.id", ondelete="CASCADE"), primary_key=True
+    )
+    id: Mapped[str] = mapped_column(String(400), primary_key=True)
+    app_name: Mapped[str] = mapped_column(String(30))
+    family: Mapped[str] = mapped_column(String(40))
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    data: Mapped[str] = mapped_column(Text)
+
+
+class SnoozeRow(Base):
+    """A monitor's snooze of its app (`incidents.Snooze`): no top-level alert until `until`."""
+
+    __tablename__ = "snoozes"
+    monitor_id: Mapped[int] = mapped_column(
+        ForeignKey("monitors.id", ondelete="CASCADE"), primary_key=True
+    )
+    app_name: Mapped[str] = mapped_column(String(30))
+    since: Mapped[datetime] = mapped_column(UTCDateTime)
+    until: Mapped[datetime] = mapped_column(UTCDateTime)
+    by: Mapped[str] = mapped_column(String(200), default="")
+    muted: Mapped[str] = mapped_column(Text, default="[]")
+
+
+class LogCount(Base):
+    """One counter of what an app's drained logs said in one minute: `n` of `metric`
+    ("requests", "5xx", "code:H12", and per code its paths and dynos, "path:H12:/slow",
+    "dyno:H12:web.1"). Every process that takes a batch adds to the same rows, so a storm
+    split across web dynos adds up. Kept a day (`log_counts.KEEP_COUNTS`)."""
+
+    __tablename__ = "log_counts"
+    app_name: Mapped[str] = mapped_column(String(30), primary_key=True)
+    minute: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    metric: Mapped[str] = mapped_column(String(200), primary_key=True)
+    n: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class LogBatch(Base):
+    """A drain batch taken, by `key`: the app and Logplex's `Logplex-Frame-Id`, or the
+    digest of an OTLP body; one sent again is not counted twice. Its time and `lines` are
+    also what the dashboard says of the app's drain (`LogCounts.drain_state`: the last
+    batch, the lines of the last minute). Kept an hour (`log_counts.KEEP_BATCHES`)."""
+
+    __tablename__ = "log_batches"
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    app_name: Mapped[str] = mapped_column(String(30))
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    lines: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Lease(Base):
+    """Who holds a lease (`name` "polling": the one process that runs the polling rounds)
+    and until when; another process may take it once it has expired."""
+
+    __tablename__ = "leases"
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(100))
+    label: Mapped[str] = mapped_column(String(200))  # host and pid, for people
+    since: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CheckClaim(Base):
+    """A monitor's check in progress (`holder` until `until`), claimed by the process that
+    runs it so no other process checks the app at once; `again` when another asked for a
+    check meanwhile. And its webhook window: deliveries before `window_ends` join one
+    trailing check (`trailing`), whichever process they reach."""
+
+    __tablename__ = "check_claims"
+    monitor_id: Mapped[int] = mapped_column(
+        ForeignKey("monitors.id", ondelete="CASCADE"), primary_key=True
+    )
+    holder: Mapped[str | None] = mapped_column(String(100), default=None)
+    until: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    again: Mapped[bool] = mapped_column(Boolean, default=False)
+    window_ends: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    trailing: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class HerokuSpend(Base):
+    """Heroku requests spent in one minute by one kind of check ("poll", "webhook",
+    "asked", "other"), added to by every process: the rate budget is the account's."""
+
+    __tablename__ = "heroku_spend"
+    minute: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    source: Mapped[str] = mapped_column(String(10), primary_key=True)
+    requests: Mapped[int] = mapped_column(Integer, default=0)
