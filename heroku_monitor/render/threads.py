@@ -25,11 +25,6 @@ from heroku_monitor.render.mentions import mention_markup
 USER_MENTION = re.compile(r"<@[UW][A-Z0-9]{2,20}>")
 
 
-def opening_key(incident_id: str) -> str:
-    """The outbox key of an incident's opening message (as `incidents` names it)."""
-    return f"{incident_id}:open"
-
-
 def outbox_messages(actions: Iterable[Action], now: datetime) -> list[Message]:
     """The messages to queue for `actions`, in order; muted ones (the app is snoozed) are
     kept in the alert log, never sent."""
@@ -83,11 +78,11 @@ def _render(action: Action, now: datetime) -> Message | None:
             blocks=[*base.blocks, context_block(state), *_buttons(incident)],
             kind=incidents.STATE,
             action=UPDATE,
-            parent_key=opening_key(incident.id),
+            parent_key=incidents.opening_key(incident.id),
             explicit_key=action.key,
             event_keys=(),
         )
-    parent = opening_key(incident.id)
+    parent = incidents.opening_key(incident.id)
     if action.what == incidents.ESCALATION:
         mention = mention_markup(action.mention)
         text = (

@@ -114,8 +114,9 @@ PASSING_ERRORS = frozenset(
         "accesslimited",
     }
 )
-# An error in none of these lists is retried with back-off for at most this long (from the
-# alert's creation), then marked failed and shown: nothing waits forever.
+# An error in none of these lists is retried with back-off for at most this long, counted
+# from when that error first came (`alerts.unknown_error_since`), then marked failed and
+# shown: nothing waits forever.
 UNKNOWN_ERROR_PATIENCE = 3600.0
 
 HINTS = {

@@ -74,19 +74,6 @@ class IncidentStore:
                 )
             )
 
-    def forget_app(self, s: Session, monitor_id: int, now: datetime) -> None:
-        """The monitor no longer watches its app: its open incidents end quietly (nothing is
-        posted about them) and its snooze is dropped."""
-        rows = s.execute(
-            select(IncidentRow).where(
-                IncidentRow.monitor_id == monitor_id, IncidentRow.resolved_at.is_(None)
-            )
-        ).scalars()
-        for row in rows:
-            row.resolved_at = now
-            row.data = incident_to_json(replace(incident_from_json(row.data), resolved_at=now))
-        s.execute(delete(SnoozeRow).where(SnoozeRow.monitor_id == monitor_id))
-
     def owners(self, incident_id: str) -> list[tuple[int, str]]:
         """(monitor, app) of each incident of this id (a button names only the id)."""
         with self.db.reading() as s:
@@ -189,3 +176,17 @@ def _event(data: dict[str, Any]) -> Event:
             "changed": tuple(data.get("changed", ())),
         }
     )
+
+
+def forget_app(s: Session, monitor_id: int, now: datetime) -> None:
+    """The monitor no longer watches its app: its open incidents end quietly (nothing is
+    posted about them) and its snooze is dropped."""
+    rows = s.execute(
+        select(IncidentRow).where(
+            IncidentRow.monitor_id == monitor_id, IncidentRow.resolved_at.is_(None)
+        )
+    ).scalars()
+    for row in rows:
+        row.resolved_at = now
+        row.data = incident_to_json(replace(incident_from_json(row.data), resolved_at=now))
+    s.execute(delete(SnoozeRow).where(SnoozeRow.monitor_id == monitor_id))

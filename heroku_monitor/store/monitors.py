@@ -17,7 +17,7 @@ from heroku_monitor.core.snapshot import AppSnapshot
 from heroku_monitor.core.validation import DEFAULT_CHANNEL
 from heroku_monitor.store import outbox, snapshots
 from heroku_monitor.store.database import Database, rowcount
-from heroku_monitor.store.incidents import IncidentStore
+from heroku_monitor.store.incidents import forget_app
 from heroku_monitor.store.models import KeyValue, Monitor, MonitorState
 
 
@@ -75,7 +75,7 @@ class Monitors:
                 return False
             if monitor.app_name != app_name:
                 # The old app's incidents end quietly, and its snooze: they are no longer ours.
-                IncidentStore(self.db).forget_app(s, monitor_id, now)
+                forget_app(s, monitor_id, now)
                 # Another app: its first check is a baseline, with no failures carried over.
                 s.execute(
                     update(MonitorState)

@@ -33,6 +33,12 @@ LEASE_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
+
+def scoped(monitor_id: int, key: str) -> str:
+    """The stored key of a message or event key of one monitor (the one place it is made):
+    two monitors of one app keep their own alert log."""
+    return f"m{monitor_id}:{key}"
+
 class OutboxItem:
     """A claimed alert; `token` proves the claim when it is settled."""
 
@@ -67,7 +73,7 @@ class Outbox:
         return [
             e
             for e in events
-            if self.db.insert_new(s, AlertEvent, key=f"m{monitor_id}:{e.key}", created_at=now)
+            if self.db.insert_new(s, AlertEvent, key=scoped(monitor_id, e.key), created_at=now)
         ]
 
     def enqueue(
@@ -81,10 +87,10 @@ class Outbox:
             parent_id = None
             if message.parent_key is not None:
                 parent_id = s.execute(
-                    select(Alert.id).where(Alert.key == f"m{monitor_id}:{message.parent_key}")
+                    select(Alert.id).where(Alert.key == scoped(monitor_id, message.parent_key))
                 ).scalar()
             alert = Alert(
-                key=f"m{monitor_id}:{message.key}",
+                key=scoped(monitor_id, message.key),
                 action=message.action,
                 parent_id=parent_id,
                 broadcast=message.broadcast,
@@ -103,7 +109,7 @@ class Outbox:
             s.flush()
             s.execute(
                 update(AlertEvent)
-                .where(AlertEvent.key.in_([f"m{monitor_id}:{k}" for k in message.event_keys]))
+                .where(AlertEvent.key.in_([scoped(monitor_id, k) for k in message.event_keys]))
                 .values(alert_id=alert.id)
             )
 

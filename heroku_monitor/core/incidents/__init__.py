@@ -34,6 +34,7 @@ from heroku_monitor.core.incidents.model import (
     Incident,
     Outcome,
     Snooze,
+    opening_key,
 )
 from heroku_monitor.core.incidents.run import CRASH_LOOP, CRASH_WINDOW
 
@@ -63,6 +64,7 @@ __all__ = [
     "apply",
     "end_snooze",
     "family_of",
+    "opening_key",
     "snooze",
     "tick",
 ]

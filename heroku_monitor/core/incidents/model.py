@@ -22,14 +22,21 @@ RELEASE = "release"
 MONITORING = "monitoring"
 
 # Action kinds.
-POST = "post"  # a top-level message
-REPLY = "reply"  # a reply in the incident's thread (`broadcast`: also shown in the channel)
-UPDATE = "update"  # an edit of the incident's opening message
+# What an action asks of Slack (one definition, core/outbound): POST a top-level message,
+# REPLY in the incident's thread (`broadcast`: also shown in the channel), or UPDATE (edit)
+# the incident's opening message.
 MUTED = "muted"  # what would have been posted while the app was snoozed: recorded, not sent
 
 # What an action says.
 ALERT = "alert"  # an event that is no incident's business (deploy, config, add-ons, …)
 OPENED = "opened"
+
+
+def opening_key(incident_id: str) -> str:
+    """The one formula for the outbox key of an incident's opening message."""
+    return f"{incident_id}:open"
+
+
 FOLLOW_UP = "follow_up"
 ESCALATION = "escalation"
 ACKNOWLEDGED = "acknowledged"

@@ -28,6 +28,7 @@ from heroku_monitor.core.incidents.model import (
     Incident,
     Outcome,
     Snooze,
+    opening_key,
 )
 from heroku_monitor.core.logs.rules import is_log_kind
 from heroku_monitor.core.releases import suspect_deploy
@@ -141,7 +142,7 @@ class Run:
             Action(
                 POST,
                 OPENED,
-                f"{incident.id}:open",
+                opening_key(incident.id),
                 incident.app,
                 self.now,
                 incident.id,
