@@ -32,13 +32,13 @@ MUTED = "muted"  # its app was snoozed: in the log, never sent
 LEASE_SECONDS = 30.0
 
 
-@dataclass(frozen=True)
-
 def scoped(monitor_id: int, key: str) -> str:
     """The stored key of a message or event key of one monitor (the one place it is made):
     two monitors of one app keep their own alert log."""
     return f"m{monitor_id}:{key}"
 
+
+@dataclass(frozen=True)
 class OutboxItem:
     """A claimed alert; `token` proves the claim when it is settled."""
 

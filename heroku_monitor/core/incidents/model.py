@@ -15,6 +15,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from heroku_monitor.core.detect import Event
+from heroku_monitor.core.outbound import POST as POST
+from heroku_monitor.core.outbound import REPLY as REPLY
+from heroku_monitor.core.outbound import UPDATE as UPDATE
 from heroku_monitor.core.releases import SuspectDeploy
 
 DYNOS = "dynos"
