@@ -13,7 +13,6 @@ import re
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-import heroku_monitor.store.database  # noqa: F401  (throwaway: an upward import)
 from heroku_monitor.core.snapshot import Addon, AppSnapshot, Dyno, Release, heroku_time
 
 DYNO_CRASHED = "dyno_crashed"
