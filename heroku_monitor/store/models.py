@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, Text, text
+from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -53,6 +53,12 @@ class Monitor(Base):
     alert_mention: Mapped[str | None] = mapped_column(String(40), default=None)
     # Its log alerts' thresholds, "lines/percent/requests" (None: SPEC's defaults).
     log_thresholds: Mapped[str | None] = mapped_column(String(40), default=None)
+    # Minutes every dyno of a crash or down incident must stay up before it is resolved
+    # (SPEC §11; None: RESOLVE_AFTER_MINUTES).
+    resolve_after_minutes: Mapped[int | None] = mapped_column(Integer, default=None)
+    # Polling rounds in a row whose team listing lacked this team monitor's app (SPEC §16:
+    # dropped only at three, or on Heroku's 404 for the app).
+    missing_rounds: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # The team watch that made this monitor (None: a person or the environment did).
     team_watch_id: Mapped[int | None] = mapped_column(
         ForeignKey("team_watches.id", ondelete="SET NULL"), default=None
@@ -97,6 +103,11 @@ class Alert(Base):
     """One Slack message: the alert log, and while `status` is pending, the outbox."""
 
     __tablename__ = "alerts"
+    # The prune (by age) and the claim of a channel's oldest pending alert.
+    __table_args__ = (
+        Index("ix_alerts_created_at", "created_at"),
+        Index("ix_alerts_channel_status", "channel", "status", "id"),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     key: Mapped[str] = mapped_column(String(200), unique=True)
     monitor_id: Mapped[int | None] = mapped_column(
@@ -120,6 +131,9 @@ class Alert(Base):
     channel_id: Mapped[str | None] = mapped_column(String(40), default=None)
     # When Slack first answered with an error nobody documented (retried for an hour).
     unknown_error_since: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # When Slack first refused this message with a passing error (5xx, `internal_error`):
+    # after an hour it goes as plain text, after six it is failed (SPEC §16).
+    passing_error_since: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     # "post" to the channel, "reply" in the thread of `parent_id` (`broadcast`: to the
     # channel too), or "update": edit the message `parent_id` with this text and blocks.
     action: Mapped[str] = mapped_column(String(10), default=POST, server_default=POST)
@@ -136,6 +150,7 @@ class AlertEvent(Base):
     """The key of every event ever alerted: unique, so no event is alerted twice."""
 
     __tablename__ = "alert_events"
+    __table_args__ = (Index("ix_alert_events_created_at", "created_at"),)  # the prune
     key: Mapped[str] = mapped_column(String(300), primary_key=True)
     alert_id: Mapped[int | None] = mapped_column(
         ForeignKey("alerts.id", ondelete="CASCADE"), default=None
@@ -164,6 +179,7 @@ class IncidentRow(Base):
     """One incident of a monitor (`incidents.Incident`, kept whole as JSON in `data`)."""
 
     __tablename__ = "incidents"
+    __table_args__ = (Index("ix_incidents_resolved_at", "resolved_at"),)  # the prune
     monitor_id: Mapped[int] = mapped_column(
         ForeignKey("monitors.id", ondelete="CASCADE"), primary_key=True
     )
@@ -196,6 +212,7 @@ class LogCount(Base):
     split across web dynos adds up. Kept a day (`log_counts.KEEP_COUNTS`)."""
 
     __tablename__ = "log_counts"
+    __table_args__ = (Index("ix_log_counts_minute", "minute"),)  # the prune
     app_name: Mapped[str] = mapped_column(String(30), primary_key=True)
     minute: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
     metric: Mapped[str] = mapped_column(String(200), primary_key=True)
@@ -209,6 +226,8 @@ class LogBatch(Base):
     batch, the lines of the last minute). Kept an hour (`log_counts.KEEP_BATCHES`)."""
 
     __tablename__ = "log_batches"
+    # The dashboard's drain state reads an app's latest batches.
+    __table_args__ = (Index("ix_log_batches_app_seen", "app_name", "seen_at"),)
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     app_name: Mapped[str] = mapped_column(String(30))
     seen_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
