@@ -67,7 +67,7 @@ from heroku_monitor.settings import Settings
 from heroku_monitor.web import create_app
 from heroku_sim import Simulator, SimulatorServer
 from tests.fakes import FakeSlack
-from tests.web import LiveSite, wait_until
+from tests.support.web import LiveSite, wait_until
 
 SIGNING_SECRET = "bench-signing-secret"
 WEBHOOK_SECRET = "bench-webhook-secret"

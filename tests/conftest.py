@@ -10,10 +10,18 @@ import pytest
 
 from heroku_sim import Simulator, SimulatorServer
 from tests.fakes import FakeSlack
-from tests.simulator_api import Api
-from tests.world import APP, World
+from tests.support.simulator_api import Api
+from tests.support.world import APP, World
 
 POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
+    # pyproject's addopts runs the suite on every core (`--numprocesses=auto`, pytest-xdist's
+    # `-n auto`). With xdist turned off (`-p no:xdist`) or not installed, the option is taken
+    # and ignored here, so that the suite still runs, in one process.
+    if not pluginmanager.hasplugin("xdist"):
+        parser.addoption("--numprocesses", help="ignored: pytest-xdist is off")
 
 
 def _postgres_reachable() -> str | None:

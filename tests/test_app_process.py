@@ -15,8 +15,8 @@ from heroku_monitor.heroku.webhooks import SIGNATURE_HEADER, signature
 from heroku_sim import Simulator, SimulatorServer
 from loopback import BackgroundServer
 from tests.fakes import FakeSlack
-from tests.processes import clean_env, free_port, run_app, start, stop, wait_for_http
-from tests.web import wait_until
+from tests.support.processes import clean_env, free_port, run_app, start, stop, wait_for_http
+from tests.support.web import wait_until
 
 CRASH_TEXT = "🚨 *ALERT: Dyno Crash Detected* 🚨\nApp: my-app\nCrashed dynos:\n• web.1 (web)"
 

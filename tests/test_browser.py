@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from tests.web import LiveSite, wait_until
-from tests.world import APP, World
+from tests.support.web import LiveSite, wait_until
+from tests.support.world import APP, World
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"

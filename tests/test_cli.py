@@ -15,8 +15,8 @@ import pytest
 from heroku_monitor import service as service_module
 from heroku_monitor.service import Service
 from heroku_monitor.settings import Settings
-from tests.processes import APP_PY, ROOT, clean_env, free_port, run_app
-from tests.world import World
+from tests.support.processes import APP_PY, ROOT, clean_env, free_port, run_app
+from tests.support.world import World
 
 
 @pytest.fixture

@@ -12,8 +12,9 @@ from heroku_monitor import service as service_module
 from heroku_monitor.service import Service
 from heroku_sim import Simulator, SimulatorServer
 from tests.fakes import FakeSlack
-from tests.web import slack_signed, wait_until
-from tests.world import APP, QUICK, World
+from tests.support.slack import SECRET, pressed
+from tests.support.web import slack_signed, wait_until
+from tests.support.world import APP, QUICK, World
 
 CRASH = "🚨 *ALERT: Dyno Crash Detected* 🚨"
 
@@ -142,8 +143,6 @@ def test_two_processes_sharing_the_database_never_double_a_reply_or_an_edit(
 
 # -- the buttons: Acknowledge and Snooze 1 h, signed like Slack signs them ------------------
 
-SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
-
 
 def press(service: Service, button: str, incident_id: str, *, secret: str = SECRET) -> int:
     """What Slack POSTs when someone presses a button of an incident's message."""
@@ -154,32 +153,6 @@ def press(service: Service, button: str, incident_id: str, *, secret: str = SECR
     return client.post(
         "/slack/interactions", data=body, headers=slack_signed(secret, body)
     ).status_code
-
-
-def pressed(button: str, incident_id: str) -> str:
-    """The form body of a press of `button` of an incident's message (to be signed)."""
-    import json
-    from urllib.parse import urlencode
-
-    payload = {
-        "type": "block_actions",
-        "team": {"id": "T0FAKE0001", "domain": "fake"},
-        "user": {"id": "U0FAKEUSR1", "username": "ann", "team_id": "T0FAKE0001"},
-        "api_app_id": "A0FAKEAPP1",
-        "token": "deprecated-verification-token",
-        "trigger_id": "1.2.3",
-        "channel": {"id": "C0FAKE0001", "name": "alerts"},
-        "actions": [
-            {
-                "type": "button",
-                "action_id": button,
-                "block_id": "incident",
-                "value": incident_id,
-                "action_ts": "1700000000.000001",
-            }
-        ],
-    }
-    return urlencode({"payload": json.dumps(payload)})
 
 
 @pytest.fixture
@@ -258,7 +231,7 @@ def test_the_dashboard_shows_open_incidents_snoozes_and_a_timeline_and_can_end_a
 ):
     from heroku_monitor.render.threads import SNOOZE
     from heroku_monitor.web import create_app
-    from tests.web import csrf_token
+    from tests.support.web import csrf_token
 
     incident = crash_once(world, signed, clock)
     press(signed, SNOOZE, incident)
@@ -279,7 +252,7 @@ def test_a_monitor_can_name_who_its_escalation_calls_on_the_dashboard(
     world: World, service: Service, clock: Clock
 ):
     from heroku_monitor.web import create_app
-    from tests.web import csrf_token
+    from tests.support.web import csrf_token
 
     client = create_app(service).test_client()
     mid = service.monitors.all()[0].id
@@ -370,7 +343,7 @@ def crash_once_in(world: World, service: Service, clock: Clock, channel: str) ->
 
 def test_a_mention_too_long_for_slack_is_a_form_error_not_a_500(service: Service):
     from heroku_monitor.web import create_app
-    from tests.web import csrf_token
+    from tests.support.web import csrf_token
 
     client = create_app(service).test_client()
     mid = service.monitors.all()[0].id

@@ -5,29 +5,14 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import pytest
-from flask import Flask
-from flask.testing import FlaskClient
 
-from heroku_monitor.service import Service
 from heroku_monitor.web import create_app
-from tests.builders import T0
-from tests.test_settings import ACCEPTED_CHANNELS
-from tests.web import csrf_token, wait_until
-from tests.world import APP, World
-
-
-@dataclass
-class Site:
-    service: Service
-    app: Flask
-    client: FlaskClient
-
-    def post(self, path: str, data: dict[str, str] | None = None, **kwargs: object):
-        fields = {"csrf_token": csrf_token(self.client, **kwargs), **(data or {})}
-        return self.client.post(path, data=fields, **kwargs)
+from tests.support.builders import T0
+from tests.support.slack import ACCEPTED_CHANNELS
+from tests.support.web import Site, csrf_token, wait_until
+from tests.support.world import APP, World
 
 
 @pytest.fixture

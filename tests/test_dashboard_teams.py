@@ -10,9 +10,8 @@ import pytest
 
 from heroku_monitor.store.leader import Leadership
 from heroku_monitor.web import create_app
-from tests.test_dashboard import Site
-from tests.web import csrf_token, wait_until
-from tests.world import APP, World
+from tests.support.web import Site, csrf_token, wait_until
+from tests.support.world import APP, World
 
 TEAM = "acme"
 TEAM_APP = "acme-api"

@@ -15,9 +15,9 @@ from sqlalchemy import event
 
 from heroku_monitor.service import Service
 from heroku_monitor.web import create_app
-from tests.processes import clean_env, run_app
-from tests.web import wait_until
-from tests.world import APP, World, first_monitor
+from tests.support.processes import clean_env, run_app
+from tests.support.web import wait_until
+from tests.support.world import APP, World, first_monitor
 
 
 class Fault:

@@ -12,9 +12,9 @@ from heroku_monitor.core.outbound import Receipt
 from heroku_monitor.runtime.delivery import Delivery
 from heroku_monitor.slack.notifier import UNKNOWN_ERROR_PATIENCE, DeliveryError
 from heroku_monitor.store.outbox import FAILED, PENDING
-from tests.builders import T0, snap
-from tests.test_store import CRASHED, Storage
-from tests.world import APP, World, first_monitor
+from tests.support.builders import CRASHED, T0, snap
+from tests.support.storage import Storage
+from tests.support.world import APP, World, first_monitor
 
 
 class Slack:

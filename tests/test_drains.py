@@ -3,7 +3,6 @@ however the batches are split or sent again."""
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -12,16 +11,10 @@ from flask.testing import FlaskClient
 
 from heroku_monitor.service import Service
 from heroku_monitor.web import create_app
-from tests.test_logs import H12, R14, body, frame
-from tests.web import wait_until
-from tests.world import APP, World
-
-SECRET = "drain-secret-0123456789abcdef"
-
-
-def auth(password: str = SECRET) -> dict[str, str]:
-    token = base64.b64encode(f"token:{password}".encode()).decode()
-    return {"Authorization": f"Basic {token}", "Content-Type": "application/logplex-1"}
+from tests.support.drains import SECRET, auth, router_alerts
+from tests.support.logplex import H12, R14, body, frame
+from tests.support.web import wait_until
+from tests.support.world import APP, World
 
 
 def post(client: FlaskClient, data: bytes, *, frame_id: str, password: str = SECRET):
@@ -40,10 +33,6 @@ def drained(world: World) -> Iterator[tuple[Service, FlaskClient]]:
 def h12s(n: int) -> bytes:
     now = datetime.now(UTC)
     return body(*(frame(H12, now) for _ in range(n)))
-
-
-def router_alerts(world: World) -> list[dict]:
-    return [m for m in world.slack.messages if "Router Errors" in m["text"]]
 
 
 def test_ten_h12_lines_give_one_alert_naming_the_code_count_and_path(drained, world: World):
@@ -127,7 +116,7 @@ def test_the_dashboard_says_whether_a_drain_is_connected_and_how_much_it_sends(d
 
 
 def register(world: World, tmp_path, secret: str, url: str):
-    from tests.processes import clean_env, run_app
+    from tests.support.processes import clean_env, run_app
 
     env = clean_env(
         HEROKU_API_KEY=world.sim.token,
@@ -182,7 +171,7 @@ def test_batches_of_another_drain_are_ignored(drained, world: World):
 def test_the_demo_buttons_write_log_lines_to_the_drain_and_the_alert_follows(
     world: World, button: str, header: str
 ):
-    from tests.web import LiveSite, csrf_token
+    from tests.support.web import LiveSite, csrf_token
 
     service, _ = world.baseline(heroku_drain_secret=SECRET)
     service.simulator = world.heroku
@@ -197,7 +186,7 @@ def test_the_demo_buttons_write_log_lines_to_the_drain_and_the_alert_follows(
 
 
 def test_a_monitor_can_set_when_its_logs_alert_on_the_dashboard(drained, world: World):
-    from tests.web import csrf_token
+    from tests.support.web import csrf_token
 
     service, client = drained
     mid = service.monitors.all()[0].id
@@ -231,7 +220,7 @@ def test_log_thresholds_are_lines_percent_requests(given, lines, rate, requests)
 
 
 def test_log_thresholds_are_kept_as_a_person_writes_them_without_spaces(drained):
-    from tests.web import csrf_token
+    from tests.support.web import csrf_token
 
     service, client = drained
     mid = service.monitors.all()[0].id

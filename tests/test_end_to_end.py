@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import pytest
 
 from heroku_monitor.service import Service
-from tests.world import APP, World, first_monitor
+from tests.support.world import APP, World, first_monitor
 
 CRASH_TEXT = "🚨 *ALERT: Dyno Crash Detected* 🚨\nApp: my-app\nCrashed dynos:\n• web.1 (web)"
 

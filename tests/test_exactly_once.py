@@ -11,8 +11,8 @@ import pytest
 
 from heroku_sim import Simulator, SimulatorServer
 from tests.fakes import FakeSlack
-from tests.processes import clean_env, free_port, start, stop
-from tests.web import wait_until
+from tests.support.processes import env_for, free_port, start, stop
+from tests.support.web import wait_until
 
 CRASH = "🚨 *ALERT: Dyno Crash Detected* 🚨"
 DOWN = "⚠️ *WARNING: Dynos Down* ⚠️"
@@ -24,18 +24,6 @@ def heroku_and_slack() -> Iterator[tuple[Simulator, SimulatorServer, FakeSlack]]
     sim.create_app("my-app")
     with SimulatorServer(sim) as heroku, FakeSlack() as slack:
         yield sim, heroku, slack
-
-
-def env_for(heroku: SimulatorServer, sim: Simulator, slack: FakeSlack, database_url: str):
-    return clean_env(
-        HEROKU_API_KEY=sim.token,
-        SLACK_BOT_TOKEN=slack.token,
-        MONITORED_APP_NAME="my-app",
-        SLACK_CHANNEL="#alerts",
-        DATABASE_URL=database_url,
-        HEROKU_API_URL=heroku.url,
-        SLACK_API_URL=slack.url,
-    )
 
 
 def checks_done(sim: Simulator) -> int:

@@ -15,7 +15,7 @@ from heroku_monitor.slack.notifier import DeliveryError
 from heroku_monitor.store.outbox import FAILED
 from heroku_monitor.web import create_app
 from heroku_sim import DEFAULT_TOKEN, Simulator
-from tests.world import APP, QUICK, World, first_monitor
+from tests.support.world import APP, QUICK, World, first_monitor
 
 TROUBLE = "🔥 *Monitoring Trouble* 🔥"
 RECOVERED = "🩹 *Monitoring Recovered* 🩹"
@@ -199,7 +199,7 @@ def test_two_processes_delivering_through_a_slow_slack_send_each_alert_once(worl
 
 
 def test_undelivered_alerts_can_be_sent_again_from_the_dashboard(world: World):
-    from tests.web import csrf_token
+    from tests.support.web import csrf_token
 
     service, mid = world.baseline()
     world.slack.fail_next(1, error="not_in_channel")

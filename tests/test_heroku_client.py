@@ -16,7 +16,7 @@ from heroku_monitor.heroku.errors import (
 )
 from heroku_monitor.store import snapshots
 from heroku_sim import Simulator, SimulatorServer
-from tests.builders import KEY, T0
+from tests.support.builders import KEY, T0
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from heroku_monitor.store.claims import CheckClaims
 from heroku_monitor.store.database import Database
 from heroku_monitor.store.leader import Leadership
 from heroku_monitor.store.monitors import Monitors
-from tests.builders import T0
+from tests.support.builders import T0
 
 
 class Clock:

@@ -8,7 +8,7 @@ from datetime import timedelta
 from heroku_monitor.core.logs.count import CodeCount, Counts, MinuteCounts
 from heroku_monitor.store.database import Database
 from heroku_monitor.store.log_counts import LogCounts, as_minutes, as_rows
-from tests.builders import T0
+from tests.support.builders import T0
 
 
 def test_halves_of_a_storm_taken_by_two_processes_add_up(database_url: str):

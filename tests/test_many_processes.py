@@ -18,16 +18,15 @@ from heroku_monitor.heroku.webhooks import SIGNATURE_HEADER, signature
 from heroku_monitor.render.threads import ACKNOWLEDGE
 from heroku_sim import Simulator, SimulatorServer
 from tests.fakes import FakeSlack
-from tests.processes import free_port, start, stop, wait_for_http
-from tests.test_conversation import pressed
-from tests.test_drains import SECRET as DRAIN_SECRET
-from tests.test_drains import auth
-from tests.test_exactly_once import env_for
-from tests.test_logs import H12, body, frame
-from tests.test_slash_command import SECRET as SLACK_SECRET
-from tests.test_webhooks import SECRET as WEBHOOK_SECRET
-from tests.test_webhooks import fresh
-from tests.web import slack_signed, wait_until
+from tests.support.drains import SECRET as DRAIN_SECRET
+from tests.support.drains import auth
+from tests.support.logplex import H12, body, frame
+from tests.support.processes import env_for, free_port, start, stop, wait_for_http
+from tests.support.slack import SECRET as SLACK_SECRET
+from tests.support.slack import pressed
+from tests.support.web import slack_signed, wait_until
+from tests.support.webhooks import SECRET as WEBHOOK_SECRET
+from tests.support.webhooks import fresh
 
 CRASH = "🚨 *ALERT: Dyno Crash Detected* 🚨"
 LEASE = 3  # seconds: LEADER_LEASE_SECONDS for these processes

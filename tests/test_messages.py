@@ -17,8 +17,8 @@ from heroku_monitor.core.snapshot import AppSnapshot, Dyno
 from heroku_monitor.render import blocks as kit
 from heroku_monitor.render import messages
 from heroku_monitor.store import snapshots
-from tests.builders import T0, addon, dyno, release, snap
 from tests.fakes import FakeSlack
+from tests.support.builders import T0, addon, dyno, release, snap
 
 BASE = (release(41), release(40))
 

@@ -19,10 +19,10 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
 
 from heroku_monitor.service import Service
 from heroku_monitor.web import auth, create_app, otlp
-from tests.test_drains import SECRET, router_alerts
-from tests.test_logs import H12, OK, R14
-from tests.web import wait_until
-from tests.world import APP, World
+from tests.support.drains import SECRET, router_alerts
+from tests.support.logplex import H12, OK, R14
+from tests.support.web import wait_until
+from tests.support.world import APP, World
 
 ENDPOINT = "otlp.logs_export"
 APP_ID = "2daa2797-e42b-4624-9322-ec3f968df4da"

@@ -15,9 +15,9 @@ from heroku_monitor.core.rounds import RoundListing
 from heroku_monitor.service import Service
 from heroku_monitor.web import create_app
 from heroku_sim import Simulator, SimulatorServer
-from tests.test_webhooks import SECRET, Hook, fresh
-from tests.web import NO_INTERVAL_POLLS, wait_until
-from tests.world import APP, World, first_monitor
+from tests.support.web import NO_INTERVAL_POLLS, wait_until
+from tests.support.webhooks import SECRET, Hook, fresh
+from tests.support.world import APP, World, first_monitor
 
 CRASH = "🚨 *ALERT: Dyno Crash Detected* 🚨"
 

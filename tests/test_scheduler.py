@@ -19,8 +19,8 @@ from heroku_monitor.store.outbox import Outbox
 from heroku_monitor.store.sightings import WebhookLedger
 from heroku_monitor.store.spend import Spend
 from heroku_monitor.store.teams import TeamWatches
-from tests.builders import T0
-from tests.web import NO_INTERVAL_POLLS, wait_until
+from tests.support.builders import T0
+from tests.support.web import NO_INTERVAL_POLLS, wait_until
 
 
 class NoHeroku:

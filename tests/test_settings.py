@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from heroku_monitor.settings import SettingsError, from_env
+from tests.support.slack import ACCEPTED_CHANNELS
 
 GOOD = {"HEROKU_API_KEY": "k", "SLACK_BOT_TOKEN": "xoxb-1"}
 
@@ -71,17 +72,6 @@ def test_bad_initial_app_name_and_channel_are_errors():
 
 def test_running_on_heroku_is_known_from_dyno():
     assert from_env({**GOOD, "DYNO": "web.1"}).on_heroku
-
-
-ACCEPTED_CHANNELS = [
-    "C0123ABCD",
-    "G0123ABCD",
-    "C0123456789AB",
-    "#alertes-équipe",
-    "#運用_アラート",
-    "#a",
-    "#" + "a" * 80,
-]
 
 
 @pytest.mark.parametrize("channel", ACCEPTED_CHANNELS)

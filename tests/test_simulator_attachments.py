@@ -19,9 +19,9 @@ from heroku_sim import (
     UnknownAppError,
     UnknownResourceError,
 )
-from tests.simulator_api import Api
-from tests.test_simulator import ADDON_FIELDS, TIMESTAMP, FakeClock
-from tests.test_simulator_webhooks import FAST, Receiver, entity_actions
+from tests.support.receiver import FAST, Receiver, entity_actions
+from tests.support.simulator import ADDON_FIELDS, TIMESTAMP, FakeClock
+from tests.support.simulator_api import Api
 
 OWNER = "shop-api"  # owns (is billed for) the Postgres add-on
 OTHER = "shop-worker"  # no add-on of its own: the attachment takes the primary name

@@ -18,9 +18,9 @@ from heroku_sim import (
     SimulatorServer,
     UnknownResourceError,
 )
-from tests.simulator_api import Api
-from tests.test_simulator import ADDON_FIELDS, APP, APP_FIELDS, FakeClock
-from tests.test_simulator_webhooks import Receiver
+from tests.support.receiver import Receiver
+from tests.support.simulator import ADDON_FIELDS, APP, APP_FIELDS, FakeClock
+from tests.support.simulator_api import Api
 
 TEAM = "acme"
 TEAM_APP = "acme-api"

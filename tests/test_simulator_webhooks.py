@@ -11,20 +11,15 @@ import base64
 import hashlib
 import hmac
 import itertools
-import json
 import re
 import socket
 import threading
 import time
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
 import requests
-from werkzeug.datastructures import Headers
-from werkzeug.wrappers import Request, Response
 
 from heroku_sim import (
     HEROKU_SYNC_RETRY_DELAYS,
@@ -33,9 +28,8 @@ from heroku_sim import (
     SimulatorServer,
     webhook_signature,
 )
-from loopback import BackgroundServer
-from tests.simulator_api import ACCEPT
-from tests.test_simulator import (
+from tests.support.receiver import FAST, Received, Receiver, entity_actions
+from tests.support.simulator import (
     ADDON_FIELDS,
     APP,
     APP_FIELDS,
@@ -45,13 +39,13 @@ from tests.test_simulator import (
     TIMESTAMP,
     FakeClock,
 )
+from tests.support.simulator_api import ACCEPT
 
 if TYPE_CHECKING:
-    from _typeshed.wsgi import StartResponse, WSGIEnvironment
+    pass
 
 SECRET = "dcbff0c4430a2960a2552389d587bc58d30a37a8cf3f75f8fb77abe667ad"
 AUTHORIZATION = "Bearer 9266671b2767f804c9d5809c2d384ed57d8f8ce1abd1043e1fb3fbbcb8c3"
-FAST = (0.02, 0.05, 0.1)
 ALL_ENTITIES = ["dyno", "api:release", "api:addon", "api:formation", "api:app"]
 # Keys of the delivery bodies in heroku-api-reference.json `_webhook_delivery_examples`
 # (heroku/webhooks-docs docs/event-examples/*.json).
@@ -63,76 +57,7 @@ METADATA_FIELDS = {"attempt", "delivery", "event", "webhook"}
 EVENT_VERSION = "application/vnd.heroku+json; version=3"
 
 
-# -- a webhook receiver ---------------------------------------------------------------------
-
-
-@dataclass
-class Received:
-    """One request the receiver got: raw body bytes, headers, when."""
-
-    path: str
-    headers: Headers
-    body: bytes
-    at: float
-
-    @property
-    def json(self) -> dict[str, Any]:
-        data = json.loads(self.body)
-        assert isinstance(data, dict)
-        return data
-
-
-@dataclass
-class Receiver:
-    """An HTTP endpoint on 127.0.0.1 that records every request and answers the next
-    status of `script` (204 once the script is used up). While `gate` is clear, requests
-    are recorded and then held (up to 5 s) before the answer."""
-
-    script: deque[int] = field(default_factory=deque)
-    gate: threading.Event = field(default_factory=threading.Event)
-    requests: list[Received] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        self.gate.set()
-        self._cond = threading.Condition()
-        self._http = BackgroundServer(self._app, name="receiver")
-
-    @property
-    def url(self) -> str:
-        return self._http.url
-
-    def answer(self, *statuses: int) -> None:
-        with self._cond:
-            self.script.extend(statuses)
-
-    def _app(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        response = self._answer(Request(environ))
-        return response(environ, start_response)
-
-    def _answer(self, request: Request) -> Response:
-        received = Received(
-            request.path, Headers(request.headers), request.get_data(), time.monotonic()
-        )
-        with self._cond:
-            self.requests.append(received)
-            status = self.script.popleft() if self.script else 204
-            self._cond.notify_all()
-        self.gate.wait(timeout=5)
-        return Response(status=status)
-
-    def wait_for(self, count: int, timeout: float = 5.0) -> list[Received]:
-        with self._cond:
-            if not self._cond.wait_for(lambda: len(self.requests) >= count, timeout=timeout):
-                raise AssertionError(f"Expected {count} requests, got {len(self.requests)}.")
-            return list(self.requests)
-
-    def __enter__(self) -> Receiver:
-        self._http.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.gate.set()
-        self._http.stop()
+# -- what a receiver checks ----------------------------------------------------------------
 
 
 def verify(received: Received, secret: str) -> bool:
@@ -185,10 +110,6 @@ def subscribe(
         authorization=authorization,
     )
     return str(hook["id"])
-
-
-def entity_actions(records: Iterable[dict[str, Any]]) -> list[tuple[str, str]]:
-    return [(r["entity"], r["action"]) for r in records]
 
 
 # -- signature and headers ------------------------------------------------------------------

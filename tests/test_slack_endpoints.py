@@ -12,9 +12,9 @@ import requests
 
 from heroku_monitor import service as service_module
 from heroku_monitor.runtime.slack_app import bolt_log
-from tests.test_slash_command import SECRET
-from tests.web import LiveSite, wait_until
-from tests.world import World
+from tests.support.slack import SECRET
+from tests.support.web import LiveSite, wait_until
+from tests.support.world import World
 
 
 @pytest.fixture

@@ -14,10 +14,9 @@ from flask.testing import FlaskClient
 
 from heroku_monitor.service import Service
 from heroku_monitor.web import create_app
-from tests.web import slack_signed, wait_until
-from tests.world import APP, World, first_monitor
-
-SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+from tests.support.slack import SECRET
+from tests.support.web import slack_signed, wait_until
+from tests.support.world import APP, World, first_monitor
 
 
 @dataclass

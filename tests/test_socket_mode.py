@@ -14,8 +14,8 @@ import pytest
 from websockets.sync.server import ServerConnection, serve
 
 from heroku_monitor.cli import start
-from tests.web import wait_until
-from tests.world import APP, World, first_monitor
+from tests.support.web import wait_until
+from tests.support.world import APP, World, first_monitor
 
 
 class FakeSocketModeEndpoint:

@@ -8,42 +8,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from heroku_monitor.core import detect
-from heroku_monitor.core.detect import CheckFailed, diff
+from heroku_monitor.core.detect import diff
 from heroku_monitor.core.outbound import Receipt
-from heroku_monitor.core.snapshot import AppSnapshot
 from heroku_monitor.render import messages
-from heroku_monitor.runtime import recording
 from heroku_monitor.runtime.delivery import Delivery
 from heroku_monitor.slack.notifier import DeliveryError
-from heroku_monitor.store.database import Database
-from heroku_monitor.store.incidents import IncidentStore
-from heroku_monitor.store.monitors import Monitors
-from heroku_monitor.store.outbox import FAILED, PENDING, Outbox
-from tests.builders import T0, dyno, snap
-
-CRASHED = snap(dynos=(dyno("web.1", "crashed"), dyno("worker.1")), minutes=5)
-
-
-class Storage:
-    """One process's view of a database: its monitors and its outbox."""
-
-    def __init__(self, url: str) -> None:
-        self.db = Database(url)
-        self.monitors = Monitors(self.db)
-        self.outbox = Outbox(self.db)
-        self.incidents = IncidentStore(self.db)
-
-    def success(self, monitor_id: int, seen: AppSnapshot, now: datetime) -> list[detect.Event]:
-        """What a successful check records: the events it found that were not seen before."""
-        return recording.record(
-            self.monitors, self.outbox, self.incidents, monitor_id, seen.app, seen, now
-        )
-
-    def failure(self, monitor_id: int, app: str, reason: str, now: datetime) -> list[detect.Event]:
-        failed = CheckFailed(reason)
-        return recording.record(
-            self.monitors, self.outbox, self.incidents, monitor_id, app, failed, now
-        )
+from heroku_monitor.store.outbox import FAILED, PENDING
+from tests.support.builders import CRASHED, T0, dyno, snap
+from tests.support.storage import Storage
 
 
 def make_monitor(store: Storage) -> int:

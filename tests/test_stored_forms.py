@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from heroku_monitor.core.incidents import Incident
 from heroku_monitor.store import snapshots
 from heroku_monitor.store.incidents import incident_from_json, incident_to_json
-from tests.builders import T0
+from tests.support.builders import T0
 
 OLD_SNAPSHOT = {
     "app": "my-app",

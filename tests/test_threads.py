@@ -11,9 +11,9 @@ from heroku_monitor.core.outbound import REPLY, UPDATE, Message
 from heroku_monitor.runtime.delivery import Delivery
 from heroku_monitor.slack.notifier import SlackNotifier
 from heroku_monitor.store.outbox import FAILED, PENDING, SENT
-from tests.builders import T0
 from tests.fakes import FakeSlack
-from tests.test_store import Storage
+from tests.support.builders import T0
+from tests.support.storage import Storage
 
 BLOCKS = [{"type": "section", "text": {"type": "mrkdwn", "text": "x"}}]
 

@@ -2,49 +2,26 @@
 
 from __future__ import annotations
 
-import copy
-import json
 import logging
 import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import Any
 
 import pytest
 from apscheduler.triggers.date import DateTrigger
-from flask.testing import FlaskClient
 
 from heroku_monitor.heroku.webhooks import (
     ID_HEADER,
     SIGNATURE_HEADER,
     app_name_of,
-    signature,
 )
 from heroku_monitor.service import Service
 from heroku_monitor.store.sightings import SIGHTING_TTL
 from heroku_monitor.web import create_app
-from tests.web import NO_INTERVAL_POLLS, wait_until
-from tests.world import APP, World, first_monitor
-
-SECRET = "dcbff0c4430a2960a2552389d587bc58d30a37a8cf3f75f8fb77abe667ad"
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "heroku-api-reference.json"
-
-
-def example(name: str, app: str = APP) -> dict[str, Any]:
-    """A real delivery body from Heroku's docs, pointed at `app`."""
-    if REFERENCE.exists():
-        body = copy.deepcopy(json.loads(REFERENCE.read_text())["_webhook_delivery_examples"][name])
-    else:  # the shape of the reference's examples, for a checkout without ../shared
-        resource, action = name.split("-")[1], name.split("-")[2]
-        event_id = str(uuid.uuid5(uuid.NAMESPACE_URL, name))  # one per example, as there
-        body = {"id": event_id, "resource": resource, "action": action, "data": {}}
-    if body["resource"] == "app":
-        body["data"]["name"] = app
-    else:
-        body["data"]["app"] = {"id": "01234567-89ab-cdef-0123-456789abcdef", "name": app}
-    return body
+from tests.support.web import NO_INTERVAL_POLLS, wait_until
+from tests.support.webhooks import SECRET, Hook, example, fresh
+from tests.support.world import APP, World, first_monitor
 
 
 def quiet(service: Service) -> bool:
@@ -53,40 +30,9 @@ def quiet(service: Service) -> bool:
     return not one_off and not service.scheduler.triggers.checking
 
 
-def fresh(name: str) -> dict[str, Any]:
-    """A delivery of a new event: the reference's example with an id of its own."""
-    body = example(name)
-    body["id"] = str(uuid.uuid4())
-    return body
-
-
 def checks(world: World) -> int:
     """Checks the simulated Heroku answered so far: each reads the app once."""
     return world.sim.requests_by_path.get(f"/apps/{APP}", 0)
-
-
-class Hook:
-    def __init__(self, service: Service, client: FlaskClient) -> None:
-        self.service, self.client = service, client
-
-    def deliver(
-        self,
-        body: dict[str, Any],
-        *,
-        secret: str = SECRET,
-        signed: bool = True,
-        headers: dict[str, str] | None = None,
-    ):
-        raw = json.dumps(body).encode()
-        return self.post(raw, secret=secret if signed else None, headers=headers)
-
-    def post(
-        self, raw: bytes, *, secret: str | None = SECRET, headers: dict[str, str] | None = None
-    ):
-        sent = {"Content-Type": "application/json", **(headers or {})}
-        if secret is not None:
-            sent[SIGNATURE_HEADER] = signature(secret, raw)
-        return self.client.post("/webhooks/heroku", data=raw, headers=sent)
 
 
 @pytest.fixture
@@ -159,7 +105,7 @@ def test_the_app_is_found_in_every_kind_of_delivery(name: str):
 
 
 def test_a_crash_reaches_slack_in_under_two_seconds_through_a_real_webhook(world: World):
-    from tests.web import LiveSite
+    from tests.support.web import LiveSite
 
     service = world.service(heroku_webhook_secret=SECRET)
     with LiveSite(service) as live:
@@ -182,7 +128,7 @@ def test_a_crash_reaches_slack_in_under_two_seconds_through_a_real_webhook(world
 def test_duplicate_deliveries_of_every_change_still_make_one_alert_each(sqlite_url: str):
     from heroku_sim import Simulator, SimulatorServer
     from tests.fakes import FakeSlack
-    from tests.web import LiveSite
+    from tests.support.web import LiveSite
 
     sim = Simulator(seed=9, duplicate_deliveries=True)
     sim.create_app(APP)

@@ -84,3 +84,7 @@ def snap(
         config=config_digests(values, KEY),
         config_key_id=key_id(KEY),
     )
+
+
+# web.1 crashed, five minutes after `snap()`'s default.
+CRASHED = snap(dynos=(dyno("web.1", "crashed"), dyno("worker.1")), minutes=5)

@@ -11,44 +11,14 @@ from heroku_monitor.core.logs import parse, rules
 from heroku_monitor.core.logs.count import CodeCount, Counts, MinuteCounts, count
 from heroku_monitor.core.logs.parse import parse_logplex, parse_router, parse_runtime
 from heroku_monitor.core.logs.rules import detect
+from tests.support.logplex import H12, OK, R14, body, frame
 
 T0 = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 TOKEN = "d.73ea7440-270a-435a-a0ea-adf50b4e5f5a"
 OTHER = "d.9173ea1f-6f14-4976-9cf0-7cd0dafdcdbc"
 
-H12 = (
-    'at=error code=H12 desc="Request timeout" method=GET path="/slow?page=2" '
-    "host=myapp.herokuapp.com request_id=50a4bf5b-0932-45bd-89ff-95a4fb89cc3d "
-    'fwd="36.71.232.235" dyno=web.1 connect=1ms service=30000ms status=503 bytes=0 '
-    "protocol=https"
-)
-OK = (
-    'at=info method=GET path="/" host=myapp.herokuapp.com '
-    'request_id=a8148f72-55f0-47ce-80d6-7b843f0635a3 fwd="67.244.96.207" dyno=web.2 '
-    "connect=1ms service=6ms status=200 bytes=371 protocol=https"
-)
 APP_500 = OK.replace("status=200", "status=500").replace('path="/"', 'path="/boom"')
-R14 = "Error R14 (Memory quota exceeded)"
 R10 = "Error R10 (Boot timeout) -> Web process failed to bind to $PORT within 60 seconds of launch"
-
-
-def frame(
-    message: str,
-    at: datetime = T0,
-    *,
-    host: str = "host",
-    app: str = "heroku",
-    proc: str = "router",
-    pri: int = 158,
-) -> bytes:
-    """One octet-counted frame as Logplex posts it (the count covers the trailing newline)."""
-    stamp = f"{at:%Y-%m-%dT%H:%M:%S}.{at.microsecond:06d}+00:00"
-    raw = f"<{pri}>1 {stamp} {host} {app} {proc} - {message}\n".encode()
-    return str(len(raw)).encode() + b" " + raw
-
-
-def body(*frames: bytes) -> bytes:
-    return b"".join(frames)
 
 
 def minutes_of(*frames: bytes, token: str | None = None) -> list[MinuteCounts]:

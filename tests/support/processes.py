@@ -12,7 +12,10 @@ from pathlib import Path
 
 import requests
 
-ROOT = Path(__file__).resolve().parent.parent
+from heroku_sim import Simulator, SimulatorServer
+from tests.fakes import FakeSlack
+
+ROOT = Path(__file__).resolve().parents[2]
 APP_PY = str(ROOT / "app.py")
 OUR_VARIABLES = (
     "HEROKU_API_KEY",
@@ -45,6 +48,19 @@ def clean_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in OUR_VARIABLES}
     env.update(extra)
     return env
+
+
+def env_for(heroku: SimulatorServer, sim: Simulator, slack: FakeSlack, database_url: str):
+    """The environment of a service process pointed at these fakes and this database."""
+    return clean_env(
+        HEROKU_API_KEY=sim.token,
+        SLACK_BOT_TOKEN=slack.token,
+        MONITORED_APP_NAME="my-app",
+        SLACK_CHANNEL="#alerts",
+        DATABASE_URL=database_url,
+        HEROKU_API_URL=heroku.url,
+        SLACK_API_URL=slack.url,
+    )
 
 
 def wait_for_http(url: str, timeout: float = 20.0) -> requests.Response:

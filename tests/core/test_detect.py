@@ -9,7 +9,7 @@ import pytest
 
 from heroku_monitor.core import detect
 from heroku_monitor.core.detect import diff
-from tests.builders import T0, addon, dyno, release, snap
+from tests.support.builders import T0, addon, dyno, release, snap
 
 BASE_RELEASES = (release(3), release(2), release(1, "Initial release"))
 

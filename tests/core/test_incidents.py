@@ -17,7 +17,7 @@ from heroku_monitor.core.snapshot import AppSnapshot, Dyno, Release
 from heroku_monitor.render import messages
 from heroku_monitor.render.mentions import mention_markup
 from heroku_monitor.store.incidents import incident_from_json, incident_to_json
-from tests.builders import T0, addon, dyno, release, snap
+from tests.support.builders import T0, addon, dyno, release, snap
 
 APP = "my-app"
 BASE = (release(3), release(2), release(1, "Initial release"))

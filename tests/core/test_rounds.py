@@ -10,7 +10,7 @@ from heroku_monitor.core import detect, rounds
 from heroku_monitor.core.rounds import Details, PartRead
 from heroku_monitor.core.snapshot import ListedApp
 from heroku_monitor.heroku.mapping import key_id
-from tests.builders import KEY, T0, addon, dyno, release, snap, when
+from tests.support.builders import KEY, T0, addon, dyno, release, snap, when
 
 RELEASED = "2026-11-27T11:00:00Z"
 

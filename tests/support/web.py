@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
+from flask import Flask
 from flask.testing import FlaskClient
 from slack_sdk.signature import SignatureVerifier
 
@@ -23,6 +25,19 @@ def csrf_token(client: FlaskClient, **kwargs: Any) -> str:
     match = _TOKEN.search(page)
     assert match, "no CSRF token on the dashboard"
     return match.group(1)
+
+
+@dataclass
+class Site:
+    """The Flask app of a service and its test client; posts carry the CSRF token."""
+
+    service: Service
+    app: Flask
+    client: FlaskClient
+
+    def post(self, path: str, data: dict[str, str] | None = None, **kwargs: object):
+        fields = {"csrf_token": csrf_token(self.client, **kwargs), **(data or {})}
+        return self.client.post(path, data=fields, **kwargs)
 
 
 # Seconds in an interval's minute (`Scheduler.minute`) for a test that counts Heroku

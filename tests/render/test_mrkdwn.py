@@ -9,7 +9,7 @@ from heroku_monitor.core import detect
 from heroku_monitor.core.detect import diff
 from heroku_monitor.render import messages
 from heroku_monitor.render.mrkdwn import to_html, to_plain, unescape
-from tests.builders import T0, dyno, snap
+from tests.support.builders import T0, dyno, snap
 
 
 def crash_text(name: str) -> str:

@@ -1,0 +1,2 @@
+"""Tests of what renders (heroku_monitor.render, and the timeline's SVG): no database, server or
+thread."""
