@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -18,10 +20,12 @@ POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 
 def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
     # pyproject's addopts runs the suite on every core (`--numprocesses=auto`, pytest-xdist's
-    # `-n auto`). With xdist turned off (`-p no:xdist`) or not installed, the option is taken
-    # and ignored here, so that the suite still runs, in one process.
+    # `-n auto`; work stealing, so the slow tests do not end on one core). With xdist turned
+    # off (`-p no:xdist`) or not installed, the options are taken and ignored here, so that
+    # the suite still runs, in one process.
     if not pluginmanager.hasplugin("xdist"):
         parser.addoption("--numprocesses", help="ignored: pytest-xdist is off")
+        parser.addoption("--dist", help="ignored: pytest-xdist is off")
 
 
 def _postgres_reachable() -> str | None:
@@ -56,8 +60,22 @@ def postgres_url() -> Iterator[str]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty SQLite database with every migration applied, made once per worker: a
+    test's database starts as a copy of it (opening it then finds nothing to migrate), which
+    saves each test the schema's making."""
+    from heroku_monitor.store.database import open_database
+
+    path = tmp_path_factory.mktemp("template") / "monitor.db"
+    open_database(f"sqlite:///{path}").engine.dispose()
+    return path
+
+
 @pytest.fixture
-def sqlite_url(tmp_path: object) -> str:
+def sqlite_url(tmp_path: Path, migrated_sqlite: Path) -> str:
+    """A throwaway SQLite database, its schema already up to date."""
+    shutil.copyfile(migrated_sqlite, tmp_path / "monitor.db")
     return f"sqlite:///{tmp_path}/monitor.db"
 
 
