@@ -73,6 +73,12 @@ def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
+def empty_sqlite_url(tmp_path: Path) -> str:
+    """A SQLite database that does not exist yet: for tests of what opening one makes."""
+    return f"sqlite:///{tmp_path}/empty.db"
+
+
+@pytest.fixture
 def sqlite_url(tmp_path: Path, migrated_sqlite: Path) -> str:
     """A throwaway SQLite database, its schema already up to date."""
     shutil.copyfile(migrated_sqlite, tmp_path / "monitor.db")

@@ -287,14 +287,14 @@ def test_the_models_and_the_migrations_describe_the_same_schema(database_url: st
         assert compare_metadata(context, Base.metadata) == []
 
 
-def test_a_database_made_before_migrations_is_adopted_not_recreated(sqlite_url: str):
+def test_a_database_made_before_migrations_is_adopted_not_recreated(empty_sqlite_url: str):
     from alembic import command
     from alembic.config import Config
     from sqlalchemy import create_engine, inspect, text
 
     from heroku_monitor.store.migrate import MIGRATIONS
 
-    engine = create_engine(sqlite_url)
+    engine = create_engine(empty_sqlite_url)
     with engine.begin() as conn:  # the first version's tables, without Alembic's table
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
@@ -303,7 +303,7 @@ def test_a_database_made_before_migrations_is_adopted_not_recreated(sqlite_url: 
         conn.execute(text("DROP TABLE alembic_version"))
         conn.execute(text("INSERT INTO key_values (key, value) VALUES ('seeded', 'then')"))
     engine.dispose()
-    store = Storage(sqlite_url)
+    store = Storage(empty_sqlite_url)
     assert make_monitor(store) == 1
     assert "alembic_version" in inspect(store.db.engine).get_table_names()
     assert not store.monitors.seed("my-app", "#alerts", 5, T0)  # its data was kept
@@ -324,16 +324,16 @@ def test_a_database_newer_than_this_code_is_one_clear_sentence(sqlite_url: str):
         open_database(sqlite_url)
 
 
-def test_tables_no_migration_knows_are_refused_not_guessed_at(sqlite_url: str):
+def test_tables_no_migration_knows_are_refused_not_guessed_at(empty_sqlite_url: str):
     import pytest
     from sqlalchemy import create_engine, text
 
     from heroku_monitor.settings import SettingsError
     from heroku_monitor.store.database import open_database
 
-    engine = create_engine(sqlite_url)
+    engine = create_engine(empty_sqlite_url)
     with engine.begin() as conn:
         conn.execute(text("CREATE TABLE monitors (id INTEGER PRIMARY KEY, app_name TEXT)"))
     engine.dispose()
     with pytest.raises(SettingsError, match="development version"):
-        open_database(sqlite_url)
+        open_database(empty_sqlite_url)
