@@ -9,6 +9,7 @@ Each monitor has one `check_claims` row; every decision is one transaction that 
 
 from __future__ import annotations
 
+import threading
 import uuid
 from datetime import datetime, timedelta
 
@@ -28,6 +29,11 @@ class CheckClaims:
         # How long a claim holds when its holder never releases it (killed mid-check):
         # longer than any check can take (each Heroku call has its timeout and retries).
         self.ttl = timedelta(seconds=ttl)
+        # The claims this process holds now. A claim of ours the database still shows but
+        # that we no longer hold was left when its release failed (the database restarted
+        # mid-check): ours to take again at once, not to wait out.
+        self._held: dict[int, str] = {}
+        self._lock = threading.Lock()
 
     def _row(self, s: Session, monitor_id: int) -> CheckClaim | None:
         """The monitor's claim row, locked; None when the monitor is gone."""
@@ -52,15 +58,29 @@ class CheckClaims:
             row = self._row(s, monitor_id)
             if row is None:
                 return None
-            if row.holder is not None and row.until is not None and row.until > now:
+            if (
+                row.holder is not None
+                and row.until is not None
+                and row.until > now
+                and not self._left_by_us(monitor_id, row.holder)
+            ):
                 if ask_again:
                     row.again = True
                 return None
             row.holder, row.until, row.again = token, now + self.ttl, False
-            return token
+            with self._lock:  # before the commit: another thread waits on the row till then
+                self._held[monitor_id] = token
+        return token
+
+    def _left_by_us(self, monitor_id: int, holder: str) -> bool:
+        with self._lock:
+            return holder.startswith(f"{self.owner}:") and self._held.get(monitor_id) != holder
 
     def release(self, monitor_id: int, token: str) -> bool:
         """End our claim; True when a check was asked for while ours ran (run it again)."""
+        with self._lock:  # no longer ours, even if the database cannot hear it now
+            if self._held.get(monitor_id) == token:
+                del self._held[monitor_id]
         with self.db.transaction() as s:
             row = s.execute(
                 select(CheckClaim).where(CheckClaim.monitor_id == monitor_id).with_for_update()
