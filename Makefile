@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck bench run clean
+.PHONY: demo test lint typecheck bench soak run clean
 
 $(STAMP): pyproject.toml requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ test: lint typecheck
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench.py
+
+# 90 simulated days on SQLite and PostgreSQL: the database's size and RSS (SPEC §16).
+soak: $(STAMP)
+	$(BIN)/python bench/soak.py
 
 clean:
 	rm -rf $(VENV) instance artifacts .mypy_cache .ruff_cache .pytest_cache

@@ -23,7 +23,8 @@ Measured:
 - the Heroku requests webhook storms cost (50 signed deliveries for one app in a second;
   one captured delivery replayed 300 times in 10 s), and log drains (bench/logs_bench.py).
 
-`--storms` measures only the storms, `--logs` only the log drains.
+`--storms` measures only the storms, `--logs` only the log drains, and `--soak` runs the
+90-day soak instead (bench/soak.py; the options after it are the soak's).
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ from slack_sdk import WebClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import logs_bench
+from bench import logs_bench, soak
 from bench.baseline import BaselineMonitor
 from heroku_monitor import service as service_module
 from heroku_monitor.core import budget
@@ -255,11 +256,15 @@ def print_table(rows: list[Row]) -> None:
 
 
 def main() -> None:
+    if "--soak" in sys.argv[1:]:  # the soak takes its own options (`soak.py --help`)
+        soak.main([a for a in sys.argv[1:] if a != "--soak"])
+        return
     parser = argparse.ArgumentParser()
     parser.add_argument("--apps", type=int, default=100)
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--storms", action="store_true", help="measure only webhook storms")
     parser.add_argument("--logs", action="store_true", help="measure only log drains")
+    parser.add_argument("--soak", action="store_true", help="the 90-day soak (bench/soak.py)")
     args = parser.parse_args()
     if args.storms:
         print_table(storm_rows())

@@ -13,6 +13,7 @@ import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from slack_bolt import App
@@ -23,6 +24,7 @@ from heroku_monitor.runtime import slack_app
 from heroku_monitor.runtime.check import Checker
 from heroku_monitor.runtime.conversations import Conversations
 from heroku_monitor.runtime.delivery import Delivery
+from heroku_monitor.runtime.heartbeat import Heartbeat
 from heroku_monitor.runtime.scheduler import Scheduler
 from heroku_monitor.runtime.slack_app import StatusAnswers
 from heroku_monitor.settings import Settings
@@ -34,6 +36,7 @@ from heroku_monitor.store.leader import Leadership
 from heroku_monitor.store.log_counts import LogCounts
 from heroku_monitor.store.monitors import Monitors
 from heroku_monitor.store.outbox import Outbox
+from heroku_monitor.store.retention import Retention
 from heroku_monitor.store.sightings import WebhookLedger
 from heroku_monitor.store.spend import Spend
 from heroku_monitor.store.teams import TeamWatches
@@ -113,7 +116,7 @@ class Service:
         if self.bolt is not None and self.settings.slack_app_token:
             handler = slack_app.start_socket_mode(self.bolt, self.settings.slack_app_token)
             self.closers.append(handler.close)
-        self.outbox.requeue_failed(self.clock())
+        self.delivery.requeue_failed()
         self.scheduler.start()
 
     def stop(self) -> None:
@@ -148,7 +151,8 @@ def build(
     """
     db = open_database(settings.database_url)
     monitors, outbox = Monitors(db), Outbox(db)
-    incident_store, spend = IncidentStore(db), Spend(db)
+    resolve_after = timedelta(minutes=settings.resolve_after_minutes)
+    incident_store, spend = IncidentStore(db, resolve_after=resolve_after), Spend(db)
     monitors.seed(
         settings.monitored_app_name,
         settings.slack_channel,
@@ -204,6 +208,8 @@ def build(
         db, lease_seconds=settings.leader_lease_seconds, clock=clock, holder=claims.owner
     )
     conversations = Conversations(monitors, outbox, incident_store, delivery, clock)
+    # The dead man's switch the leader pings after each polling round that worked (§16).
+    heartbeat = Heartbeat(settings.heartbeat_url) if settings.heartbeat_url else None
     scheduler = Scheduler(
         checker,
         monitors,
@@ -214,6 +220,8 @@ def build(
         ledger=WebhookLedger(db),
         leadership=leadership,
         conversations=conversations,
+        retention=Retention(db),
+        heartbeat=heartbeat,
         max_workers=settings.max_concurrent_checks,
         rate_share=settings.rate_share,
     )
@@ -238,4 +246,5 @@ def build(
         leadership,
         bolt=bolt,
         simulator=simulator,
+        closers=[heartbeat.close] if heartbeat is not None else [],
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from heroku_monitor.core import validation
 from heroku_monitor.core.validation import SettingsError
@@ -50,6 +51,10 @@ class Settings:
     monitored_team: str | None = None
     # How long the polling leader's lease lasts (seconds).
     leader_lease_seconds: int = 30
+    # How long a dyno incident's dynos must stay up before it is resolved (SPEC §11).
+    resolve_after_minutes: int = 10
+    # A dead man's switch requested after every polling round that worked (SPEC §16).
+    heartbeat_url: str | None = None
     # Where each seed value came from, for the dashboard: name -> "environment" | "default".
     sources: dict[str, str] = field(default_factory=dict)
 
@@ -79,6 +84,15 @@ def _int(
         errors.append(f"{name} must be a whole number from {low} to {high} (got {raw!r}).")
         return default
     return value
+
+
+def _is_http_url(value: str) -> bool:
+    parts = urlsplit(value)
+    return (
+        parts.scheme in ("http", "https")
+        and bool(parts.hostname)
+        and not any(c.isspace() for c in value)
+    )
 
 
 def from_env(env: Mapping[str, str], *, demo: bool = False, require_slack: bool = True) -> Settings:
@@ -114,6 +128,20 @@ def from_env(env: Mapping[str, str], *, demo: bool = False, require_slack: bool 
     port = _int(env, "PORT", 5000, 1, 65535, errors)
     concurrency = _int(env, "CHECK_CONCURRENCY", 16, 1, 64, errors)
     lease = _int(env, "LEADER_LEASE_SECONDS", 30, 2, 3600, errors)
+    resolve_after = _int(
+        env,
+        "RESOLVE_AFTER_MINUTES",
+        10,
+        validation.RESOLVE_AFTER_MIN,
+        validation.RESOLVE_AFTER_MAX,
+        errors,
+    )
+    heartbeat_url = get("HEARTBEAT_URL")
+    if heartbeat_url and not _is_http_url(heartbeat_url):
+        errors.append(
+            f"HEARTBEAT_URL {heartbeat_url!r} is not an http(s) URL: give the check's ping "
+            "URL, like https://hc-ping.com/<uuid>."
+        )
     team = get("MONITORED_TEAM")
     if team and (problem := validation.team_name_error(team)):
         errors.append(f"MONITORED_TEAM {team!r}: {problem}")
@@ -160,5 +188,7 @@ def from_env(env: Mapping[str, str], *, demo: bool = False, require_slack: bool 
         alert_mention=alert_mention,
         monitored_team=team,
         leader_lease_seconds=lease,
+        resolve_after_minutes=resolve_after,
+        heartbeat_url=heartbeat_url,
         sources=sources,
     )

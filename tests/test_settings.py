@@ -128,3 +128,36 @@ def test_alert_mention_is_none_here_channel_or_a_user_group(given: str, kept: st
 def test_an_alert_mention_slack_cannot_make_is_one_clear_sentence():
     with pytest.raises(SettingsError, match="ALERT_MENTION 'everyone' is not a mention"):
         from_env({**GOOD, "ALERT_MENTION": "everyone"})
+
+
+@pytest.mark.parametrize(("given", "kept"), [("", 10), ("0", 0), ("10", 10), ("60", 60)])
+def test_resolve_after_minutes_is_from_0_to_60_and_defaults_to_10(given: str, kept: int):
+    assert from_env({**GOOD, "RESOLVE_AFTER_MINUTES": given}).resolve_after_minutes == kept
+
+
+@pytest.mark.parametrize("value", ["-1", "61", "ten", "2.5"])
+def test_a_resolve_hold_out_of_range_is_one_clear_sentence(value: str):
+    with pytest.raises(SettingsError) as raised:
+        from_env({**GOOD, "RESOLVE_AFTER_MINUTES": value})
+    assert str(raised.value) == (
+        f"RESOLVE_AFTER_MINUTES must be a whole number from 0 to 60 (got {value!r})."
+    )
+
+
+@pytest.mark.parametrize(
+    "url", ["https://hc-ping.com/0d1b2c3e-4f5a-6789-abcd-ef0123456789", "http://127.0.0.1:8080/x"]
+)
+def test_heartbeat_url_is_an_http_or_https_url(url: str):
+    assert from_env({**GOOD, "HEARTBEAT_URL": url}).heartbeat_url == url
+    assert from_env(GOOD).heartbeat_url is None
+
+
+@pytest.mark.parametrize(
+    "value", ["hc-ping.com/abc", "ftp://hc-ping.com/abc", "https://", "https:// x"]
+)
+def test_a_heartbeat_url_that_is_not_an_http_url_is_one_clear_sentence(value: str):
+    with pytest.raises(SettingsError) as raised:
+        from_env({**GOOD, "HEARTBEAT_URL": value})
+    message = str(raised.value)
+    assert message.startswith(f"HEARTBEAT_URL {value.strip()!r} is not an http(s) URL")
+    assert message.count(".") >= 1 and "\n" not in message

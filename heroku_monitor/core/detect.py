@@ -48,6 +48,8 @@ KINDS = (
 
 # Checks that must fail in a row before we say monitoring is in trouble (one blip is noise).
 TROUBLE_AFTER = 3
+# How the reason of a check that failed on a bug (not on Heroku) begins (SPEC §16).
+INTERNAL_ERROR = "internal error: "
 
 _ROLLBACK = re.compile(r"^Rollback to v(\d+)")
 # Heroku's own descriptions for releases that change config or add-ons, not code:

@@ -12,5 +12,6 @@ QUIET_FOR = timedelta(minutes=10)
 # the incident (a new top-level post and a broadcast per loop is the flood section 11 stops).
 # Longer than the default check interval (5 min), so a polled loop stays one incident.
 # The opening message is edited at once ("dynos up, watching"), and "Resolved after N min"
-# counts to the moment they came up, not to the end of the wait.
+# counts to the moment they came up, not to the end of the wait. The default of
+# RESOLVE_AFTER_MINUTES: the incident machine is given each monitor's own hold.
 STABLE_FOR = timedelta(minutes=10)

@@ -126,10 +126,47 @@ def whole(
 @dataclass(frozen=True)
 class TeamChange:
     """How a team watch's monitors must change: apps to start watching, and monitors
-    (id, app) to drop because their app left the team or was deleted."""
+    (id, app) to drop because their app is not in the team's listing (left the team, was
+    deleted, or, for a round, missing: `absence` says which to drop now)."""
 
     add: tuple[str, ...] = ()
     drop: tuple[tuple[int, str], ...] = ()
+
+
+# A team app missing from this many listings in a row is dropped, even without Heroku's
+# word that it is gone (SPEC §16: one listing that lacks it is a blip, not a departure).
+MISSING_ROUNDS = 3
+
+
+@dataclass(frozen=True)
+class Absence:
+    """What becomes of the monitors whose app a team's listing lacked: dropped now, or
+    kept, with the rounds in a row their app has been missing."""
+
+    drop: tuple[tuple[int, str], ...] = ()
+    kept: tuple[tuple[int, int], ...] = ()  # (monitor id, rounds missing)
+
+
+def absence(
+    missing: Iterable[tuple[int, str]],
+    rounds_missing: Mapping[int, int],
+    gone: Iterable[str],
+    *,
+    patience: int = MISSING_ROUNDS,
+) -> Absence:
+    """Of the monitors (id, app) a listing lacked, the ones to drop: Heroku confirmed
+    their app `gone` from the team (404, or it is another team's now), or it has been
+    missing `patience` rounds in a row with this one (`rounds_missing`: before it)."""
+    confirmed = set(gone)
+    drop: list[tuple[int, str]] = []
+    kept: list[tuple[int, int]] = []
+    for monitor_id, app in missing:
+        count = rounds_missing.get(monitor_id, 0) + 1
+        if app in confirmed or count >= patience:
+            drop.append((monitor_id, app))
+        else:
+            kept.append((monitor_id, count))
+    return Absence(tuple(drop), tuple(kept))
 
 
 def team_change(team_apps: Iterable[str], watched: Mapping[int, str]) -> TeamChange:

@@ -96,3 +96,18 @@ def parse_interval(value: str | int) -> tuple[int | None, str | None]:
             f"{INTERVAL_MIN} to {INTERVAL_MAX}."
         )
     return minutes, None
+
+
+# How long a dyno incident's dynos must stay up before it is resolved (SPEC sections 3, 11).
+RESOLVE_AFTER_MIN, RESOLVE_AFTER_MAX = 0, 60  # minutes
+
+
+def parse_resolve_after(value: str | int) -> tuple[int | None, str | None]:
+    """(minutes, None) for a whole number from 0 to 60, else (None, the error)."""
+    minutes = whole_number(str(value), RESOLVE_AFTER_MIN, RESOLVE_AFTER_MAX)
+    if minutes is None:
+        return None, (
+            "The resolve hold is a whole number of minutes from "
+            f"{RESOLVE_AFTER_MIN} to {RESOLVE_AFTER_MAX}."
+        )
+    return minutes, None

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from urllib.parse import quote
 
 from heroku_monitor.core.rounds import Details, RoundListing
-from heroku_monitor.core.snapshot import Addon, AppSnapshot, Dyno, Release
+from heroku_monitor.core.snapshot import Addon, AppSnapshot, Dyno, ListedApp, Release
 from heroku_monitor.heroku import mapping
 from heroku_monitor.heroku.errors import Forbidden, NotFound
 from heroku_monitor.heroku.mapping import missing_fields
@@ -130,6 +130,15 @@ class HerokuClient(Transport):
         answers = self.together(*calls)
         pairs = list(zip(answers[::2], answers[1::2], strict=True))
         return mapping.listing_alone(pairs, requests=len(calls))
+
+    def app_listed(self, app: str) -> ListedApp | None:
+        """The app as `GET /apps/{app}` shows it (its team too), as a list would; None
+        when Heroku knows no such app (404). One request."""
+        info = self._unless_missing(partial(self._app_info, f"/apps/{quote(app, safe='')}"))
+        if info is None:
+            return None
+        with missing_fields(f"Heroku's answer for {app!r} is"):
+            return mapping.listed_app(info)
 
     def _app_info(self, base: str) -> Any:
         return self.get(base, conditional=True)[0]

@@ -174,6 +174,8 @@ def _body(kind: str, events: Sequence[Event]) -> list[Part]:
     if kind == detect.MONITORING_TROUBLE:
         e = events[-1]
         line = f"The Heroku API failed {e.failures} checks in a row: {escape(e.reason)}"
+        if e.reason.startswith(detect.INTERNAL_ERROR):  # a bug, not Heroku (SPEC §16)
+            line = f"{e.failures} checks in a row failed: {escape(e.reason)}"
         return [Part(items=(line,), bullet="")]
     if kind == detect.MONITORING_RECOVERED:
         e = events[-1]
@@ -237,6 +239,20 @@ def no_longer_watched(app: str, team: str, now: datetime) -> Message:
     text = f"👋 *{title}* 👋\nApp: {escape(app)}\n{line}"
     key = f"{app}:{TEAM_APP_GONE}:{team}:{now.isoformat()}"
     return Message(app, TEAM_APP_GONE, text, blocks, (), explicit_key=key)
+
+
+UNDELIVERED = "undelivered"
+
+
+def undelivered(count: int, first: datetime, last: datetime) -> Message:
+    """The one message that sums up a channel's `count` failed alerts made from `first` to
+    `last`, too old to be sent again after a long outage (SPEC §16)."""
+    noun = "alert" if count == 1 else "alerts"
+    span = f"from {slack_date(first)} to {slack_date(last)}"
+    if first == last:
+        span = f"of {slack_date(first)}"
+    line = f"📭 {count} {noun} {span} could not be delivered; see the dashboard's alert log."
+    return Message("", UNDELIVERED, line, sections([line]), ())
 
 
 # ---------------------------------------------------------------------- slash answers

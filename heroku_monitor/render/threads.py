@@ -93,6 +93,13 @@ def _render(action: Action, now: datetime) -> Message | None:
     if action.what == incidents.ACKNOWLEDGED:
         text = f"👀 Acknowledged by {who(incident.acknowledged_by)}."
         return _plain(action, text, REPLY, parent)
+    if action.what == incidents.BACK_UP:
+        back, still = action.dynos, incident.down
+        text = (
+            f"✅ {_names(back)} {'is' if len(back) == 1 else 'are'} up again; "
+            f"{_names(still)} {'is' if len(still) == 1 else 'are'} still down"
+        )
+        return _plain(action, text, REPLY, parent)
     if action.what in (incidents.FOLLOW_UP, incidents.RESOLVED):
         lines: list[str] = []
         blocks: list[dict] = []
@@ -164,6 +171,11 @@ def _state_line(incident: Incident) -> str:
     parts = []
     if incident.crashes > 1:
         parts.append(f"🔁 {incident.crashes} crashes so far")
+    if incident.family == incidents.DYNOS and incident.is_open and incident.down:
+        # Each dyno it named, while some are still down: a partial recovery shows.
+        parts.extend(
+            f"{escape(n)} {'down' if n in incident.down else 'up'}" for n in incident.dynos
+        )
     if incident.acknowledged_by:
         when = incident.acknowledged_at
         at = f" at {when:%H:%M UTC}" if when is not None else ""
@@ -177,6 +189,12 @@ def _state_line(incident: Incident) -> str:
     if incident.minutes is not None:
         parts.append(f"✅ Resolved after {incident.minutes} min")
     return " · ".join(parts) or "Open"
+
+
+def _names(dynos: tuple[str, ...]) -> str:
+    """ "web.1", "web.1 and web.2", "web.1, web.2 and worker.1"."""
+    named = [escape(n) for n in dynos]
+    return " and ".join(named) if len(named) < 3 else f"{', '.join(named[:-1])} and {named[-1]}"
 
 
 def _plain(action: Action, text: str, kind: str, parent: str | None = None) -> Message:

@@ -29,6 +29,7 @@ from heroku_monitor.heroku.client import HerokuClient
 from heroku_monitor.heroku.errors import HerokuError, RateLimited
 from heroku_monitor.heroku.mapping import key_id
 from heroku_monitor.heroku.transport import spending
+from heroku_monitor.runtime.bugs import Bugs
 from heroku_monitor.runtime.delivery import Delivery
 from heroku_monitor.runtime.recording import record, record_events
 from heroku_monitor.store.claims import CheckClaims
@@ -104,11 +105,19 @@ class Checker:
         self.last_check = LastCheck()
         # Why the latest check could not use the database (None: it could).
         self.database_error: str | None = None
+        self.database_failures = 0  # checks that failed on the database (a round's heartbeat)
         # After Heroku answers 429, every check waits until this time (then tries again):
         # a rate limit slows monitoring down, it never fails checks into alerts.
         self.throttled_until: datetime | None = None
         self.throttle_reason = ""
         self._throttle_seconds = THROTTLE_FIRST
+        # The bugs checks met: each counts as a failed check, its traceback logged once.
+        self.bugs = Bugs(log)
+
+    @property
+    def internal_errors(self) -> int:
+        """How many checks of this process failed on a bug (for /healthz)."""
+        return self.bugs.count
 
     def check(
         self,
@@ -127,7 +136,10 @@ class Checker:
 
         When the database fails (locked, read-only, unreachable), the check fails saying
         so, /healthz turns 503 with the cause, and the next check starts from fresh
-        connections (a pooled one stays read-only after the file became writable)."""
+        connections (a pooled one stays read-only after the file became writable).
+
+        A check that hits a bug fails too, counted as any failed check (three in a row are
+        monitoring trouble), its traceback logged once per bug (SPEC §16)."""
         now = self.clock()
         try:
             result = self._claimed(monitor_id, force, source, listing, deliver)
@@ -135,11 +147,46 @@ class Checker:
             reason = database_problem(exc)
             log.warning("check of monitor %s failed on the database: %s", monitor_id, reason)
             self.database_error = reason
+            self.database_failures += 1
             self.last_check = LastCheck(now, False, f"the database failed: {reason}")
             self.monitors.db.engine.dispose()
             return CheckResult(monitor_id, "", False, now, [], self.last_check.error)
+        except Exception as exc:
+            return self._failed_on_a_bug(monitor_id, exc, now, deliver)
         self.database_error = None
         return result
+
+    def _failed_on_a_bug(
+        self, monitor_id: int, exc: Exception, now: datetime, deliver: bool
+    ) -> CheckResult:
+        """Count a check that hit a bug as a failed check of its monitor, in a transaction
+        of its own: as a Heroku failure is (its third in a row alerts), or, when recording
+        that fails too, by the failure count alone (so /healthz still names the app)."""
+        reason = self.bugs.met(exc, "check of monitor %s", monitor_id)
+        self.last_check = LastCheck(now, False, reason)
+        app = ""
+        try:
+            monitor = self.monitors.get(monitor_id)
+            if monitor is None:
+                return CheckResult(monitor_id, app, False, now, [], reason)
+            app = monitor.app_name
+            try:
+                self._record(monitor_id, app, CheckFailed(reason), now, monitor.alert_mention)
+            except SQLAlchemyError:
+                raise
+            except Exception:  # the bug is in recording itself: count the failure alone
+                self.monitors.count_failure(monitor_id, app, now, reason)
+            if deliver:
+                self.delivery.run()
+        except SQLAlchemyError as db_exc:
+            log.warning(
+                "counting the failed check of monitor %s failed on the database: %s",
+                monitor_id,
+                database_problem(db_exc),
+            )
+        except Exception as again:
+            self.bugs.met(again, "counting the failed check of monitor %s", monitor_id)
+        return CheckResult(monitor_id, app, False, now, [], reason)
 
     def _claimed(
         self,
@@ -234,11 +281,10 @@ class Checker:
         """What Heroku says of the monitor's app: all of it, or in a polling round its
         dynos (and its releases and config vars when something moved)."""
         app = monitor.app_name
-        if listing is not None and listing.error is not None:
-            return CheckFailed(listing.error)
         listed = listing.apps.get(app) if listing is not None else None
-        if listing is None or listed is None:
-            # Not in the round's lists (deleted? no access?): read it alone, and a 404 says why.
+        if listing is None or listing.error is not None or listed is None:
+            # Not in the round's lists (deleted? no access?), or the lists could not be
+            # read (SPEC §16): read it alone, and a 404 says why.
             return self.heroku.snapshot(app, now=now, digest_key=self.digest_key)
         details = rounds.needs_details(
             monitor.snapshot, listed, now, key_id=key_id(self.digest_key)

@@ -100,7 +100,10 @@ class Conversations:
                 return False
             held = self.store.snoozes(s, monitor_id, app)
             outcome = incidents.tick(
-                self.store.open_incidents(s, monitor_id, app), now, snoozes=held
+                self.store.open_incidents(s, monitor_id, app),
+                now,
+                snoozes=held,
+                resolve_after=self.store.resolve_hold(s, monitor_id),
             )
             actions = list(outcome.actions)
             kept = outcome.incidents

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor as Pool
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from heroku_monitor.core.rounds import RoundListing
@@ -17,6 +18,7 @@ from heroku_monitor.heroku.transport import spending
 from heroku_monitor.render import messages
 from heroku_monitor.runtime.check import POLL, Checker
 from heroku_monitor.runtime.delivery import Delivery
+from heroku_monitor.runtime.heartbeat import Heartbeat
 from heroku_monitor.runtime.jobs import Aps, survived
 from heroku_monitor.runtime.plan import Plan
 from heroku_monitor.runtime.triggers import Request, Triggers
@@ -43,6 +45,7 @@ class Polling:
         aps: Aps,
         leadership: Leadership,
         max_workers: int = 4,
+        heartbeat: Heartbeat | None = None,
     ) -> None:
         self.checker = checker
         self.monitors = monitors
@@ -52,9 +55,12 @@ class Polling:
         self.triggers = triggers
         self.aps = aps
         self.leadership = leadership
+        self.heartbeat = heartbeat  # HEARTBEAT_URL, pinged after each round that worked
         # What the account's lists (apps and add-ons) cost the last round that read them.
         self.list_requests = 0
         self.rounds = 0
+        # Why the round's lists cannot be read now (None: they can): said once an outage.
+        self.lists_failing: str | None = None
         self._lock = threading.Lock()
         self._due: set[int] = set()  # monitors whose interval job fired: the next round
         self._round_waits = False
@@ -125,8 +131,15 @@ class Polling:
     def run_round(self, monitor_ids: set[int]) -> None:
         """One polling round of these monitors, now, in this thread (each app's check on
         the round's pool): the lists once, then each app's dynos, and its releases and
-        config vars only when they moved."""
+        config vars only when they moved.
+
+        A round that worked pings HEARTBEAT_URL at its end (SPEC §16): one that checked
+        something (a monitor or a team watch), none of whose checks failed on the database,
+        whose team sync and delivery run ran without raising. Heroku failing counts as
+        working (its checks failed and alerted it); a round stopped by the rate limit
+        checked nothing and does not ping, nor does one that raised."""
         due = set(monitor_ids)
+        beat, failures = self.heartbeat, self.checker.database_failures if self.heartbeat else 0
         monitors = {m.id: m for m in self.monitors.all()}
         watches = [w for w in self.teams.all() if not w.paused]
         before = self.checker.heroku.spent(POLL)
@@ -134,7 +147,8 @@ class Polling:
         listing = self._listing(own, [w.team for w in watches])
         if listing is None:
             return  # rate-limited: the pause is on, the next interval comes
-        due.update(self._sync_teams(watches, listing))
+        added, listing = self._sync_teams(watches, listing)
+        due.update(added)
         requests = [(mid, Request(False, frozenset({POLL}), listing)) for mid in sorted(due)]
         list(self._round_pool.map(lambda job: self.triggers.check_as(*job), requests))
         spent = self.checker.heroku.spent(POLL) - before
@@ -147,45 +161,87 @@ class Polling:
             if due or watches:
                 with self._lock:
                     self.rounds += 1  # done, its alerts sent (or failed trying)
+        if beat is not None and (due or watches) and self.checker.database_failures == failures:
+            beat.ping()  # on its own thread: never delays the round
 
-    def _sync_teams(self, watches: list[TeamView], listing: RoundListing) -> set[int]:
+    def _sync_teams(
+        self, watches: list[TeamView], listing: RoundListing
+    ) -> tuple[set[int], RoundListing]:
         """Bring the watches' monitors up to date with the teams' apps in the round's
-        lists; returns the monitors made for the apps that joined (checked this round)."""
+        lists; returns the monitors made for the apps that joined (checked this round),
+        and the listing with the apps a team's list lacked but Heroku still shows."""
         added: set[int] = set()
         now = self.checker.clock()
         for watch in watches:
             found = listing.teams.get(watch.team) if listing.error is None else None
             problem = listing.error or f"Heroku knows no team {watch.team!r} this token can see"
-            farewells = {
-                app: messages.no_longer_watched(app, watch.team, now)
-                for app in watch.apps
-                if found is not None and app not in found
-            }
-            change = self.teams.sync(watch.id, found, now, error=problem, farewells=farewells)
+            missing = [app for app in watch.apps if found is not None and app not in found]
+            farewells = {app: messages.no_longer_watched(app, watch.team, now) for app in missing}
+            gone, listing = self._gone(watch.team, missing, listing)
+            change = self.teams.sync(
+                watch.id, found, now, error=problem, farewells=farewells, gone=gone
+            )
             added.update(monitor_id for monitor_id, _ in change.added)
             for monitor_id, app in change.added:
                 log.info("team %s: now watching %s (monitor %s)", watch.team, app, monitor_id)
             for app in change.dropped:
                 log.info("team %s: %s left the team, no longer watched", watch.team, app)
-        return added
+        return added, listing
+
+    def _gone(
+        self, team: str, missing: list[str], listing: RoundListing
+    ) -> tuple[set[str], RoundListing]:
+        """Of the apps the team's list lacked, the ones Heroku confirms are gone from the
+        team (`GET /apps/{app}`, one request each: 404, or another team's); one it still
+        shows in the team joins the listing (its check reads only its dynos)."""
+        gone: set[str] = set()
+        shown = dict(listing.apps)
+        for app in missing:
+            try:
+                with spending(POLL):
+                    seen = self.checker.heroku.app_listed(app)
+            except HerokuError as exc:  # not confirmed: it waits for the next round
+                log.warning(
+                    "team %s: %s is missing from its list, and reading it failed: %s",
+                    team,
+                    app,
+                    exc,
+                )
+                continue
+            if seen is None or seen.team != team:
+                gone.add(app)
+            else:
+                shown[app] = seen
+        return gone, replace(listing, apps=shown) if missing else listing
 
     def _listing(self, apps: list[str], teams: list[str]) -> RoundListing | None:
         """The round's lists: the account's (and the teams'), or for a few apps in a big
         account, app by app when that costs fewer requests than the last round's lists
-        did. On an error, a listing that says why (every check of the round fails with
-        it); None when Heroku's rate limit stopped the round."""
+        did. On an error, a listing that says why: each check of the round then reads its
+        app alone (SPEC §16: one failing list never blinds every monitor), and the team
+        watches keep their apps; None when Heroku's rate limit stopped the round."""
         heroku = self.checker.heroku
         try:
             with spending(POLL):
                 if apps and not teams and 2 * len(apps) < self.list_requests:
-                    return heroku.listing_alone(apps)
-                listing = heroku.listing(apps=bool(apps), teams=teams)
-                if not teams:
-                    self.list_requests = listing.requests
-                return listing
+                    listing = heroku.listing_alone(apps)
+                else:
+                    listing = heroku.listing(apps=bool(apps), teams=teams)
+                    if not teams:
+                        self.list_requests = listing.requests
         except RateLimited:
             self.checker.throttle(self.checker.clock())
             return None
         except HerokuError as exc:
-            log.warning("a polling round could not read the app lists: %s", exc)
+            if self.lists_failing is None:
+                log.warning(
+                    "polling rounds cannot read the app lists (%s): their apps are checked "
+                    "one by one until Heroku answers them",
+                    exc,
+                )
+            self.lists_failing = str(exc)
             return RoundListing(error=str(exc))
+        if self.lists_failing is not None:
+            log.info("the app lists can be read again: rounds read them once more")
+            self.lists_failing = None
+        return listing

@@ -107,6 +107,7 @@ def _converse(
         snapshot=snapshot,
         mention=mention,
         snoozes=store.snoozes(s, monitor_id, app),
+        resolve_after=store.resolve_hold(s, monitor_id),
     )
     store.save(s, monitor_id, outcome.incidents)
     store.save_snoozes(s, monitor_id, outcome.snoozes)

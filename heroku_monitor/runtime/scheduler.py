@@ -1,11 +1,13 @@
 """The scheduler: what runs on APScheduler, composed of the polling plan (`plan`), the
 rounds (`polling`), the per-monitor triggers (`triggers`), the delivery wake-ups
 (`wakeups`) and the interval jobs (`jobs`), plus the jobs every process runs: the outbox's
-retries, pruning, following the database, tending incidents and the polling lease.
+retries, following the database, tending incidents and the polling lease.
 
 Every process sharing the database runs a scheduler; the one holding the polling lease
-(`leader.Leadership`, renewed every third of the lease) runs the interval jobs, so
-polling costs the same for one process or ten.
+(`leader.Leadership`, renewed every third of the lease on a thread of its own, `renewal`,
+never behind the pool's rounds and checks) runs the interval jobs, so
+polling costs the same for one process or ten, and the prune job (`retention.Retention`,
+every table's rule, SPEC §16), so one process prunes for all.
 """
 
 from __future__ import annotations
@@ -17,14 +19,17 @@ from heroku_monitor.core.budget import Budget
 from heroku_monitor.runtime.check import Checker
 from heroku_monitor.runtime.conversations import Conversations
 from heroku_monitor.runtime.delivery import Delivery
+from heroku_monitor.runtime.heartbeat import Heartbeat
 from heroku_monitor.runtime.jobs import Aps, IntervalJobs, survived
 from heroku_monitor.runtime.plan import Plan
 from heroku_monitor.runtime.polling import Polling
+from heroku_monitor.runtime.renewal import Renewal
 from heroku_monitor.runtime.triggers import DEBOUNCE, Triggers
 from heroku_monitor.runtime.wakeups import Wakeups
 from heroku_monitor.store.leader import Leadership
 from heroku_monitor.store.monitors import Monitors, MonitorView
 from heroku_monitor.store.outbox import Outbox
+from heroku_monitor.store.retention import Retention
 from heroku_monitor.store.sightings import WebhookLedger
 from heroku_monitor.store.spend import Spend
 from heroku_monitor.store.teams import TeamWatches
@@ -32,12 +37,13 @@ from heroku_monitor.store.teams import TeamWatches
 log = logging.getLogger(__name__)
 
 DELIVERY_JOB = "deliver-outbox"
-PRUNE_JOB = "prune-alert-log"
+PRUNE_JOB = "prune-database"
+PRUNE_EVERY = 600  # seconds
 RECONCILE_JOB = "follow-monitors"
 RECONCILE_EVERY = 60  # seconds
 TEND_JOB = "tend-incidents"
 TEND_EVERY = 60  # seconds
-LEAD_JOB = "lead-polling"
+LEAD_JOB = "lead-polling"  # the renewal's thread (not a job: it never waits for a worker)
 
 
 class Scheduler:
@@ -53,6 +59,8 @@ class Scheduler:
         ledger: WebhookLedger,
         leadership: Leadership,
         conversations: Conversations | None = None,
+        retention: Retention | None = None,
+        heartbeat: Heartbeat | None = None,
         max_workers: int = 4,
         deliver_every: int = 15,
         rate_share: float = 0.5,
@@ -69,6 +77,8 @@ class Scheduler:
         self.leadership = leadership
         # Incidents and snoozes, tended every minute (none: nothing to tend).
         self.conversations = conversations
+        # Every table's retention, run by the leader's prune job (none: nothing pruned).
+        self.retention = retention
         self.deliver_every = deliver_every
         self._was_leading = False
         self.aps = Aps(max_workers)
@@ -84,9 +94,11 @@ class Scheduler:
             aps=self.aps,
             leadership=leadership,
             max_workers=max_workers,
+            heartbeat=heartbeat,
         )
         self.jobs = IntervalJobs(self.aps, self.plan, self.polling.poll)
         self.wakeups = Wakeups(self.aps, self.deliver)
+        self.renewal = Renewal(self._lead, leadership.renew_every, name=LEAD_JOB)
         # What the web and the service call, as they are.
         self.poll_now = self.polling.poll_now
         self.run_round = self.polling.run_round
@@ -149,13 +161,7 @@ class Scheduler:
         self._lead(starting=True)
         # A restart is often the fix (a new token, an invited bot): try what waits now.
         self.deliver_soon()
-        self.aps.add_job(
-            self._lead,
-            "interval",
-            seconds=self.leadership.renew_every,
-            id=LEAD_JOB,
-            replace_existing=True,
-        )
+        self.renewal.start()
         self.aps.add_job(
             self.deliver,
             "interval",
@@ -163,7 +169,9 @@ class Scheduler:
             id=DELIVERY_JOB,
             replace_existing=True,
         )
-        self.aps.add_job(self._prune, "interval", hours=24, id=PRUNE_JOB, replace_existing=True)
+        self.aps.add_job(
+            self.prune, "interval", seconds=PRUNE_EVERY, id=PRUNE_JOB, replace_existing=True
+        )
         # Other processes change monitors too: follow the database, so a pause or a new
         # interval saved anywhere reaches the leader's schedule.
         self.aps.add_job(
@@ -205,7 +213,9 @@ class Scheduler:
         self.leadership.resign()
 
     def stop_jobs(self, *, wait: bool = True) -> None:
-        """Stop APScheduler (without `wait`, leave its running jobs to end on their own)."""
+        """Stop renewing the lease and stop APScheduler (without `wait`, leave its running
+        jobs to end on their own)."""
+        self.renewal.stop()
         self.aps.stop(wait=wait)
 
     def sync(self, monitor_id: int) -> None:
@@ -242,17 +252,22 @@ class Scheduler:
         with survived(log, "delivering the outbox"):
             self.delivery.run()
 
-    def _prune(self) -> None:
-        with survived(log, "pruning the alert log"):
-            gone = self.outbox.prune(self.checker.clock())
+    def prune(self) -> dict[str, int]:
+        """The prune job: in the leader only (one process prunes for all), every table's
+        retention rule; what went is logged once, at INFO, when anything did."""
+        gone: dict[str, int] = {}
+        if self.retention is None or not self.leading:
+            return gone
+        with survived(log, "pruning the database"):
+            gone = self.retention.prune(self.checker.clock())
             if gone:
-                log.info("pruned %d alerts older than 90 days from the log", gone)
+                said = ", ".join(f"{table} {n}" for table, n in gone.items())
+                log.info("pruned what its retention no longer keeps (rows deleted): %s", said)
+        return gone
 
     def _reconcile(self) -> None:
         with survived(log, "following the monitors in the database"):
-            self.ledger.prune(self.checker.clock())
             self.checker.flush_spend()
-            self.spend.prune(self.checker.clock())
             self.reconcile()
 
     def _tend(self) -> None:

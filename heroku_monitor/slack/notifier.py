@@ -99,7 +99,8 @@ FIXABLE_ERRORS = frozenset(
     }
 )
 PERMANENT_ERRORS = MESSAGE_ERRORS | FIXABLE_ERRORS
-# Slack's own passing trouble: retried with back-off for as long as it lasts.
+# Slack's own passing trouble: retried with back-off (a rate limit for as long as it lasts,
+# the rest, `SLACKS_TROUBLE`, for six hours at most).
 PASSING_ERRORS = frozenset(
     {
         "ratelimited",
@@ -114,6 +115,11 @@ PASSING_ERRORS = frozenset(
         "accesslimited",
     }
 )
+# Slack limiting our rate: it passes when we slow down (Retry-After), not Slack's trouble.
+RATE_LIMIT_ERRORS = frozenset({"ratelimited", "rate_limited", "message_limit_exceeded"})
+# Slack's trouble refusing the message (with any 5xx too): after an hour it goes as plain
+# text, after six it is failed (`runtime/delivery.py`, SPEC §16).
+SLACKS_TROUBLE = PASSING_ERRORS - RATE_LIMIT_ERRORS
 # An error in none of these lists is retried with back-off for at most this long, counted
 # from when that error first came (`alerts.unknown_error_since`), then marked failed and
 # shown: nothing waits forever.
@@ -147,6 +153,7 @@ class DeliveryError(Exception):
         permanent: bool,
         retry_after: float | None = None,
         known: bool = True,
+        slacks_trouble: bool | None = None,
     ) -> None:
         super().__init__(reason)
         self.reason = reason
@@ -156,6 +163,11 @@ class DeliveryError(Exception):
         # How long a passing failure may go on before the alert is given up (None: as long
         # as it lasts); only errors nobody listed are given up on.
         self.give_up_after = None if permanent or known else UNKNOWN_ERROR_PATIENCE
+        # Slack's own passing trouble (5xx, `internal_error`): not a rate limit, not a
+        # connection we could not make (None: judged by `reason`).
+        if slacks_trouble is None:
+            slacks_trouble = reason in SLACKS_TROUBLE
+        self.slacks_trouble = slacks_trouble and not permanent
 
     def __str__(self) -> str:
         hint = HINTS.get(self.reason)
@@ -231,13 +243,14 @@ class SlackNotifier:
             self.client.chat_postMessage,
             channel=channel,
             text=text,
-            blocks=blocks,
+            blocks=blocks or None,  # none: the text alone (chat.postMessage takes it)
             unfurl_links=False,
             unfurl_media=False,
             **thread,
         )
 
     def update(self, channel_id: str, ts: str, text: str, blocks: list[dict[str, Any]]) -> Receipt:
+        # Blocks `[]` remove the message's blocks (none given would keep the old ones).
         return self._call(
             self.client.chat_update, channel=channel_id, ts=ts, text=text, blocks=blocks
         )
@@ -257,7 +270,8 @@ class SlackNotifier:
                     retry_after=retry_after_seconds(exc.response.headers),
                 ) from exc
             if status >= 500 or error in PASSING_ERRORS:  # Slack's trouble, however worded
-                raise DeliveryError(error, permanent=False) from exc
+                trouble = status >= 500 or error in SLACKS_TROUBLE
+                raise DeliveryError(error, permanent=False, slacks_trouble=trouble) from exc
             permanent = error in PERMANENT_ERRORS
             raise DeliveryError(error, permanent=permanent, known=permanent) from exc
         except (URLError, OSError) as exc:  # TimeoutError and connection errors are OSErrors

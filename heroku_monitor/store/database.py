@@ -4,6 +4,14 @@ its transactions, and the health probe.
 
 `Database` opens it, brings its schema to the newest migration (`migrate.py`), and hands
 out transactions; the tables are in `models.py`, their queries in the store's other modules.
+
+Lock order (SPEC §16: on PostgreSQL a dashboard edit during a check never deadlocks). A
+transaction that locks rows of several tables locks them in this order, and only so:
+a team watch, then a monitor (`monitors.lock_monitor`, `remove`; a check only shares
+it: `Monitors.lock_state`), its state row (`lock_state`, before anything of the app's),
+its incidents and snooze, then its alerts and their event keys. A check, an edit, a
+removal, a team's round and a person's Acknowledge all start at the top, so none waits
+on another that waits on it. (SQLite takes the whole database at BEGIN IMMEDIATE.)
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import asdict, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, or_, select
@@ -20,15 +20,27 @@ from sqlalchemy.orm import Session
 from heroku_monitor.core.detect import Event
 from heroku_monitor.core.incidents import Incident, Snooze
 from heroku_monitor.core.logs.rules import is_log_kind
+from heroku_monitor.core.quiet import STABLE_FOR
 from heroku_monitor.core.releases import SuspectDeploy
 from heroku_monitor.core.snapshot import Addon, Dyno, Release
 from heroku_monitor.store.database import Database
-from heroku_monitor.store.models import IncidentRow, SnoozeRow
+from heroku_monitor.store.models import IncidentRow, Monitor, SnoozeRow
 
 
 class IncidentStore:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, resolve_after: timedelta = STABLE_FOR) -> None:
         self.db = db
+        # RESOLVE_AFTER_MINUTES: the resolve hold of a monitor that sets none of its own.
+        self.resolve_after = resolve_after
+
+    def resolve_hold(self, s: Session, monitor_id: int) -> timedelta:
+        """How long the monitor's dyno incidents must stay up before they are resolved: its
+        own `resolve_after_minutes`, else RESOLVE_AFTER_MINUTES. Read in the transaction
+        that locked the monitor (its row is already loaded there: no extra query)."""
+        monitor = s.get(Monitor, monitor_id)
+        if monitor is None or monitor.resolve_after_minutes is None:
+            return self.resolve_after
+        return timedelta(minutes=monitor.resolve_after_minutes)
 
     def open_incidents(self, s: Session, monitor_id: int, app: str) -> list[Incident]:
         rows = s.execute(

@@ -7,14 +7,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 
 from heroku_monitor.core.logs.count import CodeCount, Counts, MinuteCounts
 from heroku_monitor.store.database import Database
 from heroku_monitor.store.models import LogBatch, LogCount
 
-# How long minute counters and batch keys are kept (detection looks back minutes).
-KEEP_COUNTS = timedelta(days=1)
+# How long minute counters and batch keys are kept (SPEC §16; detection looks back
+# minutes, the dashboard a day): `retention.py` prunes them.
+KEEP_COUNTS = timedelta(days=2)
 KEEP_BATCHES = timedelta(hours=1)
 # The minutes a batch's lines may be stamped with, around now.
 ACCEPTED_PAST, ACCEPTED_FUTURE = timedelta(hours=1), timedelta(minutes=5)
@@ -85,11 +86,6 @@ class LogCounts:
                 )
             ).scalar()
             return last, int(lines or 0)
-
-    def prune(self, now: datetime) -> None:
-        with self.db.transaction() as s:
-            s.execute(delete(LogCount).where(LogCount.minute < now - KEEP_COUNTS))
-            s.execute(delete(LogBatch).where(LogBatch.seen_at < now - KEEP_BATCHES))
 
 
 def as_rows(counts: Counts, now: datetime) -> list[Row]:

@@ -144,6 +144,9 @@ class Alert(Base):
     # For a failed alert: whether a person's fix (the channel, an invite, the token) can
     # get it through. False when Slack refused the message itself. Decided by slack/notifier.py.
     fixable: Mapped[bool] = mapped_column(Boolean, default=True, server_default=TRUE)
+    # Queued again after it failed: a channel's requeued alerts go after its current ones
+    # (SPEC §16: what is current goes first).
+    requeued: Mapped[bool] = mapped_column(Boolean, default=False, server_default=FALSE)
 
 
 class AlertEvent(Base):
@@ -209,7 +212,7 @@ class LogCount(Base):
     """One counter of what an app's drained logs said in one minute: `n` of `metric`
     ("requests", "5xx", "code:H12", and per code its paths and dynos, "path:H12:/slow",
     "dyno:H12:web.1"). Every process that takes a batch adds to the same rows, so a storm
-    split across web dynos adds up. Kept a day (`log_counts.KEEP_COUNTS`)."""
+    split across web dynos adds up. Kept 2 days (`log_counts.KEEP_COUNTS`)."""
 
     __tablename__ = "log_counts"
     __table_args__ = (Index("ix_log_counts_minute", "minute"),)  # the prune

@@ -1,7 +1,7 @@
 """Monitors (which app, which channel, how often) and what their last checks found.
 
-Lock order, here as everywhere: a monitor's state row before its alerts, so two
-transactions never wait on each other in a circle (PostgreSQL would abort one).
+Rows are locked in the one order `database.py` writes down (the monitor, its state, its
+incidents and snoozes, its alerts): `lock_monitor` and `lock_state` take the first two.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ class MonitorView:
     snapshot: AppSnapshot | None = None
     alert_mention: str | None = None  # None: ALERT_MENTION's choice
     log_thresholds: str | None = None  # "lines/percent/requests"; None: the defaults
+    resolve_after_minutes: int | None = None  # None: RESOLVE_AFTER_MINUTES
     team_watch_id: int | None = None  # the team watch that made it (None: a person did)
 
 
@@ -70,9 +71,15 @@ class Monitors:
         """Change a monitor; a new app starts from a baseline, and failed alerts go to a
         new channel."""
         with self.db.transaction() as s:
-            monitor = s.get(Monitor, monitor_id)
+            monitor = lock_monitor(s, monitor_id)
             if monitor is None:
                 return False
+            # The state row before the incidents and alerts below (the lock order).
+            s.execute(
+                select(MonitorState.monitor_id)
+                .where(MonitorState.monitor_id == monitor_id)
+                .with_for_update()
+            )
             if monitor.app_name != app_name:
                 # The old app's incidents end quietly, and its snooze: they are no longer ours.
                 forget_app(s, monitor_id, now)
@@ -105,6 +112,11 @@ class Monitors:
         """Who the monitor's escalation calls (None: ALERT_MENTION's choice)."""
         return self._set(monitor_id, now, alert_mention=mention)
 
+    def set_resolve_after(self, monitor_id: int, minutes: int | None, now: datetime) -> bool:
+        """How long the monitor's dyno incidents stay up before they are resolved, in
+        minutes (None: RESOLVE_AFTER_MINUTES)."""
+        return self._set(monitor_id, now, resolve_after_minutes=minutes)
+
     def set_log_thresholds(self, monitor_id: int, thresholds: str | None, now: datetime) -> bool:
         """The monitor's log-alert thresholds, "lines/percent/requests" (None: defaults)."""
         return self._set(monitor_id, now, log_thresholds=thresholds)
@@ -135,6 +147,20 @@ class Monitors:
                     .order_by(Monitor.id)
                 ).scalars()
             )
+
+    def watcher(
+        self, app_name: str, channel: str, *, besides: int | None = None
+    ) -> MonitorView | None:
+        """A monitor (not `besides`) that watches `app_name` in `channel` already, or None:
+        a second one would post each alert twice there (SPEC §14)."""
+        with self.db.reading() as s:
+            query = select(Monitor.id).where(
+                Monitor.app_name == app_name, Monitor.slack_channel == channel
+            )
+            if besides is not None:
+                query = query.where(Monitor.id != besides)
+            found = s.execute(query.order_by(Monitor.id).limit(1)).scalar()
+        return self.get(found) if found is not None else None
 
     def all(self) -> list[MonitorView]:
         with self.db.reading() as s:
@@ -177,7 +203,7 @@ class Monitors:
         """The monitor's check state, its row locked until `s` ends (two processes checking
         one monitor at once diff one after the other); None when the monitor is gone or
         now watches another app (the check that is ending was started before an edit)."""
-        monitor = s.get(Monitor, monitor_id)
+        monitor = s.get(Monitor, monitor_id, with_for_update={"read": True, "key_share": True})
         if monitor is None or monitor.app_name != app_name:
             return None
         s.execute(
@@ -222,9 +248,42 @@ class Monitors:
                 .values(delivery_error=error)
             )
 
+    def count_failure(self, monitor_id: int, app_name: str, now: datetime, error: str) -> None:
+        """One more failed check in a row, in a transaction of its own, for a check that
+        could not even record its failure (a bug): the kept snapshot is not read, so
+        whatever broke reading it cannot break this too. Locks as `lock_state` does."""
+        with self.db.transaction() as s:
+            monitor = s.get(Monitor, monitor_id, with_for_update={"read": True, "key_share": True})
+            if monitor is None or monitor.app_name != app_name:
+                return
+            s.execute(
+                self.db.insert(MonitorState)
+                .values(monitor_id=monitor_id, app_name=app_name, failures=0)
+                .on_conflict_do_nothing()
+            )
+            s.execute(
+                update(MonitorState)
+                .where(MonitorState.monitor_id == monitor_id)
+                .values(
+                    last_check_at=now,
+                    last_ok=False,
+                    last_error=error,
+                    failures=MonitorState.failures + 1,
+                )
+            )
+
+
+def lock_monitor(s: Session, monitor_id: int) -> Monitor | None:
+    """The monitor's row, locked for a change of its settings until `s` ends (first in the
+    lock order; a check's share of it does not wait on this one); None when it is gone."""
+    return s.get(Monitor, monitor_id, with_for_update={"key_share": True})
+
 
 def remove(s: Session, monitor_id: int) -> bool:
-    """Forget a monitor in `s`; its alerts stay in the log. False when there was none."""
+    """Forget a monitor in `s`; its alerts stay in the log. False when there was none.
+    The monitor's row is locked first (a check in progress ends first), then its state."""
+    if s.get(Monitor, monitor_id, with_for_update=True) is None:
+        return False
     s.execute(delete(MonitorState).where(MonitorState.monitor_id == monitor_id))
     outbox.detach(s, monitor_id)
     return bool(rowcount(s.execute(delete(Monitor).where(Monitor.id == monitor_id))))
@@ -272,5 +331,6 @@ def _view(m: Monitor, st: MonitorState | None) -> MonitorView:
         snapshot=snapshot,
         alert_mention=m.alert_mention,
         log_thresholds=m.log_thresholds,
+        resolve_after_minutes=m.resolve_after_minutes,
         team_watch_id=m.team_watch_id,
     )

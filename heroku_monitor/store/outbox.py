@@ -16,13 +16,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, func, select, update
+from sqlalchemy import and_, delete, exists, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from heroku_monitor.core.detect import Event
 from heroku_monitor.core.outbound import POST, Message, Receipt
 from heroku_monitor.store.database import Database, rowcount
 from heroku_monitor.store.models import Alert, AlertEvent, Monitor
+from heroku_monitor.store.replay import REPLAY_AGE, Summary, sum_up
 
 PENDING, SENT, LOGGED, FAILED = "pending", "sent", "logged", "failed"
 MUTED = "muted"  # its app was snoozed: in the log, never sent
@@ -30,6 +31,8 @@ MUTED = "muted"  # its app was snoozed: in the log, never sent
 # just longer than the longest post, so no other process takes an alert while it is being
 # sent, and one whose sender died is taken again within seconds.
 LEASE_SECONDS = 30.0
+KEEP_DAYS = 90  # the alert log's (SPEC §16)
+PRUNE_SLICE = 500  # alerts one transaction of the prune deletes
 
 
 def scoped(monitor_id: int, key: str) -> str:
@@ -50,6 +53,7 @@ class OutboxItem:
     token: str = ""
     created_at: datetime | None = None
     unknown_error_since: datetime | None = None
+    passing_error_since: datetime | None = None
     action: str = POST
     broadcast: bool = False
     # The message a reply or an edit is about, as Slack knows it (None: it was never
@@ -150,6 +154,7 @@ class Outbox:
                         token,
                         alert.created_at,
                         alert.unknown_error_since,
+                        alert.passing_error_since,
                         action=alert.action,
                         broadcast=alert.broadcast,
                         parent_channel_id=parent.channel_id if parent else None,
@@ -194,62 +199,98 @@ class Outbox:
             channel_id=receipt.channel_id or None,
             sent_at=now,
             last_error=None,
+            passing_error_since=None,
         )
 
     def mark_retry(
-        self, item: OutboxItem, error: str, next_attempt_at: datetime, *, unknown_since: Any
+        self,
+        item: OutboxItem,
+        error: str,
+        next_attempt_at: datetime,
+        *,
+        unknown_since: Any,
+        passing_since: datetime | None = None,
     ) -> None:
         """Try again at `next_attempt_at`; `unknown_since` is when an error nobody
-        documented first came (kept while it lasts, None once another error comes)."""
+        documented first came (kept while it lasts, None once another error comes);
+        `passing_since` when Slack's passing trouble first refused it (kept till it goes)."""
         self._settle(
             item,
             last_error=error,
             next_attempt_at=next_attempt_at,
             unknown_error_since=unknown_since,
+            passing_error_since=passing_since,
         )
 
     def mark_failed(
-        self, item: OutboxItem, error: str, *, fixable: bool
+        self, item: OutboxItem, error: str, *, fixable: bool, passing_since: Any = None
     ) -> tuple[bool, int | None]:
         """A permanent failure: kept with its reason for the dashboard; a `fixable` one is
-        queued again once the channel or the token works (`requeue_failed`)."""
-        return self._settle(item, status=FAILED, last_error=error, fixable=fixable)
+        queued again once the channel or the token works (`requeue_failed`). With
+        `passing_since`, Slack's passing trouble refused it too long: sent again only when a
+        person asks."""
+        return self._settle(
+            item,
+            status=FAILED,
+            last_error=error,
+            fixable=fixable,
+            passing_error_since=passing_since,
+        )
 
-    def requeue_failed(self, now: datetime, *, channel: str | None = None) -> int:
-        """Queue the fixable failed alerts again (all, or `channel`'s: it works now)."""
+    def requeue_failed(
+        self,
+        now: datetime,
+        *,
+        channel: str | None = None,
+        summary: Summary | None = None,
+        refused_too: bool = False,
+    ) -> int:
+        """Queue the fixable failed alerts again (all, or `channel`'s: it works now), behind
+        what is pending (what is current goes first); `refused_too`: also those Slack's
+        passing trouble refused too long (a person pressed "send again").
+
+        Only those younger than `REPLAY_AGE` are sent again. With `summary`, each channel's
+        older ones are summed up in the one message it makes (queued ahead of the replay)
+        and marked SUMMED; without, they stay failed. Returns how many messages are queued.
+        """
+        which = [Alert.status == FAILED]
+        if refused_too:
+            which.append(or_(Alert.fixable.is_(True), Alert.passing_error_since.is_not(None)))
+        else:
+            which.append(Alert.fixable.is_(True))
+        if channel is not None:
+            which.append(Alert.channel == channel)
+        cutoff = now - REPLAY_AGE
         with self.db.transaction() as s:
-            query = update(Alert).where(Alert.status == FAILED, Alert.fixable.is_(True))
-            if channel is not None:
-                query = query.where(Alert.channel == channel)
+            old = [*which, Alert.created_at < cutoff]
+            queued = 0 if summary is None else sum_up(s, old, summary, now)
             result = s.execute(
-                query.values(
-                    status=PENDING, next_attempt_at=now, last_error=None, unknown_error_since=None
+                update(Alert)
+                .where(*which, Alert.created_at >= cutoff)
+                .values(
+                    status=PENDING,
+                    requeued=True,
+                    next_attempt_at=now,
+                    last_error=None,
+                    unknown_error_since=None,
+                    passing_error_since=None,
                 )
             )
-            return rowcount(result)
+            return queued + rowcount(result)
 
     # -- the log -----------------------------------------------------------------------
 
-    def prune(self, now: datetime, *, keep_days: int = 90) -> int:
-        """Forget delivered or failed alerts (and their event keys) older than `keep_days`;
-        returns how many alerts went. Pending alerts are never pruned.
-
-        An old event key can go: the snapshot has long moved past the change it names, so
-        no check can find that change again.
-        """
-        cutoff = now - timedelta(days=keep_days)
-        with self.db.transaction() as s:
-            old = select(Alert.id).where(Alert.created_at < cutoff, Alert.status != PENDING)
-            s.execute(delete(AlertEvent).where(AlertEvent.alert_id.in_(old)))
-            s.execute(
-                delete(AlertEvent).where(
-                    AlertEvent.alert_id.is_(None), AlertEvent.created_at < cutoff
-                )
-            )
-            gone = s.execute(
-                delete(Alert).where(Alert.created_at < cutoff, Alert.status != PENDING)
-            )
-            return rowcount(gone)
+    def prune(self, now: datetime, *, keep_days: int = KEEP_DAYS) -> int:
+        """Forget delivered or failed alerts (and their event keys) older than `keep_days`,
+        in slices of `PRUNE_SLICE`; returns how many alerts went. What `prune_alerts`
+        keeps is never pruned. (The prune job runs it through `retention.Retention`.)"""
+        cutoff, gone = now - timedelta(days=keep_days), 0
+        while True:
+            with self.db.transaction() as s:
+                n = prune_alerts(s, cutoff, PRUNE_SLICE)
+            gone += n
+            if n < PRUNE_SLICE:
+                return gone
 
     def recent(self, *, limit: int = 50, status: str | None = None) -> list[Alert]:
         with self.db.reading() as s:
@@ -276,14 +317,47 @@ class Outbox:
             return int(s.execute(query).scalar_one())
 
 
+def prune_alerts(s: Session, cutoff: datetime, limit: int) -> int:
+    """Delete at most `limit` alerts created before `cutoff`, with their event keys;
+    returns how many went. Never one still pending (claimed ones are pending too), nor
+    the parent of a pending reply or edit. (A reply to a message pruned meanwhile, in an
+    incident open for 90 days, goes to the channel: delivery posts a reply without its
+    parent there.)
+
+    An old event key can go: the snapshot has long moved past the change it names, so
+    no check can find that change again."""
+    child = aliased(Alert)
+    query = select(Alert.id).where(
+        Alert.created_at < cutoff,
+        Alert.status != PENDING,
+        ~exists().where(child.parent_id == Alert.id, child.status == PENDING),
+    )
+    ids = list(s.execute(query.order_by(Alert.id).limit(limit)).scalars())
+    if not ids:
+        return 0
+    s.execute(delete(AlertEvent).where(AlertEvent.alert_id.in_(ids)))
+    return rowcount(s.execute(delete(Alert).where(Alert.id.in_(ids))))
+
+
 def _head_of_channel() -> Any:
-    """The oldest pending alert of its channel (no older one is pending there), whose
-    message, when it replies to or edits one, is settled (sent, or failed for good)."""
-    older, parent = aliased(Alert), aliased(Alert)
+    """The first pending alert of its channel, whose message, when it replies to or edits
+    one, is settled (sent, or failed for good).
+
+    First: no pending alert of the channel goes before it, current ones (not `requeued`)
+    before requeued ones, each oldest first. One waiting for its own message holds up
+    no other (that message may be requeued, behind the current ones)."""
+    older, parent, its_parent = aliased(Alert), aliased(Alert), aliased(Alert)
+    before = or_(
+        and_(older.requeued == Alert.requeued, older.id < Alert.id),
+        and_(older.requeued.is_(False), Alert.requeued.is_(True)),
+    )
     return and_(
         Alert.status == PENDING,
         ~exists().where(
-            older.channel == Alert.channel, older.status == PENDING, older.id < Alert.id
+            older.channel == Alert.channel,
+            older.status == PENDING,
+            before,
+            ~exists().where(its_parent.id == older.parent_id, its_parent.status == PENDING),
         ),
         ~exists().where(parent.id == Alert.parent_id, parent.status == PENDING),
     )
@@ -296,6 +370,7 @@ def redirect_failed(s: Session, monitor_id: int, channel: str, now: datetime) ->
         .where(Alert.monitor_id == monitor_id, Alert.status == FAILED)
         .values(
             status=PENDING,
+            requeued=True,
             channel=channel,
             next_attempt_at=now,
             last_error=None,

@@ -12,6 +12,7 @@ from heroku_monitor.store.database import Database, rowcount
 from heroku_monitor.store.models import HerokuSpend
 
 WINDOW = timedelta(hours=1)
+KEEP = WINDOW * 2  # how long a minute's counts are kept (`retention.py` prunes them)
 
 
 def _minute(now: datetime) -> datetime:
@@ -50,5 +51,5 @@ class Spend:
 
     def prune(self, now: datetime) -> int:
         with self.db.transaction() as s:
-            gone = s.execute(delete(HerokuSpend).where(HerokuSpend.minute < now - WINDOW * 2))
+            gone = s.execute(delete(HerokuSpend).where(HerokuSpend.minute < now - KEEP))
             return rowcount(gone)

@@ -5,7 +5,7 @@ incidents and alerts); the watch holds the channel and interval they share."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -16,7 +16,7 @@ from heroku_monitor.core.outbound import Message
 from heroku_monitor.core.validation import DEFAULT_CHANNEL
 from heroku_monitor.store.database import Database, rowcount
 from heroku_monitor.store.models import KeyValue, Monitor, TeamWatch
-from heroku_monitor.store.monitors import new_monitor, remove
+from heroku_monitor.store.monitors import lock_monitor, new_monitor, remove
 from heroku_monitor.store.outbox import Outbox
 
 TEAM_SOURCE = "team"  # the `source` of a monitor a team watch made
@@ -128,12 +128,16 @@ class TeamWatches:
         *,
         error: str = "",
         farewells: Mapping[str, Message] | None = None,
+        gone: Collection[str] = (),
     ) -> TeamSync:
         """Follow the team's app list as a round read it: a monitor for each new app (its
-        first check, this round, is a baseline), and each monitor whose app left the team
-        dropped with its note from `farewells` (rendered by the caller) queued in the
-        channel. `team_apps` None: the list could not be read (`error` says why; nothing
-        changes)."""
+        first check, this round, is a baseline), unless a person's monitor watches that
+        app in the watch's channel already (SPEC §14: one alert per channel). A monitor
+        whose app the list lacks is kept (its state and incidents too) until Heroku
+        confirmed the app `gone` from the team (404, or another team's) or it has been
+        missing three rounds in a row (SPEC §16); then it is dropped with its note from
+        `farewells` (rendered by the caller) queued in the channel. `team_apps` None: the
+        list could not be read (`error` says why; nothing changes)."""
         with self.db.transaction() as s:
             watch = s.get(TeamWatch, watch_id, with_for_update=True)
             if watch is None:
@@ -142,13 +146,29 @@ class TeamWatches:
                 watch.last_error = error or "the team's apps could not be read"
                 return TeamSync()
             watch.last_error = None
-            watched = {
-                m.id: m.app_name
-                for m in s.execute(
-                    select(Monitor).where(Monitor.team_watch_id == watch_id)
+            mine = s.execute(select(Monitor).where(Monitor.team_watch_id == watch_id)).scalars()
+            monitors = {m.id: m for m in mine}
+            own = set(
+                s.execute(
+                    select(Monitor.app_name).where(
+                        Monitor.team_watch_id.is_(None),
+                        Monitor.slack_channel == watch.slack_channel,
+                    )
                 ).scalars()
-            }
-            change = rounds.team_change(team_apps, watched)
+            )
+            listed = [app for app in team_apps if app not in own]
+            # A person's monitor of the app in this channel posts its alerts: ours goes, quietly.
+            doubles = sorted((i, m.app_name) for i, m in monitors.items() if m.app_name in own)
+            watched = {i: m.app_name for i, m in monitors.items() if m.app_name not in own}
+            change = rounds.team_change(listed, watched)
+            held = rounds.absence(
+                change.drop, {i: m.missing_rounds or 0 for i, m in monitors.items()}, gone
+            )
+            for monitor_id, rounds_missing in held.kept:
+                monitors[monitor_id].missing_rounds = rounds_missing
+            for monitor in monitors.values():
+                if monitor.missing_rounds and monitor.app_name in listed:
+                    monitor.missing_rounds = 0  # seen again: it kept its state meanwhile
             added: list[tuple[int, str]] = []
             for app in change.add:
                 monitor = new_monitor(
@@ -163,12 +183,13 @@ class TeamWatches:
                 s.add(monitor)
                 s.flush()
                 added.append((monitor.id, app))
-            for monitor_id, app in change.drop:
-                note = (farewells or {}).get(app)
+            for monitor_id, app in [*held.drop, *doubles]:
+                lock_monitor(s, monitor_id)  # the monitor before its alerts (the lock order)
+                note = (farewells or {}).get(app) if app not in own else None
                 if note is not None:
                     self.outbox.enqueue(s, monitor_id, [note], now)
                 remove(s, monitor_id)
-            return TeamSync(tuple(added), tuple(app for _, app in change.drop))
+            return TeamSync(tuple(added), tuple(app for _, app in held.drop))
 
 
 def _view(w: TeamWatch, apps: tuple[str, ...]) -> TeamView:

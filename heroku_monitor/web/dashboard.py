@@ -26,6 +26,7 @@ from heroku_monitor.web.forms import (
     LogThresholdsForm,
     MentionForm,
     MonitorForm,
+    ResolveAfterForm,
     TeamForm,
 )
 from heroku_monitor.web.presenter import DEFAULT_THRESHOLDS
@@ -68,6 +69,10 @@ def update_config() -> Response | tuple[str, int]:
         return _render(failed=form, failed_slot=target or "config", status=400)
     now = service.clock()
     app_name, channel, interval = form.app_name.data, form.slack_channel.data, form.interval
+    first = service.monitors.all()[:1]
+    editing = int(target) if _is_id(target) else (first[0].id if first else None)
+    if _watched_twice(form, besides=editing):
+        return _render(failed=form, failed_slot=target or "config", status=400)
     if target:
         if not _is_id(target) or not service.monitors.update(
             int(target), app_name=app_name, channel=channel, interval=interval, now=now
@@ -94,7 +99,7 @@ def update_config() -> Response | tuple[str, int]:
 def add_monitor() -> Response | tuple[str, int]:
     service = current_service()
     form = MonitorForm()
-    if not form.validate_on_submit():
+    if not form.validate_on_submit() or _watched_twice(form, besides=None):
         return _render(failed=form, failed_slot="new", status=400)
     monitor_id = service.monitors.add(
         form.app_name.data, form.slack_channel.data, form.interval, service.clock()
@@ -104,6 +109,21 @@ def add_monitor() -> Response | tuple[str, int]:
         f"Added {form.app_name.data}: checked every {form.interval} min, alerts to "
         f"{form.slack_channel.data}; a check is running now.",
     )
+
+
+def _watched_twice(form: MonitorForm, *, besides: int | None) -> bool:
+    """Whether another monitor watches the form's app in its channel already (SPEC §14:
+    one app, one alert per channel); if so the app field says which."""
+    app, channel = form.app_name.data, form.slack_channel.data
+    other = current_service().monitors.watcher(app, channel, besides=besides)
+    if other is None:
+        return False
+    by = " (for a team watch)" if other.team_watch_id is not None else ""
+    form.app_name.errors = [
+        f"{app} is watched in {channel} already{by}: each alert would be posted twice; "
+        "pick another channel or edit that monitor."
+    ]
+    return True
 
 
 def _acted_on(monitor_id: int) -> MonitorView:
@@ -172,6 +192,21 @@ def set_log_thresholds(monitor_id: int) -> Response | tuple[str, int]:
     )
 
 
+@bp.post("/monitors/<int:monitor_id>/resolve-after")
+def set_resolve_after(monitor_id: int) -> Response | tuple[str, int]:
+    """How long every dyno of the monitor's crash or down incidents must stay up before
+    the incident is resolved: a whole number of minutes from 0 to 60."""
+    monitors = current_service().monitors
+    form = ResolveAfterForm()
+    return _save_setting(
+        monitor_id,
+        form,
+        form.resolve_after,
+        lambda mid, value, now: monitors.set_resolve_after(mid, int(value or 0), now),
+        lambda value: f"Dyno incidents now resolve after {value} min with every dyno up.",
+    )
+
+
 def _save_setting(
     monitor_id: int,
     form: FlaskForm,
@@ -218,7 +253,7 @@ def retry_alerts() -> Response:
     if not ActionForm().validate_on_submit():
         abort(400, "The form expired; reload the page and try again.")
     service = current_service()
-    count = service.outbox.requeue_failed(service.clock())
+    count = service.delivery.requeue_failed(by_person=True)
     service.scheduler.deliver_soon()
     flash(f"Sending {count} undelivered alert{'s' if count != 1 else ''} again.", "ok")
     return redirect(url_for("dashboard.index"), code=303)

@@ -112,5 +112,21 @@ class LogThresholdsForm(FlaskForm):
     thresholds = StringField("Log alerts at", validators=[_rule(_thresholds, _thresholds_text)])
 
 
+def _resolve_after(value: str) -> str | None:
+    return validation.parse_resolve_after(value)[1]
+
+
+class ResolveAfterForm(FlaskForm):
+    """How long a monitor's crash or down incidents stay up before they are resolved."""
+
+    resolve_after = StringField(
+        "Resolve after (minutes)",
+        validators=[
+            InputRequired("Enter a number of minutes from 0 to 60."),
+            _rule(_resolve_after),
+        ],
+    )
+
+
 class ActionForm(FlaskForm):
     """A button that changes something: only its CSRF token."""

@@ -33,6 +33,8 @@ def healthz() -> tuple[Response, int]:
         "last_check_ok": last.ok,
         "last_error": last.error,
         "heroku_rate_limit_remaining": service.heroku.rate_limit_remaining,
+        # Checks that failed on a bug (each traceback logged once, then counted).
+        "internal_errors": service.checker.internal_errors,
     }
     problems = [] if running else ["the scheduler is stopped"]
     try:

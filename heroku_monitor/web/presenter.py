@@ -90,6 +90,7 @@ class Page:
     polling: Polling
     default_mention: str = "here"
     default_thresholds: str = DEFAULT_THRESHOLDS
+    default_resolve_after: int = 10  # RESOLVE_AFTER_MINUTES
 
     def fmt(self, moment: datetime | None) -> str:
         return _fmt(moment, self.now)
@@ -215,6 +216,7 @@ def page(
         throttle=checker.throttle_note(now),
         demo=service.simulator is not None,
         default_mention=settings.alert_mention,
+        default_resolve_after=settings.resolve_after_minutes,
         polled_every_seconds={
             m.check_interval: scheduler.interval_seconds(m.check_interval) for m in monitors
         },

@@ -129,3 +129,9 @@ def test_a_team_watch_adds_new_apps_and_drops_the_ones_gone():
     change = rounds.team_change(["api", "web", "new"], {1: "api", 2: "web", 3: "gone"})
     assert change.add == ("new",) and change.drop == ((3, "gone"),)
     assert rounds.team_change([], {}) == rounds.TeamChange()
+
+
+def test_a_team_app_missing_from_a_listing_is_dropped_at_three_rounds_or_when_gone():
+    held = rounds.absence([(1, "blip"), (2, "long"), (3, "deleted")], {2: 2}, gone={"deleted"})
+    assert held.drop == ((2, "long"), (3, "deleted"))
+    assert held.kept == ((1, 1),)

@@ -17,6 +17,7 @@ from heroku_monitor.core.incidents.machine import (
 from heroku_monitor.core.incidents.model import (
     ACKNOWLEDGED,
     ALERT,
+    BACK_UP,
     DYNOS,
     ESCALATION,
     FOLLOW_UP,
@@ -41,6 +42,7 @@ from heroku_monitor.core.incidents.run import CRASH_LOOP, CRASH_WINDOW
 __all__ = [
     "ACKNOWLEDGED",
     "ALERT",
+    "BACK_UP",
     "CRASH_LOOP",
     "CRASH_WINDOW",
     "DYNOS",

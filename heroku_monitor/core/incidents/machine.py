@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from heroku_monitor.core import detect
 from heroku_monitor.core.detect import Event
@@ -71,13 +71,16 @@ def apply(
     snapshot: AppSnapshot | None = None,
     mention: str = "here",
     snoozes: Sequence[Snooze] = (),
+    resolve_after: timedelta = STABLE_FOR,
 ) -> Outcome:
     """The incidents after a check at `now` found `events` (each new: the shell drops keys
     it has seen). `snapshot`: what that check kept of the app (its releases name a suspect
     deploy; a dyno no longer in it was scaled away, so it is not down). `mention`: the
-    monitor's mention setting for an escalation. Quiet incidents are closed first (`tick`).
+    monitor's mention setting for an escalation. `resolve_after`: the monitor's resolve
+    hold (RESOLVE_AFTER_MINUTES or its own; zero ends a dyno incident in the check that
+    finds its dynos all up). Quiet incidents are closed first (`tick`).
     """
-    ticked = tick(incidents, now, snoozes=snoozes)
+    ticked = tick(incidents, now, snoozes=snoozes, resolve_after=resolve_after)
     run = Run(ticked.incidents, ticked.snoozes, now, ticked.actions)
     groups: dict[tuple[str, str], list[Event]] = {}
     for event in events:
@@ -99,23 +102,26 @@ def apply(
         if incident is not None:
             run.settle(incident, kind, group)
     run.watch_dynos(snapshot)
+    run.resolve_held(resolve_after)
     return run.finish()
 
 
 def tick(
-    incidents: Sequence[Incident], now: datetime, *, snoozes: Sequence[Snooze] = ()
+    incidents: Sequence[Incident],
+    now: datetime,
+    *,
+    snoozes: Sequence[Snooze] = (),
+    resolve_after: timedelta = STABLE_FOR,
 ) -> Outcome:
     """Close what has been quiet long enough at `now`: a log incident after QUIET_FOR
-    without an alert, a dyno incident whose dynos have all been up for STABLE_FOR."""
+    without an alert, a dyno incident whose dynos have all been up for `resolve_after`
+    (the monitor's resolve hold)."""
     run = Run(incidents, snoozes, now)
     for incident in incidents:
-        if not incident.is_open:
-            continue
-        if incident.family == DYNOS and incident.recovering_since is not None:
-            if now - incident.recovering_since >= STABLE_FOR:
-                run.resolve(incident, incident.recovering_since)
-        elif is_log_kind(incident.family) and now - incident.last_seen >= QUIET_FOR:
+        quiet = now - incident.last_seen >= QUIET_FOR
+        if incident.is_open and is_log_kind(incident.family) and quiet:
             run.resolve(incident, incident.last_seen)
+    run.resolve_held(resolve_after)
     return run.finish()
 
 

@@ -44,6 +44,7 @@ FOLLOW_UP = "follow_up"
 ESCALATION = "escalation"
 ACKNOWLEDGED = "acknowledged"
 RESOLVED = "resolved"
+BACK_UP = "back_up"  # some of a dyno incident's dynos are up again, others still down
 STATE = "state"  # the opening message with the incident's current state
 SNOOZE_ENDED = "snooze_ended"
 
@@ -126,6 +127,7 @@ class Action:
     broadcast: bool = False  # REPLY: also show it in the channel (`reply_broadcast`)
     mention: str = ""  # ESCALATION: the monitor's setting, see `mention_markup`
     snooze: Snooze | None = None  # SNOOZE_ENDED: the snooze and what it muted
+    dynos: tuple[str, ...] = ()  # BACK_UP: the dynos that came back (`incident.down`: not yet)
 
 
 @dataclass(frozen=True)

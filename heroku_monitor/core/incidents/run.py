@@ -13,6 +13,7 @@ from heroku_monitor.core import detect
 from heroku_monitor.core.detect import Event
 from heroku_monitor.core.incidents.model import (
     ALERT,
+    BACK_UP,
     DYNOS,
     ESCALATION,
     FOLLOW_UP,
@@ -76,6 +77,8 @@ class Run:
         self.shown = {i.id: _shown(i) for i in incidents}
         self.snoozes = {s.app: s for s in snoozes}
         self.actions = list(actions)
+        self.down_before = {i.id: i.down for i in incidents}
+        self.scaled_away: dict[str, set[str]] = {}  # incident id -> its dynos gone meanwhile
 
     def open_of(self, app: str, family: str) -> Incident | None:
         found = (i for i in self.incidents.values() if (i.app, i.family) == (app, family))
@@ -228,18 +231,54 @@ class Run:
             self.resolve(incident, self.now, events)
 
     def watch_dynos(self, snapshot: AppSnapshot | None) -> None:
-        """Dyno incidents whose dynos are all up (or scaled away) start their STABLE_FOR."""
+        """Dyno incidents whose dynos are all up (or scaled away) start their resolve hold."""
         for incident in list(self.incidents.values()):
             if incident.family != DYNOS or not incident.is_open:
                 continue
             down = incident.down
             if snapshot is not None and snapshot.app == incident.app:
                 states = {d.name: d.state for d in snapshot.dynos}
+                away = self.scaled_away.setdefault(incident.id, set())
+                away.update(n for n in down if n not in states)
                 down = tuple(n for n in down if n in states and states[n] != "up")
             since = incident.recovering_since
             if not down and since is None:
                 since = self.now
             self.put(replace(incident, down=down, recovering_since=since if not down else None))
+
+    def resolve_held(self, hold: timedelta) -> None:
+        """End the dyno incidents whose dynos have all been up for `hold` (the monitor's
+        resolve hold); "Resolved after N min" counts to the moment they came up."""
+        for incident in list(self.incidents.values()):
+            since = incident.recovering_since
+            if incident.family != DYNOS or not incident.is_open or since is None:
+                continue
+            if self.now - since >= hold:
+                self.resolve(incident, since)
+
+    def back_up(self, incident: Incident) -> None:
+        """A reply naming the dynos of `incident` up again while others are still down (a
+        partial recovery is otherwise silent: the edit alone is easy to miss)."""
+        before = self.down_before.get(incident.id, ())
+        if incident.family != DYNOS or not incident.is_open or not incident.down:
+            return
+        away = self.scaled_away.get(incident.id, set())
+        back = tuple(n for n in before if n not in incident.down and n not in away)
+        if not back:
+            return
+        key = f"{incident.id}:up:{_digest((*back, self.now.isoformat()))}"
+        self.emit(
+            Action(
+                REPLY,
+                BACK_UP,
+                key,
+                incident.app,
+                self.now,
+                incident.id,
+                incident=incident,
+                dynos=back,
+            )
+        )
 
     def resolve(self, incident: Incident, at: datetime, events: Sequence[Event] = ()) -> None:
         ended = self.put(replace(incident, resolved_at=at, down=()))
@@ -252,7 +291,10 @@ class Run:
         )
 
     def finish(self) -> Outcome:
-        """One edit of the opening message per incident whose shown state changed."""
+        """A reply per incident some of whose dynos came back; one edit of the opening
+        message per incident whose shown state changed."""
+        for incident in list(self.incidents.values()):
+            self.back_up(incident)
         for incident in list(self.incidents.values()):
             before = self.shown.get(incident.id)
             if before is None or before == _shown(incident) or incident.muted:
