@@ -46,6 +46,17 @@ def quietly(step: Callable[..., object], *args: object) -> None:
         step(*args)
 
 
+def rounds_until(service: Service, mid: int, condition: Callable[[], bool]) -> None:
+    """Polling rounds, one after another, until `condition` holds (a round may find the app
+    claimed by a check of the scheduler's own, or a connection the restart cut)."""
+
+    def a_round_then(check: Callable[[], bool]) -> bool:
+        quietly(service.scheduler.run_round, {mid})
+        return check()
+
+    wait_until(lambda: a_round_then(condition), timeout=20)
+
+
 def crashes(world: World) -> list[str]:
     return [text for text in world.texts() if text.startswith(CRASH)]
 
@@ -79,16 +90,14 @@ def test_postgresql_restarted_during_a_round_loses_no_alert_and_healthz_tells_th
         assert crashes(world) == []  # nothing could be recorded: nothing was half-sent
 
         own_server.start()
-        service.scheduler.run_round({mid})  # the next round sees the crash, once
-        wait_until(lambda: len(crashes(world)) == 1)
+        rounds_until(service, mid, lambda: len(crashes(world)) == 1)  # the next round sees it
         assert healthz(web)[0] == 200  # its checks use the database again
 
         world.sim.restart_dyno(APP, "web.1")
         service.scheduler.run_round({mid})
         world.sim.crash_dyno(APP, "web.1")
         own_server.restart()  # between rounds this time
-        service.scheduler.run_round({mid})
-        wait_until(lambda: len(crashes(world)) == 2)
+        rounds_until(service, mid, lambda: len(crashes(world)) == 2)
         service.scheduler.run_round({mid})
         assert len(crashes(world)) == 2  # each crash once
         assert healthz(web)[0] == 200
