@@ -16,7 +16,7 @@ from heroku_monitor.web import create_app
 from heroku_sim import Simulator, SimulatorServer
 from tests.fakes import FakeSlack
 from tests.support.simulator import FakeClock
-from tests.support.web import csrf_token
+from tests.support.web import csrf_token, wait_until
 from tests.support.world import APP, QUICK, World
 
 CRASH = "🚨 *ALERT: Dyno Crash Detected* 🚨"
@@ -96,7 +96,7 @@ def test_a_partial_recovery_replies_in_the_thread_and_edits_each_dynos_state(
     assert opening(world.slack)["text"].splitlines()[-1] == "🩹 every dyno is up again"
     clock.advance(minutes=10)
     service.conversations.tick()
-    assert len(resolved(world.slack)) == 1
+    wait_until(lambda: len(resolved(world.slack)) == 1)
 
 
 # ---------------------------------------------------------------------- the resolve hold
@@ -124,7 +124,7 @@ def test_resolve_after_minutes_is_how_long_the_dynos_stay_up_before_the_incident
         assert resolved(world.slack) == []
         clock.advance(minutes=1)
         service.conversations.tick()
-        assert len(resolved(world.slack)) == 1
+        wait_until(lambda: len(resolved(world.slack)) == 1)
     finally:
         service.stop()
 
@@ -187,4 +187,4 @@ def test_a_monitors_resolve_hold_is_used_when_time_ends_the_incident(
     assert resolved(world.slack) == []  # the setting's 10 minutes would have ended it
     clock.advance(minutes=1)
     service.conversations.tick()
-    assert len(resolved(world.slack)) == 1
+    wait_until(lambda: len(resolved(world.slack)) == 1)
