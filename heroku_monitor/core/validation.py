@@ -89,12 +89,13 @@ def whole_number(value: str, low: int, high: int) -> int | None:
 
 def parse_interval(value: str | int) -> tuple[int | None, str | None]:
     """(minutes, None) for a whole number from 1 to 60, else (None, the error)."""
-    minutes = whole_number(str(value), INTERVAL_MIN, INTERVAL_MAX)
+    return _minutes(value, INTERVAL_MIN, INTERVAL_MAX, "The check interval")
+
+
+def _minutes(value: str | int, low: int, high: int, what: str) -> tuple[int | None, str | None]:
+    minutes = whole_number(str(value), low, high)
     if minutes is None:
-        return None, (
-            "The check interval is a whole number of minutes from "
-            f"{INTERVAL_MIN} to {INTERVAL_MAX}."
-        )
+        return None, f"{what} is a whole number of minutes from {low} to {high}."
     return minutes, None
 
 
@@ -104,10 +105,4 @@ RESOLVE_AFTER_MIN, RESOLVE_AFTER_MAX = 0, 60  # minutes
 
 def parse_resolve_after(value: str | int) -> tuple[int | None, str | None]:
     """(minutes, None) for a whole number from 0 to 60, else (None, the error)."""
-    minutes = whole_number(str(value), RESOLVE_AFTER_MIN, RESOLVE_AFTER_MAX)
-    if minutes is None:
-        return None, (
-            "The resolve hold is a whole number of minutes from "
-            f"{RESOLVE_AFTER_MIN} to {RESOLVE_AFTER_MAX}."
-        )
-    return minutes, None
+    return _minutes(value, RESOLVE_AFTER_MIN, RESOLVE_AFTER_MAX, "The resolve hold")
