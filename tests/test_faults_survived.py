@@ -1,24 +1,29 @@
-"""Faults survived (SPEC §16): PostgreSQL restarted in the middle of a polling round. Every
-alert arrives, in order, once, and `/healthz` tells the truth throughout: 503 naming the
-database while it is down, 200 once it is back."""
+"""Faults survived (SPEC §16): PostgreSQL restarted in the middle of a polling round, and Slack
+answering 500 for an hour. Every alert arrives, in order, once, and `/healthz` tells the
+truth throughout: 503 naming the database while it is down, 200 once it is back."""
 
 from __future__ import annotations
 
 import contextlib
 import threading
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 
 import pytest
 from sqlalchemy.exc import SQLAlchemyError
 
 from heroku_monitor.service import Service
+from heroku_monitor.store.outbox import FAILED, PENDING
 from heroku_monitor.web import create_app
 from tests.support import own_postgres
 from tests.support.own_postgres import OwnPostgres
+from tests.support.simulator import FakeClock
 from tests.support.web import NO_INTERVAL_POLLS, wait_until
 from tests.support.world import APP, World, first_monitor
 
 CRASH = "🚨 *ALERT: Dyno Crash Detected* 🚨"
+DEPLOY = "🚀 *New Deploy Detected* 🚀"
+CONFIG = "⚙️ *Config Vars Changed* ⚙️"
 
 
 @pytest.fixture
@@ -103,3 +108,41 @@ def test_postgresql_restarted_during_a_round_loses_no_alert_and_healthz_tells_th
         assert healthz(web)[0] == 200
     finally:
         service.stop()
+
+
+def test_slack_answering_500_for_an_hour_loses_no_alert_and_sends_them_in_order_once(
+    world: World,
+):
+    """An hour of Slack 500s (the clock moved on, the delivery retrying as it is due): the
+    alerts queued meanwhile all arrive once Slack is well, once each, in the order they
+    happened; what had waited an hour goes as plain text (SPEC §16)."""
+    service, mid = world.baseline()
+    clock = FakeClock()
+    clock.now = service.clock()
+    service.delivery.clock = clock
+    world.slack.fail_next(100_000, status=500)
+    world.sim.crash_dyno(APP, "web.1")
+    service.checker.check(mid)
+    world.sim.deploy(APP, "ann@example.com")
+    service.checker.check(mid)
+    world.sim.set_config(APP, {"FEATURE_FLAG": "on"})
+    service.checker.check(mid)
+    queued = service.outbox.count(PENDING)
+    assert queued >= 3
+    start = clock.now
+    while clock.now - start < timedelta(hours=1):  # Slack is down for an hour
+        due = service.outbox.next_due(clock())
+        assert due is not None  # nothing was given up on
+        clock.now = max(clock.now, due)
+        service.delivery.run()
+    assert world.slack.messages == []
+    world.slack.reset()  # well again
+    for _ in range(2 * queued):  # the posts, and the edit of the crash's message
+        due = service.outbox.next_due(clock())
+        if due is None:
+            break
+        clock.now = max(clock.now, due)
+        service.delivery.run()
+    firsts = [text.split("\n")[0] for text in world.texts()]
+    assert firsts == [CRASH, DEPLOY, CONFIG]  # in the order they happened, once each
+    assert service.outbox.count(PENDING) == 0 and service.outbox.count(FAILED) == 0
