@@ -139,8 +139,9 @@ def from_env(env: Mapping[str, str], *, demo: bool = False, require_slack: bool 
     heartbeat_url = get("HEARTBEAT_URL")
     if heartbeat_url and not _is_http_url(heartbeat_url):
         errors.append(
-            f"HEARTBEAT_URL {heartbeat_url!r} is not an http(s) URL: give the check's ping "
-            "URL, like https://hc-ping.com/<uuid>."
+            # Not the value itself: a ping URL is a secret.
+            "HEARTBEAT_URL is not an http(s) URL: give the check's ping URL, "
+            "like https://hc-ping.com/<uuid>."
         )
     team = get("MONITORED_TEAM")
     if team and (problem := validation.team_name_error(team)):

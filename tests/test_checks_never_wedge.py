@@ -220,3 +220,25 @@ def test_the_leader_keeps_its_lease_while_a_round_runs_longer_than_the_lease(wor
         world.sim.set_latency(0)
         for service in services:
             service.stop()
+
+
+def test_a_delivery_that_hits_a_bug_is_not_charged_to_the_apps_check(
+    world: World, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+):
+    """The check was recorded before its delivery ran: a bug in delivering is logged (once)
+    and the alert waits in the outbox, but the app's checks did not fail."""
+    service, mid = world.baseline()
+    try:
+        monkeypatch.setattr(service.delivery, "run", a_bug)
+        world.sim.crash_dyno(APP, "web.1")
+        for _ in range(4):
+            result = service.checker.check(mid)
+            assert result is not None and result.ok, result
+        monitor = service.monitors.get(mid)
+        assert monitor is not None and monitor.failures == 0
+        assert len(tracebacks(caplog)) == 1
+        monkeypatch.undo()
+        service.delivery.run()
+        assert firsts(world) == [CRASH]  # it was kept, and goes once delivery works
+    finally:
+        service.stop()

@@ -183,3 +183,21 @@ def test_no_heartbeat_url_no_heartbeat(world: World):
         assert service.scheduler.polling.heartbeat is None
     finally:
         service.stop()
+
+
+def test_a_heartbeat_that_cannot_connect_never_logs_its_secret_path(
+    caplog: pytest.LogCaptureFixture,
+):
+    from tests.support.processes import free_port
+
+    secret = "/ping/0b1c2d3e-4f5a-6b7c-8d9e-secret"
+    heartbeat = Heartbeat(f"http://127.0.0.1:{free_port()}{secret}", timeout=5)  # refused
+    try:
+        with caplog.at_level(logging.INFO, logger="heroku_monitor.runtime.heartbeat"):
+            assert heartbeat.ping()
+            heartbeat.wait(timeout=5)
+        assert heartbeat.failed == 1
+        assert caplog.records, "the failure is said"
+        assert all("secret" not in r.getMessage() for r in caplog.records)
+    finally:
+        heartbeat.close()

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from heroku_monitor.core.outbound import REPLY, Message
+from heroku_monitor.core.outbound import REPLY, UPDATE, Message
 from heroku_monitor.runtime.delivery import Delivery
 from heroku_monitor.slack.notifier import SlackNotifier
 from heroku_monitor.store.outbox import FAILED, PENDING, SENT
@@ -249,3 +249,23 @@ def test_a_reply_queued_before_a_requeue_waits_for_its_requeued_message_without_
     posted = slack.messages
     assert [m["text"] for m in posted] == ["other", "opened", "again"]
     assert posted[2]["thread_ts"] == posted[1]["ts"]
+
+
+def test_an_edit_of_a_message_that_no_longer_exists_is_refused_not_sent_again_and_again(
+    storage: Storage, slack: FakeSlack
+):
+    """An incident open past the alert log's 90 days: its opening message was pruned, so
+    an edit of it has nothing to edit. It fails for good, and a later success in the
+    channel does not queue it again (before: "not delivered", requeued at every send)."""
+    clock = Now(T0)
+    edit = Message("my-app", "incident", "state", BLOCKS, (), action=UPDATE, parent_key="gone:open")
+    queue(storage, "#alerts", T0, edit)
+    run = delivery(storage, slack, clock)
+    run.run()
+    (failed,) = storage.outbox.recent(status=FAILED)
+    assert failed.last_error == "its_message_was_refused"
+    queue(storage, "#alerts", T0, message("later", "a later alert"))
+    run.run()  # a success in the channel: what failed there fixably would go again
+    assert [m["text"] for m in slack.messages] == ["a later alert"]
+    assert slack.updates == [] and storage.outbox.count(PENDING) == 0
+    assert [a.id for a in storage.outbox.recent(status=FAILED)] == [failed.id]

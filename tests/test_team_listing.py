@@ -191,3 +191,25 @@ def test_a_second_monitor_of_an_app_in_one_channel_is_refused_on_the_dashboard(
         assert len(service.monitors.all()) == 2
     finally:
         service.stop()
+
+
+def test_a_paused_monitor_of_an_app_does_not_stop_its_team_from_watching_it(acme: World):
+    """A person's paused monitor posts nothing: the team's monitor of the app stays, and
+    alerts (the one-alert-per-channel rule counts only monitors that post)."""
+    service = acme.service(
+        monitored_app_name="demo-app", monitored_team="acme", slack_channel="#heroku-alerts"
+    )
+    try:
+        (own,) = [m.id for m in service.monitors.all()]
+        service.monitors.set_paused(own, True, service.clock())
+        rounds(service, 1)  # the team watch makes its monitor of demo-app: the baseline
+        team_made = [m for m in service.monitors.all() if m.team_watch_id is not None]
+        assert [m.app_name for m in team_made] == ["demo-app"]
+        rounds(service, 2)
+        assert [m.id for m in service.monitors.all() if m.team_watch_id] == [team_made[0].id]
+        acme.sim.crash_dyno("demo-app", "web.1")
+        rounds(service, 1)
+        acme.slack.wait_for_messages(1)
+        assert firsts(acme, "#heroku-alerts") == [CRASH]
+    finally:
+        service.stop()

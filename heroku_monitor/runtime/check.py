@@ -177,7 +177,7 @@ class Checker:
             except Exception:  # the bug is in recording itself: count the failure alone
                 self.monitors.count_failure(monitor_id, app, now, reason)
             if deliver:
-                self.delivery.run()
+                self._deliver()
         except SQLAlchemyError as db_exc:
             log.warning(
                 "counting the failed check of monitor %s failed on the database: %s",
@@ -187,6 +187,16 @@ class Checker:
         except Exception as again:
             self.bugs.met(again, "counting the failed check of monitor %s", monitor_id)
         return CheckResult(monitor_id, app, False, now, [], reason)
+
+    def _deliver(self) -> None:
+        """The check's delivery run. What goes wrong there is the delivery's, logged (a bug
+        once), and never charged to the app: its check was recorded already."""
+        try:
+            self.delivery.run()
+        except SQLAlchemyError as exc:
+            log.warning("delivery after a check failed on the database: %s", database_problem(exc))
+        except Exception as exc:
+            self.bugs.met(exc, "delivery after a check")
 
     def _claimed(
         self,
@@ -272,7 +282,7 @@ class Checker:
         if fresh:
             log.info("%s: %s", app, ", ".join(e.kind for e in fresh))
         if deliver:
-            self.delivery.run()
+            self._deliver()
         return CheckResult(monitor_id, app, error is None, now, fresh, error)
 
     def _read(

@@ -149,7 +149,8 @@ class Delivery:
                 return self.notifier.update(item.channel, "", item.text, blocks)
             if not (where and item.parent_ts):
                 # Failed with its message: sent again with it (after it) once that goes.
-                refused = item.parent_status == SUMMED or (
+                # No message at all (pruned after 90 days, or never queued): nothing to edit.
+                refused = item.parent_status in (None, SUMMED) or (
                     item.parent_status == FAILED and not item.parent_fixable
                 )
                 reason = "its_message_was_refused" if refused else "its_message_was_not_delivered"

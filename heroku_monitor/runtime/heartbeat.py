@@ -69,7 +69,9 @@ class Heartbeat:
             response = self._session.get(self.url, timeout=self.timeout)
             response.raise_for_status()
         except requests.RequestException as exc:
-            self._failed(f"{type(exc).__name__}: {exc}".replace(self.url, self.host))
+            # Never the error's own text: it quotes the URL's path, the check's secret.
+            status = getattr(exc.response, "status_code", None)
+            self._failed(f"{type(exc).__name__}" + (f" (HTTP {status})" if status else ""))
             return
         except Exception:  # a bug: its traceback once, and the rounds go on
             self.failed += 1

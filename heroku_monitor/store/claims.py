@@ -54,22 +54,30 @@ class CheckClaims:
         that check runs once more when it ends (it may have read Heroku before the change
         that made us ask)."""
         token = f"{self.owner}:{uuid.uuid4().hex[:12]}"
-        with self.db.transaction() as s:
-            row = self._row(s, monitor_id)
-            if row is None:
-                return None
-            if (
-                row.holder is not None
-                and row.until is not None
-                and row.until > now
-                and not self._left_by_us(monitor_id, row.holder)
-            ):
-                if ask_again:
-                    row.again = True
-                return None
-            row.holder, row.until, row.again = token, now + self.ttl, False
-            with self._lock:  # before the commit: another thread waits on the row till then
-                self._held[monitor_id] = token
+        try:
+            with self.db.transaction() as s:
+                row = self._row(s, monitor_id)
+                if row is None:
+                    return None
+                if (
+                    row.holder is not None
+                    and row.until is not None
+                    and row.until > now
+                    and not self._left_by_us(monitor_id, row.holder)
+                ):
+                    if ask_again:
+                        row.again = True
+                    return None
+                row.holder, row.until, row.again = token, now + self.ttl, False
+                with self._lock:  # before the commit: another thread waits on the row till then
+                    self._held[monitor_id] = token
+        except BaseException:
+            # The commit may have reached the database all the same: the row then shows a
+            # claim of ours nobody holds, which our next claim takes back at once.
+            with self._lock:
+                if self._held.get(monitor_id) == token:
+                    del self._held[monitor_id]
+            raise
         return token
 
     def _left_by_us(self, monitor_id: int, holder: str) -> bool:

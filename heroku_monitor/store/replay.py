@@ -14,6 +14,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from heroku_monitor.core.outbound import Message
+from heroku_monitor.store.database import rowcount
 from heroku_monitor.store.models import Alert
 
 SUMMED = "summed"  # failed, and too old to send again: summed up in one message instead
@@ -30,7 +31,6 @@ def sum_up(s: Session, old: list[Any], summary: Summary, now: datetime) -> int:
     groups = s.execute(
         select(
             Alert.channel,
-            func.count(),
             func.min(Alert.created_at),
             func.max(Alert.created_at),
             func.max(Alert.id),
@@ -38,14 +38,20 @@ def sum_up(s: Session, old: list[Any], summary: Summary, now: datetime) -> int:
         .where(*old)
         .group_by(Alert.channel)
     ).all()
-    for channel, count, first, last, last_id in groups:
-        s.execute(
-            update(Alert)
-            .where(*old, Alert.channel == channel, Alert.id <= last_id)
-            .values(status=SUMMED)
-            .execution_options(synchronize_session=False)
+    written = 0
+    for channel, first, last, last_id in groups:
+        summed = rowcount(
+            s.execute(
+                update(Alert)
+                .where(*old, Alert.channel == channel, Alert.id <= last_id)
+                .values(status=SUMMED)
+                .execution_options(synchronize_session=False)
+            )
         )
-        message = summary(count, first, last)
+        if summed == 0:
+            continue  # another process summed them up meanwhile (its summary stands)
+        message = summary(summed, first, last)
+        written += 1
         s.add(
             Alert(  # pending, the column's default
                 key=f"undelivered:{channel}:{last_id}",  # each alert is summed up once
@@ -59,4 +65,4 @@ def sum_up(s: Session, old: list[Any], summary: Summary, now: datetime) -> int:
                 next_attempt_at=now,
             )
         )
-    return len(groups)
+    return written

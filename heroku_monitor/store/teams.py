@@ -86,7 +86,8 @@ class TeamWatches:
     def delete(self, watch_id: int) -> bool:
         """Stop watching the team: its monitors go too (their alerts stay in the log)."""
         with self.db.transaction() as s:
-            watch = s.get(TeamWatch, watch_id)
+            # The watch first, as a round's sync locks it (store/database.py's lock order).
+            watch = s.get(TeamWatch, watch_id, with_for_update=True)
             if watch is None:
                 return False
             ids = s.execute(select(Monitor.id).where(Monitor.team_watch_id == watch_id)).scalars()
@@ -153,6 +154,8 @@ class TeamWatches:
                     select(Monitor.app_name).where(
                         Monitor.team_watch_id.is_(None),
                         Monitor.slack_channel == watch.slack_channel,
+                        # A paused one posts nothing: the team's own monitor keeps watching.
+                        Monitor.paused.is_(False),
                     )
                 ).scalars()
             )
