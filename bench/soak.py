@@ -47,6 +47,7 @@ from heroku_monitor.runtime import drains
 from heroku_monitor.runtime.scheduler import PRUNE_EVERY
 from heroku_monitor.service import Patience, Service
 from heroku_monitor.settings import Settings
+from heroku_monitor.store.log_counts import batch_key
 from heroku_monitor.store.models import Base, LogBatch
 from heroku_sim import Simulator, SimulatorServer
 from heroku_sim.logs import router_error
@@ -98,6 +99,17 @@ def database(backend: str, workdir: str) -> Iterator[str]:
     finally:
         with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def postgres_problem() -> str | None:
+    """Why the local PostgreSQL server cannot be used (None: it can)."""
+    import psycopg
+
+    try:
+        psycopg.connect(POSTGRES_ADMIN, connect_timeout=3).close()
+    except psycopg.Error as exc:
+        return str(exc).strip().splitlines()[0]
+    return None
 
 
 def batch_body(app: str, start: datetime, minutes: int, errors: bool) -> bytes:
@@ -153,11 +165,11 @@ def batch_row_bytes(service: Service, backend: str, apps: list[str], n: int = 20
     the real shape (an app's name and a Logplex frame id) and taking them out again."""
     before = _batches_bytes(service, backend)
     now = service.clock()
+    # a real Logplex-Frame-Id is 32 hex digits
     rows = [
-        {"key": f"{apps[i % len(apps)]}:{uuid.uuid4().hex}", "app_name": apps[i % len(apps)],
-         "seen_at": now, "lines": 3}
+        {"key": batch_key(apps[i % len(apps)], uuid.uuid4().hex.upper()), "seen_at": now}
         for i in range(n)
-    ]  # fmt: skip
+    ]
     with service.db.transaction() as s:
         s.execute(insert(LogBatch), rows)
     if backend == "postgres":
@@ -310,6 +322,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-retention", dest="retention", action="store_false")
     args = parser.parse_args(argv)
     backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
+    if "postgres" in backends and (problem := postgres_problem()):
+        print(f"PostgreSQL soak skipped: no server at {POSTGRES_ADMIN} ({problem}).")
+        backends.remove("postgres")
     for backend in backends:
         soak(backend, args)
 

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from sqlalchemy import inspect, select
+
 from heroku_monitor.core.logs.count import CodeCount, Counts, MinuteCounts
 from heroku_monitor.store.database import Database
 from heroku_monitor.store.log_counts import LogCounts, as_minutes, as_rows
+from heroku_monitor.store.models import LogBatch
 from tests.support.builders import T0
 
 
@@ -32,6 +35,25 @@ def test_a_batch_sent_again_is_counted_once(database_url: str):
     assert counts.since("my-app", T0 - timedelta(minutes=5)) == [
         (T0.replace(second=0), "code:H12", 3)
     ]
+
+
+def test_an_hour_of_batch_ids_at_two_batches_a_second_for_50_apps_is_small_rows(
+    database_url: str,
+):
+    """SPEC §16: 360,000 ids an hour stay well under 100 MB: a 22-character digest and a
+    time a row, no index but the key; the same batch is still found again by any process."""
+    db = Database(database_url)
+    frame = "09C557EAFCFB6CF2740EE62F62971098"  # a Logplex-Frame-Id
+    assert LogCounts(db).take("a-rather-long-app-name-of-30ch", frame, [], 3, T0)
+    assert not LogCounts(Database(database_url)).take(
+        "a-rather-long-app-name-of-30ch", frame, [], 3, T0
+    )
+    assert LogCounts(db).take("another-app", frame, [], 3, T0)  # another app's frame
+    with db.reading() as s:
+        keys = s.execute(select(LogBatch.key)).scalars().all()
+    assert sorted(len(k) for k in keys) == [22, 22]
+    assert [c.name for c in LogBatch.__table__.columns] == ["key", "seen_at"]
+    assert inspect(db.engine).get_indexes("log_batches") == []
 
 
 def test_the_drain_state_says_when_it_last_sent_and_how_much(sqlite_url: str):

@@ -107,7 +107,7 @@ WINDOWS: dict[str, tuple[timedelta, Seed]] = {
     ),
     "log_batches": (
         timedelta(hours=1),
-        lambda s, mid, at: s.add(LogBatch(key=f"{APP}:f1", app_name=APP, seen_at=at, lines=2)),
+        lambda s, mid, at: s.add(LogBatch(key=f"{APP}:f1", seen_at=at)),
     ),
     "webhook_sightings": (
         timedelta(hours=1),
@@ -165,7 +165,7 @@ def test_every_table_is_pruned_after_its_window_and_kept_before_it(db: Database,
 def test_a_backlog_is_pruned_in_short_slices_a_run_at_most_so_many(db: Database):
     with db.transaction() as s:
         for n in range(45):
-            s.add(LogBatch(key=f"{APP}:f{n}", app_name=APP, seen_at=T0, lines=1))
+            s.add(LogBatch(key=f"{APP}:f{n}", seen_at=T0))
     retention = Retention(db, batch=10, batches_per_run=3)
     later = T0 + timedelta(hours=2)
     assert retention.prune(later) == {"log_batches": 30}

@@ -213,11 +213,13 @@ class Checker:
             token = self._claim(monitor_id, source)
             if token is None:
                 return result
+            done = False  # a check that raised answers no webhook's trigger
             try:
                 with spending(source):
                     result = self._check(monitor_id, force=force, listing=listing, deliver=deliver)
+                done = True
             finally:
-                again = self.claims.release(monitor_id, token)
+                again = self.claims.release(monitor_id, token, answered=done)
             if not again:
                 return result
             source, listing, force, deliver = WEBHOOK, None, False, True

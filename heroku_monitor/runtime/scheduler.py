@@ -13,7 +13,8 @@ every table's rule, SPEC §16), so one process prunes for all.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from collections.abc import Collection
+from datetime import datetime, timedelta
 
 from heroku_monitor.core.budget import Budget
 from heroku_monitor.runtime.check import Checker
@@ -43,6 +44,9 @@ RECONCILE_JOB = "follow-monitors"
 RECONCILE_EVERY = 60  # seconds
 TEND_JOB = "tend-incidents"
 TEND_EVERY = 60  # seconds
+# A webhook's trigger no check answered this long: its process died mid-check without
+# leading (no new leader frees its claim), so the leader checks it once the claim expired.
+STALE_TRIGGER = 60  # seconds
 LEAD_JOB = "lead-polling"  # the renewal's thread (not a job: it never waits for a worker)
 
 
@@ -191,7 +195,8 @@ class Scheduler:
         interval jobs; as it starts, it checks every app at once (what happened while the
         service was down or deploying is seen now), and on a failover only what is overdue
         (the apps the old leader polled lately wait for their turn: polling costs the
-        same). One that lost the lease drops its jobs."""
+        same) and what a webhook asked for that no check answered. One that lost the
+        lease drops its jobs."""
         with survived(log, "tending the polling lease"):
             was = self._was_leading
             leads, taken_from = self.leadership.tend()
@@ -202,6 +207,10 @@ class Scheduler:
             if leads and not was:
                 self.reconcile()
                 self.polling.poll_overdue(everything=starting)
+                if not starting:  # at start every monitor is checked in the round
+                    self.answer_triggers()
+            elif starting:  # another process leads, or a dead one's lease still holds
+                self.answer_triggers()
             elif not leads and was:
                 log.info("this process no longer leads the polling")
                 self.jobs.drop(set())
@@ -243,9 +252,25 @@ class Scheduler:
         check plus its interval (None for a paused monitor)."""
         return self.jobs.next_run(monitor, leading=self.leading)
 
-    def first_sighting(self, delivery_key: str) -> bool:
-        """False when any process saw this webhook delivery in the last hour."""
-        return self.ledger.first_sighting(delivery_key, self.checker.clock())
+    def first_sighting(self, delivery_key: str, asking: Collection[int] = ()) -> bool:
+        """False when any process saw this webhook delivery in the last hour; a first one
+        keeps the trigger of the monitors it is `asking` to check (see `answer_triggers`)."""
+        return self.ledger.first_sighting(delivery_key, self.checker.clock(), asking=asking)
+
+    def answer_triggers(self, older_than: float | None = None) -> None:
+        """Check at once every monitor a webhook delivery asked to check that no check
+        begun since has ended: its process was killed after answering the delivery (or
+        mid-check). Run by a process as it starts, and as it takes the lease of a dead
+        leader (whose claims it just freed): the delivery is not sent again, and with a
+        long interval no poll would see its change for an hour. The leader's minute job
+        checks the triggers `older_than` a while too (a process that did not lead, killed
+        mid-check: its claim holds until it expires)."""
+        with survived(log, "checking the monitors whose webhook no check answered"):
+            now = self.checker.clock()
+            before = None if older_than is None else now - timedelta(seconds=older_than)
+            for monitor_id in self.checker.claims.unanswered(before):
+                log.info("monitor %s: a webhook's check was never done; checking now", monitor_id)
+                self.check_soon(monitor_id)
 
     def deliver(self) -> None:
         """Run the outbox now, in this thread; a failure is logged, never raised."""
@@ -269,6 +294,8 @@ class Scheduler:
         with survived(log, "following the monitors in the database"):
             self.checker.flush_spend()
             self.reconcile()
+        if self.leading:
+            self.answer_triggers(older_than=STALE_TRIGGER)
 
     def _tend(self) -> None:
         if self.conversations is not None:

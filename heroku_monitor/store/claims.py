@@ -5,12 +5,18 @@ trailing check, as it does in one process (SPEC §7).
 
 Each monitor has one `check_claims` row; every decision is one transaction that locks it
 (SELECT … FOR UPDATE on PostgreSQL; SQLite's BEGIN IMMEDIATE serialises writers).
+
+A delivery's trigger is kept there too (`asked_at`), before the delivery is answered, until
+a check begun after it ends: a process killed between a delivery's 202 and its check (or
+mid-check) leaves it, and the process that starts or takes the lead next checks that
+monitor at once (SPEC §16: kill -9 at random moments loses no alert).
 """
 
 from __future__ import annotations
 
 import threading
 import uuid
+from collections.abc import Collection
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
@@ -84,8 +90,10 @@ class CheckClaims:
         with self._lock:
             return holder.startswith(f"{self.owner}:") and self._held.get(monitor_id) != holder
 
-    def release(self, monitor_id: int, token: str) -> bool:
-        """End our claim; True when a check was asked for while ours ran (run it again)."""
+    def release(self, monitor_id: int, token: str, *, answered: bool = True) -> bool:
+        """End our claim; True when a check was asked for while ours ran (run it again).
+        A check that ran to its end (`answered`) answers the triggers that came before it
+        began; one that came while it ran waits for the next."""
         with self._lock:  # no longer ours, even if the database cannot hear it now
             if self._held.get(monitor_id) == token:
                 del self._held[monitor_id]
@@ -96,6 +104,14 @@ class CheckClaims:
             if row is None or row.holder != token:
                 return False  # the monitor is gone, or our claim expired and was taken
             again = bool(row.again)
+            began = row.until - self.ttl if row.until is not None else None
+            if (
+                answered
+                and row.asked_at is not None
+                and began is not None
+                and row.asked_at <= began
+            ):
+                row.asked_at = None
             row.holder, row.until, row.again = None, None, False
             return again
 
@@ -118,6 +134,7 @@ class CheckClaims:
             row = self._row(s, monitor_id)
             if row is None:
                 return None
+            row.asked_at = now  # kept until a check begun after it ends
             if row.window_ends is None or now >= row.window_ends:
                 row.window_ends, row.trailing = now + timedelta(seconds=debounce), False
                 return 0.0
@@ -125,6 +142,15 @@ class CheckClaims:
                 return None
             row.trailing = True
             return max(0.0, (row.window_ends - now).total_seconds())
+
+    def unanswered(self, before: datetime | None = None) -> list[int]:
+        """The monitors a delivery asked to check (`before` then) that no check begun
+        since has ended (its process died first): to check at once."""
+        query = select(CheckClaim.monitor_id).where(CheckClaim.asked_at.is_not(None))
+        if before is not None:
+            query = query.where(CheckClaim.asked_at < before)
+        with self.db.reading() as s:
+            return list(s.execute(query.order_by(CheckClaim.monitor_id)).scalars())
 
     def trailing_starts(self, monitor_id: int, now: datetime, debounce: float) -> None:
         """The trailing check starts: deliveries from now on join the next one, a window
@@ -135,3 +161,14 @@ class CheckClaims:
                 .where(CheckClaim.monitor_id == monitor_id)
                 .values(trailing=False, window_ends=now + timedelta(seconds=debounce))
             )
+
+
+def mark_asked(s: Session, monitor_ids: Collection[int], now: datetime) -> None:
+    """In the transaction that records a delivery as seen: its monitors were asked for a
+    check (a process killed before it opened their windows leaves that trigger, and the
+    delivery sent again is a duplicate). A monitor never checked has no row yet: its first
+    check comes at start-up or when it is added anyway."""
+    if monitor_ids:
+        s.execute(
+            update(CheckClaim).where(CheckClaim.monitor_id.in_(monitor_ids)).values(asked_at=now)
+        )

@@ -1,17 +1,26 @@
 """What apps' logs said, minute by minute, in the database: every process that takes a
 drain batch adds to the same counters, so the counts of a storm split across web dynos add
-up. A batch is recorded by its key first: one Logplex sends again is not counted twice."""
+up. A batch is recorded by its key first: one Logplex sends again is not counted twice.
+
+At 50 apps posting twice a second an hour of batch keys is 360,000 rows, so a key row is
+small (SPEC §16, under 100 MB): a 16-byte digest and when it was taken, no other index. What
+the dashboard says of an app's drain (its last batch, its lines of the last whole minute) is
+one row an app instead, in `key_values` (`drain_state_key`), like its drain token."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import math
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from heroku_monitor.core.logs.count import CodeCount, Counts, MinuteCounts
 from heroku_monitor.store.database import Database
-from heroku_monitor.store.models import LogBatch, LogCount
+from heroku_monitor.store.models import KeyValue, LogBatch, LogCount
 
 # How long minute counters and batch keys are kept (SPEC §16; detection looks back
 # minutes, the dashboard a day): `retention.py` prunes them.
@@ -20,6 +29,7 @@ KEEP_BATCHES = timedelta(hours=1)
 # The minutes a batch's lines may be stamped with, around now.
 ACCEPTED_PAST, ACCEPTED_FUTURE = timedelta(hours=1), timedelta(minutes=5)
 ROWS_PER_STATEMENT = 2000
+MINUTE = timedelta(minutes=1)
 
 Row = tuple[datetime, str, int]  # (minute, metric, how many)
 
@@ -30,6 +40,24 @@ def drain_token_key(app: str) -> str:
     return f"drain_token:{app}"
 
 
+def drain_state_key(app: str) -> str:
+    """Where an app's drain state is kept: "<last batch> <minute> <its lines> <the lines of
+    the minute before>" (ISO times), updated by every batch taken."""
+    return f"drain_state:{app}"
+
+
+def batch_key(app: str, batch: str) -> str:
+    """A batch's key: 22 characters, the URL-safe base64 of a 16-byte BLAKE2b digest of
+    the app and the batch's id (Logplex's frame id, or an OTLP body's digest); the same in
+    every process, so a batch sent again to any of them is found."""
+    digest = hashlib.blake2b(f"{app}\0{batch}".encode(), digest_size=16).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def _minute(at: datetime) -> datetime:
+    return at.replace(second=0, microsecond=0)
+
+
 class LogCounts:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -38,9 +66,10 @@ class LogCounts:
         """Add a batch's counters to `app`'s, in one statement; False (nothing added) when a
         batch of this key was taken before, by any process."""
         with self.db.transaction() as s:
-            key = f"{app}:{batch}"[:200]
-            if not self.db.insert_new(s, LogBatch, key=key, app_name=app, seen_at=now, lines=lines):
+            key = batch_key(app, batch)
+            if not self.db.insert_new(s, LogBatch, key=key, seen_at=now):
                 return False
+            self._note_drain(s, app, lines, now)
             if rows:
                 merged: dict[tuple[datetime, str], int] = {}
                 for minute, metric, n in rows:
@@ -75,17 +104,56 @@ class LogCounts:
 
     def drain_state(self, app: str, now: datetime) -> tuple[datetime | None, int]:
         """When `app`'s drain last sent a batch, and how many lines it sent in the last
-        minute (the dashboard's "connected" line)."""
-        with self.db.reading() as s:
-            last = s.execute(
-                select(func.max(LogBatch.seen_at)).where(LogBatch.app_name == app)
-            ).scalar()
-            lines = s.execute(
-                select(func.coalesce(func.sum(LogBatch.lines), 0)).where(
-                    LogBatch.app_name == app, LogBatch.seen_at >= now - timedelta(minutes=1)
-                )
-            ).scalar()
-            return last, int(lines or 0)
+        minute (the dashboard's "connected" line): this minute's, and the share of the
+        minute before's still within 60 seconds, rounded up (a sliding-window estimate)."""
+        state = _drain_state(self.db.value(drain_state_key(app)))
+        if state is None:
+            return None, 0
+        last, minute, lines, before = state
+        if minute == _minute(now) - MINUTE:
+            lines, before = 0, lines
+        elif minute != _minute(now):
+            return last, 0
+        left = 1 - (now - _minute(now)) / MINUTE  # of the minute before, still in the window
+        return last, lines + math.ceil(before * left)
+
+    def _note_drain(self, s: Session, app: str, lines: int, now: datetime) -> None:
+        """Add a batch to the app's drain state, its row locked (PostgreSQL; SQLite's
+        transaction holds the write lock already): processes taking the app's batches at
+        once add up."""
+        key, minute = drain_state_key(app), _minute(now)
+        self.db.insert_new(s, KeyValue, key=key, value="")
+        found = s.execute(
+            select(KeyValue.value).where(KeyValue.key == key).with_for_update()
+        ).scalar_one()
+        state = _drain_state(found)
+        if state is None:
+            state = (now, minute, lines, 0)
+        else:
+            last, at, n, before = state
+            last = max(last, now)
+            if minute == at:
+                state = (last, at, n + lines, before)
+            elif minute > at:
+                state = (last, minute, lines, n if minute == at + MINUTE else 0)
+            else:  # a late batch: the minute before counts it, an older one nothing
+                state = (last, at, n, before + lines if minute == at - MINUTE else before)
+        last, at, n, before = state
+        value = f"{last.isoformat()} {at.isoformat()} {n} {before}"
+        s.execute(update(KeyValue).where(KeyValue.key == key).values(value=value))
+
+
+def _drain_state(value: str | None) -> tuple[datetime, datetime, int, int] | None:
+    try:
+        last, minute, lines, before = (value or "").split()
+        return (
+            datetime.fromisoformat(last),
+            datetime.fromisoformat(minute),
+            int(lines),
+            int(before),
+        )
+    except ValueError:
+        return None
 
 
 def as_rows(counts: Counts, now: datetime) -> list[Row]:

@@ -139,7 +139,7 @@ RULES: tuple[Rule, ...] = (
     Rule("monitors", "one per monitor people made (or a team watch did)", None),
     Rule("team_watches", "one per team people watch", None),
     Rule("monitor_state", "one per monitor, gone with it", None),
-    Rule("key_values", "a fixed set of keys, and each drain token `register-drain` kept", None),
+    Rule("key_values", "a fixed set of keys, and each drain's token and state (per app)", None),
 )
 
 

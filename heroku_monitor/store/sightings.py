@@ -4,10 +4,12 @@ counted with every other Heroku request in `spend.py`."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, update
 
+from heroku_monitor.store.claims import mark_asked
 from heroku_monitor.store.database import Database, rowcount
 from heroku_monitor.store.models import WebhookSighting
 
@@ -22,22 +24,27 @@ class WebhookLedger:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def first_sighting(self, key: str, now: datetime) -> bool:
+    def first_sighting(self, key: str, now: datetime, *, asking: Collection[int] = ()) -> bool:
         """Record delivery `key`; True unless some process saw it within `SIGHTING_TTL`.
+        A first sighting marks the monitors it is `asking` to check, in the same
+        transaction (`claims.mark_asked`): seen is never without its trigger kept.
 
         One INSERT (or, for a sighting expired but not pruned yet, one conditional
         UPDATE) decides, so two processes given the same delivery never both say True.
         """
         key = f"delivery:{key}"[:200]
         with self.db.transaction() as s:
-            if self.db.insert_new(s, WebhookSighting, key=key, kind="delivery", seen_at=now):
-                return True
-            renewed = s.execute(
-                update(WebhookSighting)
-                .where(WebhookSighting.key == key, WebhookSighting.seen_at < now - SIGHTING_TTL)
-                .values(seen_at=now)
-            )
-            return rowcount(renewed) == 1
+            first = self.db.insert_new(s, WebhookSighting, key=key, kind="delivery", seen_at=now)
+            if not first:
+                renewed = s.execute(
+                    update(WebhookSighting)
+                    .where(WebhookSighting.key == key, WebhookSighting.seen_at < now - SIGHTING_TTL)
+                    .values(seen_at=now)
+                )
+                first = rowcount(renewed) == 1
+            if first:
+                mark_asked(s, asking, now)
+            return first
 
     def prune(self, now: datetime) -> int:
         """Forget what is older than `SIGHTING_TTL`; returns how many rows went."""

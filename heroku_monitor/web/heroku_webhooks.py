@@ -52,10 +52,12 @@ def heroku() -> tuple[Response, int]:
         return jsonify(error="The delivery is nested too deeply to be a Heroku event."), 400
     name = app_name_of(payload)
     key = delivery_key(payload, request.headers.get(ID_HEADER))
-    if key is not None and not service.scheduler.first_sighting(key):
+    monitors = service.monitors.active_ids(name) if name else []
+    # Seen and its trigger kept in one transaction, before the answer: a process killed
+    # after it leaves the trigger for the next process to check (Scheduler.answer_triggers).
+    if key is not None and not service.scheduler.first_sighting(key, monitors):
         # Seen before (by this process or another): answer 2xx so Heroku stops retrying.
         return jsonify(app=name, checks=0, duplicate=True), 200
-    monitors = service.monitors.active_ids(name) if name else []
     for monitor_id in monitors:
         service.scheduler.check_soon(monitor_id)
     if name and not monitors:
