@@ -10,11 +10,10 @@ import pytest
 
 from heroku_monitor import service as service_module
 from heroku_monitor.service import Service
-from heroku_sim import Simulator, SimulatorServer
 from tests.fakes import FakeSlack
 from tests.support.slack import SECRET, pressed
 from tests.support.web import slack_signed, wait_until
-from tests.support.world import APP, QUICK, World
+from tests.support.world import APP, QUICK, World, clocked_world
 
 CRASH = "🚨 *ALERT: Dyno Crash Detected* 🚨"
 
@@ -39,10 +38,8 @@ def clock() -> Clock:
 
 @pytest.fixture
 def world(sqlite_url: str, clock: Clock) -> Iterator[World]:
-    sim = Simulator(seed=7, clock=clock)
-    sim.create_app(APP)
-    with SimulatorServer(sim) as heroku, FakeSlack() as slack:
-        yield World(sim, heroku, slack, sqlite_url)
+    with clocked_world(sqlite_url, clock) as made:
+        yield made
 
 
 @pytest.fixture

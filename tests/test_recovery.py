@@ -13,11 +13,10 @@ from flask.testing import FlaskClient
 from heroku_monitor import service as service_module
 from heroku_monitor.service import Service
 from heroku_monitor.web import create_app
-from heroku_sim import Simulator, SimulatorServer
 from tests.fakes import FakeSlack
 from tests.support.simulator import FakeClock
 from tests.support.web import csrf_token, wait_until
-from tests.support.world import APP, QUICK, World
+from tests.support.world import APP, QUICK, World, clocked_world
 
 CRASH = "🚨 *ALERT: Dyno Crash Detected* 🚨"
 
@@ -29,10 +28,8 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def world(sqlite_url: str, clock: FakeClock) -> Iterator[World]:
-    sim = Simulator(seed=7, clock=clock)
-    sim.create_app(APP)
-    with SimulatorServer(sim) as heroku, FakeSlack() as slack:
-        yield World(sim, heroku, slack, sqlite_url)
+    with clocked_world(sqlite_url, clock) as made:
+        yield made
 
 
 def started(world: World, clock: FakeClock, **settings: object) -> Service:

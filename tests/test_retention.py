@@ -33,11 +33,9 @@ from heroku_monitor.store.models import (
 from heroku_monitor.store.monitors import Monitors
 from heroku_monitor.store.outbox import PENDING, SENT
 from heroku_monitor.store.retention import RULES, Retention
-from heroku_sim import Simulator, SimulatorServer
-from tests.fakes import FakeSlack
 from tests.support.builders import T0
 from tests.support.simulator import FakeClock
-from tests.support.world import APP, QUICK, World
+from tests.support.world import APP, QUICK, World, clocked_world
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
@@ -220,10 +218,8 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def world(sqlite_url: str, clock: FakeClock) -> Iterator[World]:
-    sim = Simulator(seed=7, clock=clock)
-    sim.create_app(APP)
-    with SimulatorServer(sim) as heroku, FakeSlack() as slack:
-        yield World(sim, heroku, slack, sqlite_url)
+    with clocked_world(sqlite_url, clock) as made:
+        yield made
 
 
 def built(world: World, clock: FakeClock) -> Service:

@@ -3,7 +3,10 @@ that point the service at them."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 from heroku_monitor import service as service_module
@@ -48,6 +51,15 @@ class World:
 
     def texts(self) -> list[str]:
         return [m["text"] for m in self.slack.messages]
+
+
+@contextmanager
+def clocked_world(database_url: str, clock: Callable[[], datetime]) -> Iterator[World]:
+    """The `world` fixture's world, its simulator on a clock the test moves."""
+    sim = Simulator(seed=7, clock=clock)
+    sim.create_app(APP)
+    with SimulatorServer(sim) as heroku, FakeSlack() as slack:
+        yield World(sim, heroku, slack, database_url)
 
 
 def first_monitor(service: Service) -> int:
