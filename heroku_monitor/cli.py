@@ -39,8 +39,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("heroku_monitor")
 
 DEMO_APP = "demo-app"
-# The app webhook entities that can change what a check sees.
-WEBHOOK_ENTITIES = ["api:release", "dyno", "api:addon", "api:formation", "api:app"]
+# The app webhook entities that can change what a check sees (`api:build`: a failed build
+# is alerted in seconds, SPEC §14).
+WEBHOOK_ENTITIES = ["api:release", "dyno", "api:addon", "api:formation", "api:app", "api:build"]
 # Where the service receives deliveries: how `register-webhook` knows its own webhook
 # when the URL's host changed.
 WEBHOOK_PATH = "/webhooks/heroku"
@@ -110,6 +111,7 @@ def start_demo(settings: Settings) -> tuple[Settings, SimulatorServer]:
         heroku_drain_secret=drain_secret,
         heroku_webhook_secret=secret,
         heroku_api_url=server.url,
+        heroku_status_url=server.url + "/api/v4/current-status",  # the simulator's status page
         heroku_api_key=sim.token,
         monitored_app_name=app_name,
         slack_channel=settings.default_channel,

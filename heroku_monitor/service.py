@@ -11,37 +11,49 @@ from __future__ import annotations
 import hmac
 import logging
 import math
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 from typing import TYPE_CHECKING
-
-from slack_bolt import App
 
 from heroku_monitor.core.clock import Clock, utcnow
 from heroku_monitor.heroku.client import HerokuClient
-from heroku_monitor.runtime import slack_app
+from heroku_monitor.heroku.status import StatusClient
+from heroku_monitor.render.messages import undelivered
+from heroku_monitor.runtime import memory, slack_app
+from heroku_monitor.runtime.certificates import CertificateChecks
 from heroku_monitor.runtime.check import Checker
 from heroku_monitor.runtime.conversations import Conversations
 from heroku_monitor.runtime.delivery import Delivery
 from heroku_monitor.runtime.heartbeat import Heartbeat
+from heroku_monitor.runtime.limits import Limits
+from heroku_monitor.runtime.platform_status import PlatformStatus
 from heroku_monitor.runtime.scheduler import Scheduler
 from heroku_monitor.runtime.slack_app import StatusAnswers
 from heroku_monitor.settings import Settings
 from heroku_monitor.slack.notifier import LogNotifier, Notifier, SlackNotifier
+from heroku_monitor.store import changes
+from heroku_monitor.store.certificates import CertificateReads
 from heroku_monitor.store.claims import CheckClaims
 from heroku_monitor.store.database import Database, open_database
 from heroku_monitor.store.incidents import IncidentStore
 from heroku_monitor.store.leader import Leadership
+from heroku_monitor.store.limit_settings import LimitSettings
 from heroku_monitor.store.log_counts import LogCounts
 from heroku_monitor.store.monitors import Monitors
 from heroku_monitor.store.outbox import Outbox
+from heroku_monitor.store.platform_status import PlatformIncidents
 from heroku_monitor.store.retention import Retention
+from heroku_monitor.store.samples import Samples
 from heroku_monitor.store.sightings import WebhookLedger
 from heroku_monitor.store.spend import Spend
 from heroku_monitor.store.teams import TeamWatches
 
 if TYPE_CHECKING:  # the simulator is only imported, lazily, by `--demo`
+    from slack_bolt import App
+
     from heroku_sim import SimulatorServer
 
 log = logging.getLogger(__name__)
@@ -98,28 +110,52 @@ class Service:
     conversations: Conversations
     teams: TeamWatches
     leadership: Leadership
-    # The Slack app (Bolt), when slash commands are on over HTTP or Socket Mode.
-    bolt: App | None = None
+    # Makes the Slack app (Bolt), when slash commands are on over HTTP or Socket Mode.
+    make_bolt: Callable[[], App] | None = None
     # Demo mode: the simulated Heroku the service watches (its buttons act on it).
     simulator: SimulatorServer | None = None
+    # SPEC §15: the leader's reads of certificates and of Heroku's status page.
+    certificates: CertificateChecks | None = None
+    platform_status: PlatformStatus | None = None
     # More to close at stop (the Socket Mode connection).
     closers: list[Callable[[], object]] = field(default_factory=list)
+    # Gives malloc's free pages back every minute while the service runs (runtime/memory.py).
+    trimmer: memory.Trimmer = field(default_factory=memory.Trimmer)
+    _bolt: App | None = field(default=None, init=False, repr=False)
+    _bolt_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     @property
     def clock(self) -> Clock:
         return self.checker.clock
 
+    @property
+    def bolt(self) -> App | None:
+        """The Slack app, made at its first use (Socket Mode's start, the first request to
+        /slack/*): a process that only polls never loads Bolt, which costs ~5 MB."""
+        if self.make_bolt is None:
+            return None
+        with self._bolt_lock:
+            if self._bolt is None:
+                self._bolt = self.make_bolt()
+            return self._bolt
+
     def start(self) -> None:
         """Connect Socket Mode (SettingsError, one sentence, when it cannot) and start the
         scheduler. A restart is often the fix (a new token, an invited bot): undelivered
         alerts are tried again."""
-        if self.bolt is not None and self.settings.slack_app_token:
+        if self.settings.slack_app_token and self.bolt is not None:
             handler = slack_app.start_socket_mode(self.bolt, self.settings.slack_app_token)
             self.closers.append(handler.close)
         self.delivery.requeue_failed()
         self.scheduler.start()
+        self.trimmer.start()
 
     def stop(self) -> None:
+        self.trimmer.stop()
+        # The drains' pending counts go to the database first (a clean shutdown loses none).
+        self.checker.log_counts.close()
+        if self.checker.limits is not None:
+            self.checker.limits.close()
         for close in self.closers:
             close()
         self.scheduler.shutdown()
@@ -149,8 +185,9 @@ def build(
 
     Raises SettingsError, one sentence, when the database cannot be opened.
     """
+    memory.limit_malloc_arenas()  # before any thread of ours allocates (runtime/memory.py)
     db = open_database(settings.database_url)
-    monitors, outbox = Monitors(db), Outbox(db)
+    monitors, outbox = Monitors(db, summary=undelivered), Outbox(db)
     resolve_after = timedelta(minutes=settings.resolve_after_minutes)
     incident_store, spend = IncidentStore(db, resolve_after=resolve_after), Spend(db)
     monitors.seed(
@@ -159,6 +196,8 @@ def build(
         settings.check_interval_minutes,
         clock(),
     )
+    # SPEC §14: the first monitor's changes channel and repository, seeded once too.
+    changes.seed(db, settings.slack_changes_channel, settings.monitored_app_repository, clock())
     teams = TeamWatches(db, outbox)
     teams.seed(
         settings.monitored_team,
@@ -197,19 +236,41 @@ def build(
         delivery,
         incident_store=incident_store,
         log_counts=LogCounts(db),
+        limits=Limits(Samples(db), LimitSettings(db)),
         claims=claims,
         spend=spend,
         digest_key=digest_key,
         clock=clock,
         mention=settings.alert_mention,
+        dashboard_url=settings.dashboard_url,
     )
     # The lease's holder is the process its check claims name (a new leader frees them).
     leadership = Leadership(
         db, lease_seconds=settings.leader_lease_seconds, clock=clock, holder=claims.owner
     )
-    conversations = Conversations(monitors, outbox, incident_store, delivery, clock)
+    conversations = Conversations(
+        monitors, outbox, incident_store, delivery, clock, dashboard_url=settings.dashboard_url
+    )
     # The dead man's switch the leader pings after each polling round that worked (§16).
     heartbeat = Heartbeat(settings.heartbeat_url) if settings.heartbeat_url else None
+    # SPEC §15: the leader reads certificates (each app every 6 hours) and Heroku's status.
+    certificates = CertificateChecks(
+        monitors,
+        outbox,
+        incident_store,
+        heroku,
+        CertificateReads(db),
+        clock,
+        mention=settings.alert_mention,
+        dashboard_url=settings.dashboard_url,
+    )
+    platform = PlatformStatus(
+        StatusClient(settings.heroku_status_url, timeout=patience.heroku_timeout),
+        PlatformIncidents(db),
+        outbox,
+        clock,
+        channel=settings.heroku_status_channel,
+    )
     scheduler = Scheduler(
         checker,
         monitors,
@@ -222,14 +283,19 @@ def build(
         conversations=conversations,
         retention=Retention(db),
         heartbeat=heartbeat,
+        certificates=certificates,
+        platform_status=platform,
         max_workers=settings.max_concurrent_checks,
         rate_share=settings.rate_share,
     )
     delivery.wake_at = scheduler.deliver_at
-    answers = StatusAnswers(monitors, heroku, digest_key, clock)
-    bolt = None
+    certificates.deliver = platform.deliver = scheduler.deliver_soon
+    answers = StatusAnswers(
+        monitors, heroku, digest_key, clock, dashboard_url=settings.dashboard_url
+    )
+    make_bolt = None
     if settings.slack_signing_secret or settings.slack_app_token:
-        bolt = slack_app.build_bolt(settings, answers, conversations)
+        make_bolt = partial(slack_app.build_bolt, settings, answers, conversations)
     return Service(
         settings,
         db,
@@ -244,7 +310,9 @@ def build(
         conversations,
         teams,
         leadership,
-        bolt=bolt,
+        make_bolt=make_bolt,
         simulator=simulator,
-        closers=[heartbeat.close] if heartbeat is not None else [],
+        certificates=certificates,
+        platform_status=platform,
+        closers=[platform.close, *([heartbeat.close] if heartbeat is not None else [])],
     )

@@ -10,11 +10,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from heroku_monitor.core import validation
+from heroku_monitor.core import builds, validation
 from heroku_monitor.core.validation import SettingsError
 from heroku_monitor.render.mentions import mention_markup
 
 DEFAULT_DATABASE_URL = "sqlite:///instance/monitor.db"
+DEFAULT_STATUS_URL = "https://status.heroku.com/api/v4/current-status"
+STATUS_CHANNEL_OFF = "none"  # HEROKU_STATUS_CHANNEL=none: Heroku's incidents are not posted
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,18 @@ class Settings:
     resolve_after_minutes: int = 10
     # A dead man's switch requested after every polling round that worked (SPEC §16).
     heartbeat_url: str | None = None
+    # Heroku's status API, read by the leader every 5 minutes (SPEC §15), and where its
+    # incidents go: None every alert channel, `STATUS_CHANNEL_OFF` nowhere, or a channel.
+    heroku_status_url: str = DEFAULT_STATUS_URL
+    heroku_status_channel: str | None = None
+    # SPEC §14: where the first monitor's changes go (None: its alert channel), and its
+    # GitHub repository, `owner/name`, for commit and compare links.
+    slack_changes_channel: str | None = None
+    monitored_app_repository: str | None = None
+    # This service's public address (DASHBOARD_URL, else Heroku's dyno metadata
+    # HEROKU_APP_DEFAULT_DOMAIN_NAME), without a trailing slash: each alert links to the
+    # app's page here. None: the alerts link to the Heroku dashboard only.
+    dashboard_url: str | None = None
     # Where each seed value came from, for the dashboard: name -> "environment" | "default".
     sources: dict[str, str] = field(default_factory=dict)
 
@@ -122,6 +136,14 @@ def from_env(env: Mapping[str, str], *, demo: bool = False, require_slack: bool 
     channel = validation.normal_channel(channel) if channel else None
     if channel and (problem := validation.channel_error(channel)):
         errors.append(f"SLACK_CHANNEL {channel!r}: {problem}")
+    changes_channel = get("SLACK_CHANGES_CHANNEL")
+    changes_channel = validation.normal_channel(changes_channel) if changes_channel else None
+    if changes_channel and (problem := validation.channel_error(changes_channel)):
+        errors.append(f"SLACK_CHANGES_CHANNEL {changes_channel!r}: {problem}")
+    repository = get("MONITORED_APP_REPOSITORY")
+    repository = builds.normal_repository(repository) if repository else None
+    if repository and (problem := builds.repository_error(repository)):
+        errors.append(f"MONITORED_APP_REPOSITORY {repository!r}: {problem}")
     interval = _int(
         env, "CHECK_INTERVAL_MINUTES", 5, validation.INTERVAL_MIN, validation.INTERVAL_MAX, errors
     )
@@ -143,6 +165,22 @@ def from_env(env: Mapping[str, str], *, demo: bool = False, require_slack: bool 
             "HEARTBEAT_URL is not an http(s) URL: give the check's ping URL, "
             "like https://hc-ping.com/<uuid>."
         )
+    status_url = get("HEROKU_STATUS_URL") or DEFAULT_STATUS_URL
+    if not _is_http_url(status_url):
+        errors.append(
+            f"HEROKU_STATUS_URL {status_url!r} is not an http(s) URL: leave it unset for "
+            f"Heroku's own, {DEFAULT_STATUS_URL}."
+        )
+    status_channel = get("HEROKU_STATUS_CHANNEL")
+    if status_channel and status_channel.lower() == STATUS_CHANNEL_OFF:
+        status_channel = STATUS_CHANNEL_OFF
+    elif status_channel:
+        status_channel = validation.normal_channel(status_channel)
+        if problem := validation.channel_error(status_channel):
+            errors.append(
+                f"HEROKU_STATUS_CHANNEL {status_channel!r}: {problem.rstrip('.')}, or "
+                "`none` to post Heroku's incidents nowhere."
+            )
     team = get("MONITORED_TEAM")
     if team and (problem := validation.team_name_error(team)):
         errors.append(f"MONITORED_TEAM {team!r}: {problem}")
@@ -154,6 +192,15 @@ def from_env(env: Mapping[str, str], *, demo: bool = False, require_slack: bool 
         mention_markup(alert_mention)
     except ValueError as exc:
         errors.append(f"ALERT_MENTION {exc}")
+    dashboard_url = get("DASHBOARD_URL")
+    if dashboard_url and not _is_http_url(dashboard_url):
+        errors.append(
+            f"DASHBOARD_URL {dashboard_url[:200]!r} is not an http(s) URL: give this "
+            "service's address as people open it, like https://my-monitor.herokuapp.com."
+        )
+        dashboard_url = None
+    if not dashboard_url and (domain := get("HEROKU_APP_DEFAULT_DOMAIN_NAME")):
+        dashboard_url = f"https://{domain}" if _is_http_url(f"https://{domain}") else None
     slack_api_url = get("SLACK_API_URL") or "https://slack.com/api/"
     if not slack_api_url.endswith("/"):
         slack_api_url += "/"
@@ -164,6 +211,8 @@ def from_env(env: Mapping[str, str], *, demo: bool = False, require_slack: bool 
         "app_name": "environment" if app_name else "default",
         "slack_channel": "environment" if channel else "default",
         "check_interval": "environment" if get("CHECK_INTERVAL_MINUTES") else "default",
+        "changes_channel": "environment" if changes_channel else "default",
+        "repository": "environment" if repository else "default",
     }
     return Settings(
         heroku_api_key=get("HEROKU_API_KEY") or "",
@@ -191,5 +240,10 @@ def from_env(env: Mapping[str, str], *, demo: bool = False, require_slack: bool 
         leader_lease_seconds=lease,
         resolve_after_minutes=resolve_after,
         heartbeat_url=heartbeat_url,
+        heroku_status_url=status_url,
+        heroku_status_channel=status_channel,
+        slack_changes_channel=changes_channel,
+        monitored_app_repository=repository,
+        dashboard_url=dashboard_url.rstrip("/") if dashboard_url else None,
         sources=sources,
     )

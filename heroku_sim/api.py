@@ -35,6 +35,7 @@ from typing import Any, Literal
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 
+from heroku_sim.certs import STATUS_PATH
 from heroku_sim.model import (
     DEFAULT_USER,
     KEEP,
@@ -276,11 +277,16 @@ def build_api(sim: Simulator) -> Flask:
     def is_control() -> bool:
         return request.path == "/_sim" or request.path.startswith("/_sim/")
 
+    def is_outside() -> bool:
+        """Control routes, and status.heroku.com's API (another host, public): neither
+        needs the Platform API's headers nor counts against its rate limit."""
+        return is_control() or request.path == STATUS_PATH
+
     @api.before_request
     def gate() -> Response | None:
         """Latency, faults, Accept, auth, rate limit and malformed answers, in that order."""
         g.request_id = str(uuid.uuid4())
-        if is_control():
+        if is_outside():
             return None
         if sim.latency:
             time.sleep(sim.latency)
@@ -322,7 +328,7 @@ def build_api(sim: Simulator) -> Flask:
         """ETag / 304, RateLimit-Remaining, Request-Id and the byte counters."""
         response.headers["Request-Id"] = g.get("request_id") or str(uuid.uuid4())
         response.headers["RateLimit-Remaining"] = str(sim.rate_limit_remaining)
-        if is_control():
+        if is_outside():
             return response
         body = response.get_data()
         if body:
@@ -362,6 +368,9 @@ def build_api(sim: Simulator) -> Flask:
 
     _api_routes(api, sim)
     _control_routes(api, sim)
+    from heroku_sim.builds_api import build_routes  # builds, slugs, output streams
+
+    build_routes(api, sim)
     return api
 
 
@@ -547,6 +556,19 @@ def _api_routes(api: Flask, sim: Simulator) -> None:
     def rate_limits() -> Response:
         return _json_response({"remaining": sim.rate_limit_remaining})
 
+    # SPEC §15 (heroku_sim/certs.py): domains, SNI endpoints, and status.heroku.com's API.
+    @api.get("/apps/<app>/domains")
+    def domains(app: str) -> Response:
+        return _list(sim.certs.domains_json(app), ("id", "hostname"))
+
+    @api.get("/apps/<app>/sni-endpoints")
+    def sni_endpoints(app: str) -> Response:
+        return _list(sim.certs.sni_endpoints_json(app), ("id", "name"))
+
+    @api.get(STATUS_PATH)
+    def current_status() -> Response:
+        return _json_response(sim.status_page.current_status_json())
+
 
 def _control_error(error: SimulatorError) -> ApiError:
     if isinstance(error, UnknownAppError):
@@ -612,6 +634,9 @@ def _control_routes(api: Flask, sim: Simulator) -> None:
     POST   /_sim/rate-limit                             {"remaining"}
     GET    /_sim/stats
     POST   /_sim/stats/reset
+    POST   /_sim/apps/{app}/certs/expire|renew|fail-acm|fix-acm  {"days"?, "reason"?}
+    POST   /_sim/status/incidents                       {"title", "systems"?}
+    POST   /_sim/status/incidents/{id}/updates          {"contents", "update_type"?}
     GET    /_sim/deliveries              webhook delivery attempts ({"deliveries", "pending"})
     POST   /_sim/deliveries/pause|resume
     """
@@ -830,6 +855,52 @@ def _control_routes(api: Flask, sim: Simulator) -> None:
         sim.reset_counters()
         return done()
 
+    @api.post("/_sim/apps/<app>/certs/<action>")
+    def sim_certs(app: str, action: str) -> Response:
+        """SPEC §15: `expire` {"days"?}, `renew` {"days"?}, `fail-acm` {"reason"?},
+        `fix-acm`."""
+        data = _body()
+        if action == "expire":
+            return done(
+                expires_at=sim.certs.expire_soon(app, _field(data, "days", int | float, 10))
+            )
+        if action == "renew":
+            return done(expires_at=sim.certs.renew(app, _field(data, "days", int | float, 90)))
+        if action == "fail-acm":
+            reason = _field(data, "reason", str, "Failing CCA check")
+            return done(hostname=sim.certs.fail_acm(app, reason))
+        if action == "fix-acm":
+            return done(hostname=sim.certs.fix_acm(app))
+        raise ApiError(
+            404, f"Unknown certs action {action!r}; use expire, renew, fail-acm, fix-acm."
+        )
+
+    @api.post("/_sim/status/incidents")
+    def sim_status_incident() -> Response:
+        """Heroku's status API: a new incident {"title", "systems"?: {"Apps": "red"}}."""
+        data = _body()
+        try:
+            found = sim.status_page.start_incident(
+                _field(data, "title", str), systems=_field(data, "systems", dict, None)
+            )
+        except ValueError as exc:
+            raise ApiError(422, str(exc)) from exc
+        return done(id=found)
+
+    @api.post("/_sim/status/incidents/<int:incident_id>/updates")
+    def sim_status_update(incident_id: int) -> Response:
+        """An update {"contents", "update_type"?} (`resolved` ends the incident)."""
+        data = _body()
+        try:
+            found = sim.status_page.add_update(
+                incident_id,
+                _field(data, "contents", str),
+                _field(data, "update_type", str, "update"),
+            )
+        except KeyError as exc:
+            raise ApiError(404, str(exc)) from exc
+        return done(id=found)
+
     @api.get("/_sim/deliveries")
     def sim_deliveries() -> Response:
         # Records name the URL, never the secret or the Authorization value.
@@ -856,6 +927,7 @@ class SimulatorServer(BackgroundServer):
     def __init__(self, sim: Simulator, host: str = "127.0.0.1", port: int = 0) -> None:
         super().__init__(build_api(sim), host, port, name="heroku-simulator")
         self.sim = sim
+        sim.builds.stream_base = self.url  # output streams are served here
 
     def stop(self) -> None:
         """Stop serving and close the socket (waits up to 5 s for the thread), and stop the

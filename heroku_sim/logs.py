@@ -36,31 +36,37 @@ def runtime_error(code: str, dyno: str = "web.1") -> tuple[str, str]:
 
 def logplex_body(lines: Sequence[tuple[str, str]], at: datetime | None = None) -> bytes:
     """Octet-counted RFC 5424 frames of Heroku-written lines (app-name `heroku`)."""
-    moment = (at or datetime.now(UTC)).astimezone(UTC)
-    stamp = moment.isoformat(timespec="microseconds")
-    frames = []
-    for procid, message in lines:
-        raw = f"<158>1 {stamp} host heroku {procid} - {message}\n".encode()
-        frames.append(str(len(raw)).encode() + b" " + raw)
-    return b"".join(frames)
+    moment = at or datetime.now(UTC)
+    return b"".join(frame(moment, "heroku", procid, message) for procid, message in lines)
+
+
+def frame(at: datetime, app_name: str, procid: str, message: str) -> bytes:
+    """One octet-counted RFC 5424 frame of a line written at `at`, as Logplex frames it."""
+    stamp = at.astimezone(UTC).isoformat(timespec="microseconds")
+    raw = f"<158>1 {stamp} host {app_name} {procid} - {message}\n".encode()
+    return str(len(raw)).encode() + b" " + raw
 
 
 def post_batch(url: str, token: str, lines: Sequence[tuple[str, str]], timeout: float = 5) -> int:
     """POST one batch to a drain URL as Logplex does; returns the HTTP status."""
+    return post_body(url, token, logplex_body(lines), len(lines), timeout)
+
+
+def post_body(url: str, token: str, body: bytes, count: int, timeout: float = 5) -> int:
+    """POST a Logplex body of `count` lines to a drain URL as Logplex does (its headers,
+    the URL's credentials as Basic auth); returns the HTTP status."""
     parts = urlsplit(url)
     auth = (parts.username or "", parts.password or "") if parts.password else None
     host = (parts.hostname or "") + (f":{parts.port}" if parts.port else "")
     bare = urlunsplit((parts.scheme, host, parts.path, parts.query, ""))
     headers = {
         "Content-Type": "application/logplex-1",
-        "Logplex-Msg-Count": str(len(lines)),
+        "Logplex-Msg-Count": str(count),
         "Logplex-Frame-Id": uuid.uuid4().hex,
         "Logplex-Drain-Token": token,
         "User-Agent": "Logplex/v72",
     }
-    response = requests.post(
-        bare, data=logplex_body(lines), headers=headers, auth=auth, timeout=timeout
-    )
+    response = requests.post(bare, data=body, headers=headers, auth=auth, timeout=timeout)
     return response.status_code
 
 

@@ -71,6 +71,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
+from heroku_sim.builds import SimBuilds
+from heroku_sim.certs import Certificates, StatusPage
 from heroku_sim.deliveries import (
     DEFAULT_TIMEOUT,
     EVENT_VERSION,
@@ -419,6 +421,8 @@ class Simulator:
         self._requests_by_path: dict[str, int] = {}
         self._bytes_by_path: dict[str, int] = {}
         self._requests_by_status: dict[int, int] = {}
+        # Builds, slugs and output streams (`builds.py`, SPEC §14).
+        self.builds = SimBuilds(self)
         self._dispatcher = Dispatcher(
             retry_delays=HEROKU_SYNC_RETRY_DELAYS
             if webhook_retry_delays is None
@@ -427,6 +431,16 @@ class Simulator:
             timeout=webhook_timeout,
             stamp=lambda: self._now().isoformat(),
         )
+        # Domains, SNI endpoints and Heroku's status API (SPEC §15, `heroku_sim/certs.py`).
+        # Their ids come from a generator of their own: reading them changes no other id.
+        cert_rng = random.Random(None if seed is None else seed + 1)
+        self.certs = Certificates(
+            app_ref=lambda name: self._ref(self._app(name)),
+            now=self._now,
+            new_id=lambda: str(uuid.UUID(int=cert_rng.getrandbits(128), version=4)),
+            lock=self._lock,
+        )
+        self.status_page = StatusPage(now=self._now)
 
     # -- small helpers (call with the lock held) -------------------------------------------
 
@@ -628,7 +642,7 @@ class Simulator:
             output_stream_url=None,
         )
         if status != "succeeded":  # a release phase is running or ran: it has output
-            release.output_stream_url = f"https://release-output.heroku.com/streams/{release.id}"
+            release.output_stream_url = self.builds.stream_url("releases", release.id)
         app.releases.append(release)
         app.updated_at = now  # any new release changes the app, current or not
         restarted = self._make_current(app, release) if status == "succeeded" else []
@@ -850,6 +864,7 @@ class Simulator:
             target = self._app(app)
             rendered = self._app_json(target)
             del self._apps[target.name]
+            self.certs.forget(target.name)
             for hook in target.webhooks:
                 self._dispatcher.discard(hook.id)
             target.webhooks.clear()

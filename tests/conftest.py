@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -49,23 +50,77 @@ def _postgres_reachable() -> str | None:
 _PG_SKIP: list[str | None] = []
 
 
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A fresh PostgreSQL database for one test, dropped afterwards."""
+def _postgres_or_skip() -> None:
     if not _PG_SKIP:
         _PG_SKIP.append(_postgres_reachable())
     if _PG_SKIP[0]:
         pytest.skip(_PG_SKIP[0])
+
+
+def _fresh_postgres(template: str | None = None) -> Iterator[str]:
+    """A new PostgreSQL database (empty, or a copy of `template`), dropped afterwards."""
     import psycopg
 
     name = f"hm_test_{uuid.uuid4().hex[:12]}"
+    copy = f' TEMPLATE "{template}"' if template else ""
     with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"{copy}')
     try:
         yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
     finally:
         with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+    _postgres_or_skip()
+    yield from _fresh_postgres()
+
+
+MIGRATIONS = Path(__file__).resolve().parents[1] / "heroku_monitor" / "store" / "migrations"
+
+
+@pytest.fixture(scope="session")
+def migrated_postgres() -> str:
+    """The name of a PostgreSQL database with every migration applied, a template for the
+    tests' own: made once for these migrations (its name holds their digest) by whichever
+    worker comes first, kept for the next sessions (and for other sessions running beside
+    this one: none is ever dropped here, so a session on other migrations breaks none)."""
+    _postgres_or_skip()
+    import psycopg
+
+    from heroku_monitor.store.database import open_database
+
+    digest = hashlib.sha256()
+    for path in sorted(MIGRATIONS.rglob("*.py")):
+        digest.update(path.name.encode() + path.read_bytes())
+    name = f"hm_template_{digest.hexdigest()[:16]}"
+    with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(7220431)")  # one worker makes it, the rest wait
+        try:
+            if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+                return name
+            making = f"hm_making_{uuid.uuid4().hex[:12]}"
+            conn.execute(f'CREATE DATABASE "{making}"')
+            try:
+                url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{making}"
+                open_database(url).engine.dispose()
+                conn.execute(f'ALTER DATABASE "{making}" RENAME TO "{name}"')
+            except BaseException:
+                conn.execute(f'DROP DATABASE IF EXISTS "{making}" WITH (FORCE)')
+                raise
+            return name
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(7220431)")
+
+
+@pytest.fixture
+def migrated_postgres_url(migrated_postgres: str) -> Iterator[str]:
+    """A fresh PostgreSQL database, its schema already up to date (a copy of the template:
+    opening it finds nothing to migrate), dropped afterwards."""
+    yield from _fresh_postgres(template=migrated_postgres)
 
 
 @pytest.fixture(scope="session")
@@ -96,7 +151,7 @@ def sqlite_url(tmp_path: Path, migrated_sqlite: Path) -> str:
 @pytest.fixture(params=["sqlite", "postgres"])
 def database_url(request: pytest.FixtureRequest) -> str:
     """Each test using this runs on SQLite and on the real PostgreSQL server."""
-    fixture = "sqlite_url" if request.param == "sqlite" else "postgres_url"
+    fixture = "sqlite_url" if request.param == "sqlite" else "migrated_postgres_url"
     return str(request.getfixturevalue(fixture))
 
 

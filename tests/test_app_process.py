@@ -15,7 +15,15 @@ from heroku_monitor.heroku.webhooks import SIGNATURE_HEADER, signature
 from heroku_sim import Simulator, SimulatorServer
 from loopback import BackgroundServer
 from tests.fakes import FakeSlack
-from tests.support.processes import clean_env, free_port, run_app, start, stop, wait_for_http
+from tests.support.processes import (
+    clean_env,
+    free_port,
+    run_app,
+    run_cli,
+    start,
+    stop,
+    wait_for_http,
+)
 from tests.support.web import wait_until
 
 CRASH_TEXT = "🚨 *ALERT: Dyno Crash Detected* 🚨\nApp: my-app\nCrashed dynos:\n• web.1 (web)"
@@ -105,9 +113,10 @@ def test_register_webhook_creates_the_app_webhook_through_the_platform_api(tmp_p
             "api:addon",
             "api:formation",
             "api:app",
+            "api:build",  # SPEC §14: failed builds in seconds
         }
 
-        again = run_app(env, "register-webhook", "no-such-app", "--url", url, cwd=tmp_path)
+        again = run_cli(env, "register-webhook", "no-such-app", "--url", url)  # in this process
         assert again.returncode == 1 and "Traceback" not in again.stderr
         assert "could not register the webhook on no-such-app: 404" in again.stderr
 
@@ -137,7 +146,7 @@ def test_register_webhook_run_again_after_rotating_the_secret_updates_the_webhoo
         args = ("register-webhook", "my-app", "--url", url)
         first = run_app(env | {"HEROKU_WEBHOOK_SECRET": "old-secret"}, *args, cwd=tmp_path)
         assert first.returncode == 0 and "Registered webhook" in first.stdout, first.stderr
-        again = run_app(env | {"HEROKU_WEBHOOK_SECRET": "new-secret"}, *args, cwd=tmp_path)
+        again = run_cli(env | {"HEROKU_WEBHOOK_SECRET": "new-secret"}, *args)  # in this process
         assert again.returncode == 0 and "Updated webhook" in again.stdout, again.stderr
         (hook,) = sim.webhooks("my-app")
         assert hook["secret"] == "new-secret" and hook["url"] == url
@@ -159,10 +168,12 @@ def test_register_webhook_with_a_new_url_updates_the_webhook_instead_of_adding_o
         sim.create_webhook(  # someone else's webhook on the app stays as it is
             "my-app", include=["api:release"], level="notify", url="https://ci.example.com/hook"
         )
-        for host in ("old.example.com", "new.herokuapp.com"):
-            url = f"https://{host}/webhooks/heroku"
-            done = run_app(env, "register-webhook", "my-app", "--url", url, cwd=tmp_path)
-            assert done.returncode == 0, done.stderr
+        old = "https://old.example.com/webhooks/heroku"
+        first = run_app(env, "register-webhook", "my-app", "--url", old, cwd=tmp_path)
+        assert first.returncode == 0, first.stderr
+        new = "https://new.herokuapp.com/webhooks/heroku"
+        done = run_cli(env, "register-webhook", "my-app", "--url", new)  # again, in this process
+        assert done.returncode == 0, done.stderr
         urls = sorted(h["url"] for h in sim.webhooks("my-app"))
     assert urls == ["https://ci.example.com/hook", "https://new.herokuapp.com/webhooks/heroku"]
     assert "Updated webhook" in done.stdout

@@ -236,14 +236,16 @@ def test_the_dashboard_shows_open_incidents_snoozes_and_a_timeline_and_can_end_a
     press(signed, SNOOZE, incident)
     wait_until(lambda: "snoozed by" in top_level(world.slack)[0]["text"])
     client = create_app(signed).test_client()
-    page = client.get("/").get_data(as_text=True)
-    assert "🔥 dynos since" in page and "Snoozed by &lt;@U0FAKEUSR1&gt;" in page
+    overview = client.get("/").get_data(as_text=True)  # no timeline there: one per app page
+    assert "🔥 Dyno crash" in overview and "snoozed by &lt;@U0FAKEUSR1&gt;" in overview
+    page = client.get(f"/apps/{APP}").get_data(as_text=True)
+    assert "🔥 Dyno crash · web.1 since" in page and "Snoozed by &lt;@U0FAKEUSR1&gt;" in page
     assert "<svg" in page and 'viewBox="' in page
     mid = signed.monitors.all()[0].id
     token = csrf_token(client)
     response = client.post(f"/monitors/{mid}/end-snooze", data={"csrf_token": token})
     assert response.status_code == 303
-    assert "Snoozed by" not in client.get("/").get_data(as_text=True)
+    assert "Snoozed by" not in client.get(f"/apps/{APP}").get_data(as_text=True)
     assert "snooze of *my-app* ended" in top_level(world.slack)[-1]["text"]
 
 

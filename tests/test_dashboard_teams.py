@@ -139,16 +139,22 @@ def test_a_team_watch_shows_its_apps_and_why_its_app_list_could_not_be_read(site
     assert "Last error" in section and "Heroku knows no team" in section
 
 
-def test_a_card_made_by_a_team_watch_says_which_team(site: Site):
+def test_an_app_watched_for_a_team_says_which_team_on_its_row_and_its_page(site: Site):
     watch_id = watch_with_an_app(site)
-    page = site.client.get("/").get_data(as_text=True)
+    overview = site.client.get("/").get_data(as_text=True)
     (monitor,) = [m for m in site.service.monitors.all() if m.team_watch_id == watch_id]
-    card = page.split(f'id="monitor-{monitor.id}"')[1].split("</article>")[0]
-    assert "from team acme" in card
-    assert "Remove" not in card  # the round would bring it back: remove the team instead
     (own,) = [m for m in site.service.monitors.all() if m.team_watch_id is None]
-    own_card = page.split(f'id="monitor-{own.id}"')[1].split("</article>")[0]
-    assert "from team" not in own_card and "Remove" in own_card
+    row = overview.split(f'id="app-{monitor.id}"')[1].split("</tr>")[0]
+    assert "team acme" in row and f'href="/apps/{TEAM_APP}"' in row
+    own_row = overview.split(f'id="app-{own.id}"')[1].split("</tr>")[0]
+    assert "team acme" not in own_row and "added here" in own_row
+    page = site.client.get(f"/apps/{TEAM_APP}").get_data(as_text=True)
+    settings = page.split(f'id="monitor-{monitor.id}"')[1].split("</section>")[0]
+    assert "from team acme" in settings
+    assert "Remove" not in settings  # the round would bring it back: remove the team instead
+    own_page = site.client.get(f"/apps/{APP}").get_data(as_text=True)
+    own_settings = own_page.split(f'id="monitor-{own.id}"')[1].split("</section>")[0]
+    assert "from team" not in own_settings and "Remove" in own_settings
 
 
 def polling_line(site: Site) -> str:
@@ -180,7 +186,8 @@ def test_a_watched_teams_apps_appear_after_one_polling_round(site: Site, world: 
     section = team_section(site)
     assert TEAM_APP in section and "none yet" not in section
     page = site.client.get("/").get_data(as_text=True)
-    assert "from team acme" in page and "this process (" in polling_line(site)
+    assert "team acme" in page and "this process (" in polling_line(site)
+    assert "from team acme" in site.client.get(f"/apps/{TEAM_APP}").get_data(as_text=True)
 
 
 def test_a_team_watched_while_the_service_runs_is_read_at_once_not_at_its_interval(

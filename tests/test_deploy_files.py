@@ -62,7 +62,15 @@ DYNO_SIZES = {
     "shield-l",
 }
 # Set by Heroku itself (the add-on, the router, the dyno) or only by tests: not for the button.
-PLATFORM_VARIABLES = {"DATABASE_URL", "PORT", "DYNO", "HEROKU_API_URL", "SLACK_API_URL"}
+PLATFORM_VARIABLES = {
+    "DATABASE_URL",
+    "PORT",
+    "DYNO",
+    "HEROKU_API_URL",
+    "SLACK_API_URL",
+    "HEROKU_STATUS_URL",
+    "HEROKU_APP_DEFAULT_DOMAIN_NAME",  # set by Heroku's dyno metadata
+}
 # For running elsewhere (a laptop, the demo): documented, but no question for the button.
 LOCAL_VARIABLES = {"CHECK_CONCURRENCY", "SIMULATOR_PORT"}
 

@@ -11,23 +11,24 @@ from flask.testing import FlaskClient
 
 from heroku_monitor.service import Service
 from heroku_monitor.web import create_app
-from tests.support.drains import SECRET, auth, router_alerts
+from tests.support.drains import (
+    SECRET,
+    auth,
+    demo_drain,
+    drained_service,
+    post_batch,
+    press,
+    router_alerts,
+)
 from tests.support.logplex import H12, R14, body, frame
 from tests.support.web import wait_until
 from tests.support.world import APP, World
 
 
-def post(client: FlaskClient, data: bytes, *, frame_id: str, password: str = SECRET):
-    headers = {**auth(password), "Logplex-Frame-Id": frame_id, "Logplex-Msg-Count": "1"}
-    return client.post(f"/drains/heroku/{APP}", data=data, headers=headers)
-
-
 @pytest.fixture
 def drained(world: World) -> Iterator[tuple[Service, FlaskClient]]:
-    service, _ = world.baseline(heroku_drain_secret=SECRET)
-    service.scheduler.start()
-    yield service, create_app(service).test_client()
-    service.stop()
+    with drained_service(world) as made:
+        yield made
 
 
 def h12s(n: int) -> bytes:
@@ -37,7 +38,7 @@ def h12s(n: int) -> bytes:
 
 def test_ten_h12_lines_give_one_alert_naming_the_code_count_and_path(drained, world: World):
     _, client = drained
-    assert post(client, h12s(10), frame_id="f-1").status_code == 200
+    assert post_batch(client, h12s(10), frame_id="f-1").status_code == 200
     wait_until(lambda: len(router_alerts(world)) == 1)
     (alert,) = router_alerts(world)
     assert alert["text"].startswith("🔥 *Router Errors: H12 Request timeout* 🔥\nApp: my-app")
@@ -48,7 +49,7 @@ def test_a_batch_sent_again_counts_once(drained, world: World):
     service, client = drained
     batch = h12s(3)
     for _ in range(3):  # the same frame id: Logplex sending it again
-        assert post(client, batch, frame_id="same").status_code == 200
+        assert post_batch(client, batch, frame_id="same").status_code == 200
     service.checker.check_logs(service.monitors.all()[0].id)
     assert router_alerts(world) == []  # 3 lines, not 9
 
@@ -58,9 +59,10 @@ def test_two_processes_posting_halves_of_a_storm_give_one_alert_with_the_full_co
 ):
     _, client = drained
     other = world.service(heroku_drain_secret=SECRET)  # another web dyno on the database
+    other.scheduler.start()  # it checks the app's logs after its own flushes
     try:
-        post(create_app(other).test_client(), h12s(3), frame_id="half-1")
-        post(client, h12s(3), frame_id="half-2")
+        post_batch(create_app(other).test_client(), h12s(3), frame_id="half-1")
+        post_batch(client, h12s(3), frame_id="half-2")
         wait_until(lambda: len(router_alerts(world)) == 1)
     finally:
         other.stop()
@@ -70,7 +72,7 @@ def test_two_processes_posting_halves_of_a_storm_give_one_alert_with_the_full_co
 def test_an_r14_line_alerts_at_once_naming_the_dyno(drained, world: World):
     _, client = drained
     batch = body(frame(R14, datetime.now(UTC), proc="web.1"))
-    post(client, batch, frame_id="r14")
+    post_batch(client, batch, frame_id="r14")
     wait_until(
         lambda: any("Memory Quota Exceeded: web.1" in m["text"] for m in world.slack.messages)
     )
@@ -79,13 +81,13 @@ def test_an_r14_line_alerts_at_once_naming_the_dyno(drained, world: World):
 @pytest.mark.parametrize("password", ["", "wrong"])
 def test_a_wrong_password_is_401_and_counts_nothing(drained, world: World, password: str):
     service, client = drained
-    assert post(client, h12s(10), frame_id="x", password=password).status_code == 401
+    assert post_batch(client, h12s(10), frame_id="x", password=password).status_code == 401
     assert service.checker.log_counts.since(APP, datetime(2000, 1, 1, tzinfo=UTC)) == []
 
 
 def test_without_a_drain_secret_the_drain_is_503_saying_why(world: World):
     service = world.service()
-    response = post(create_app(service).test_client(), h12s(1), frame_id="x")
+    response = post_batch(create_app(service).test_client(), h12s(1), frame_id="x")
     service.stop()
     assert response.status_code == 503 and "HEROKU_DRAIN_SECRET" in response.json["error"]
 
@@ -104,14 +106,14 @@ ODD_LINES = [
 )
 def test_junk_bodies_are_answered_200_never_a_500(drained, junk: bytes):
     _, client = drained
-    assert post(client, junk, frame_id="junk").status_code == 200
+    assert post_batch(client, junk, frame_id="junk").status_code == 200
 
 
 def test_the_dashboard_says_whether_a_drain_is_connected_and_how_much_it_sends(drained):
     _, client = drained
-    assert "none yet" in client.get("/").get_data(as_text=True)
-    post(client, h12s(4), frame_id="f-1")
-    page = client.get("/").get_data(as_text=True)
+    assert "none yet" in client.get("/apps/my-app").get_data(as_text=True)  # the app's page
+    post_batch(client, h12s(4), frame_id="f-1")
+    page = client.get("/apps/my-app").get_data(as_text=True)
     assert "connected: last batch" in page and "4 lines in the last minute" in page
 
 
@@ -171,18 +173,9 @@ def test_batches_of_another_drain_are_ignored(drained, world: World):
 def test_the_demo_buttons_write_log_lines_to_the_drain_and_the_alert_follows(
     world: World, button: str, header: str
 ):
-    from tests.support.web import LiveSite, csrf_token
-
-    service, _ = world.baseline(heroku_drain_secret=SECRET)
-    service.simulator = world.heroku
-    with LiveSite(service) as live:
-        url = f"http://heroku:{SECRET}@127.0.0.1:{live.port}/drains/heroku/{APP}"
-        world.sim.create_log_drain(APP, url)  # what `python app.py --demo` registers
-        client = create_app(service).test_client()
-        response = client.post(f"/demo/{button}", data={"csrf_token": csrf_token(client)})
-        assert response.status_code == 303
+    with demo_drain(world) as (_, client):
+        assert press(client, button).status_code == 303
         wait_until(lambda: any(header in m["text"] for m in world.slack.messages))
-    service.simulator = None
 
 
 def test_a_monitor_can_set_when_its_logs_alert_on_the_dashboard(drained, world: World):
@@ -195,10 +188,10 @@ def test_a_monitor_can_set_when_its_logs_alert_on_the_dashboard(drained, world: 
     refused = client.post(url, data={"csrf_token": token, "thresholds": "5/500/100"})
     assert refused.status_code == 400 and "lines/percent/requests" in refused.get_data(as_text=True)
     assert client.post(url, data={"csrf_token": token, "thresholds": "20/5/100"}).status_code == 303
-    post(client, h12s(10), frame_id="f-1")  # 10 lines: enough for the defaults, not for 20
+    post_batch(client, h12s(10), frame_id="f-1")  # 10 lines: enough for the defaults, not for 20
     service.checker.check_logs(mid)
     assert router_alerts(world) == []
-    post(client, h12s(10), frame_id="f-2")
+    post_batch(client, h12s(10), frame_id="f-2")
     wait_until(lambda: len(router_alerts(world)) == 1)
     assert "20 lines" in router_alerts(world)[0]["text"]
 
@@ -251,3 +244,19 @@ def test_a_fir_apps_telemetry_drain_brings_the_same_alert(drained, world: World)
         statuses = world.sim.write_logs(APP, [router_error(APP, "H12") for _ in range(10)])
         assert statuses == [200]
         wait_until(lambda: len(router_alerts(world)) == 1)
+
+
+def test_a_rule_switched_off_on_the_dashboard_is_off_in_the_check(drained, world: World):
+    """Router errors switched off (the longer kept form): a storm of H12s alerts nothing,
+    while the rules left on still alert (R14)."""
+    service, client = drained
+    (monitor,) = service.monitors.all()
+    assert service.monitors.set_log_thresholds(monitor.id, "off/5/100/3000/on/on", service.clock())
+    post_batch(client, h12s(10), frame_id="off-1")
+    post_batch(client, body(frame(R14, datetime.now(UTC), proc="web.1")), frame_id="off-2")
+    wait_until(
+        lambda: any("Memory Quota Exceeded: web.1" in m["text"] for m in world.slack.messages)
+    )
+    wait_until(lambda: service.outbox.count("pending") == 0)  # all the check queued is sent
+    assert router_alerts(world) == []
+    assert all("Router Errors" not in a.text for a in service.outbox.recent())

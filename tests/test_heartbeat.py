@@ -116,6 +116,7 @@ def test_a_round_whose_checks_could_not_write_their_state_sends_no_ping(
         raise OperationalError("INSERT INTO check_claims …", {}, sqlite3.OperationalError("locked"))
 
     monkeypatch.setattr(service.checker.claims, "claim", refused)
+    monkeypatch.setattr(service.checker.claims, "claim_round", refused)  # a round's claims
     round_of(service)
     heartbeat_of(service).wait(timeout=5)
     assert service.checker.database_failures == 1

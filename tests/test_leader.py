@@ -104,3 +104,39 @@ def test_a_storm_in_every_process_opens_one_window_with_one_trailing_check(datab
     assert seen[2:] == [None] * 48
     processes[1].trailing_starts(mid, T0 + timedelta(seconds=1), 1.0)
     assert processes[2].webhook_window(mid, T0 + timedelta(seconds=1.5), 1.0) == 0.5
+
+
+def test_a_trigger_left_by_a_dead_process_is_answered_within_a_lease_and_a_minute(
+    database_url: str,
+):
+    # Every process renews its liveness as it tends the lease (every third of it, leading
+    # or not); the leader's minute job asks which webhook triggers no check will answer.
+    clock = Clock()
+    db = Database(database_url)
+    monitors = Monitors(db)
+    ids = [monitors.add(f"app-{n}", "#a", 5, T0) for n in range(4)]
+    leader, dead, alive = (Leadership(db, lease_seconds=30, clock=clock) for _ in range(3))
+    assert leader.tend()[0] and not dead.tend()[0] and not alive.tend()[0]
+    # Two followers answered a delivery each and began its check; a third delivery waits
+    # for its trailing check (no claim yet).
+    for process, mid in ((dead, ids[0]), (alive, ids[1])):
+        claims = CheckClaims(db, owner=process.holder)
+        claims.webhook_window(mid, clock(), 1.0)
+        assert claims.claim(mid, clock(), ask_again=False)
+    CheckClaims(db).webhook_window(ids[2], clock(), 1.0)
+    for seconds in (20, 11):  # `dead` was killed: it renews nothing; the others renew
+        clock.advance(seconds)
+        assert leader.tend() == (True, None) and alive.tend() == (False, None)
+    # 31 s after the kill (its claim holds 120 s), its trigger is the leader's to check:
+    assert leader.unanswered(stale=timedelta(seconds=60)) == ([ids[0]], {dead.holder: dead.label})
+    CheckClaims(db).release_of(dead.holder)  # what the leader does with the dead's claims
+    clock.advance(9)
+    # A process that claimed a check a moment ago, never having tended (it starts, or runs
+    # a version without liveness), is not taken for dead.
+    fresh = CheckClaims(db, owner="starting")
+    fresh.webhook_window(ids[3], clock(), 1.0)
+    assert fresh.claim(ids[3], clock(), ask_again=False)
+    clock.advance(21)
+    assert leader.tend() == (True, None) and alive.tend() == (False, None)
+    # The trigger no check began is stale a minute on (its process died before claiming).
+    assert leader.unanswered(stale=timedelta(seconds=60)) == ([ids[0], ids[2]], {})

@@ -29,7 +29,7 @@ from tests.support.webhooks import SECRET as WEBHOOK_SECRET
 from tests.support.webhooks import fresh
 
 CRASH = "🚨 *ALERT: Dyno Crash Detected* 🚨"
-LEASE = 3  # seconds: LEADER_LEASE_SECONDS for these processes
+LEASE = 2  # seconds: LEADER_LEASE_SECONDS for these processes (the least allowed)
 # The leader's interval polls come on the hour (on a 5-minute grid by default): none falls
 # in a test that counts the requests of the starting round.
 QUIET_LEADER = {"LEADER_LEASE_SECONDS": str(LEASE), "CHECK_INTERVAL_MINUTES": "60"}
@@ -47,7 +47,7 @@ def test_processes_on_one_database_poll_once_alert_once_and_survive_their_leader
     database_url = (
         f"sqlite:///{tmp_path}/shared.db"
         if backend == "sqlite"
-        else str(request.getfixturevalue("postgres_url")).replace(
+        else str(request.getfixturevalue("migrated_postgres_url")).replace(
             "postgresql+psycopg://", "postgres://"
         )
     )

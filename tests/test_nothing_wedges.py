@@ -10,8 +10,10 @@ from datetime import datetime, timedelta
 import pytest
 
 from heroku_monitor.core.outbound import REPLY, UPDATE, Message
+from heroku_monitor.render.messages import undelivered
 from heroku_monitor.runtime.delivery import Delivery
 from heroku_monitor.slack.notifier import SlackNotifier
+from heroku_monitor.store.monitors import Monitors
 from heroku_monitor.store.outbox import FAILED, PENDING, SENT
 from heroku_monitor.web import create_app
 from tests.fakes import FakeSlack
@@ -269,3 +271,24 @@ def test_an_edit_of_a_message_that_no_longer_exists_is_refused_not_sent_again_an
     assert [m["text"] for m in slack.messages] == ["a later alert"]
     assert slack.updates == [] and storage.outbox.count(PENDING) == 0
     assert [a.id for a in storage.outbox.recent(status=FAILED)] == [failed.id]
+
+
+def test_a_new_channel_after_a_week_of_failures_gets_the_last_day_and_one_summary(
+    storage: Storage, slack: FakeSlack
+):
+    """A channel the bot was never in, for a week; the team then sets another channel on
+    the dashboard. That one gets one summary of what is over a day old, then the last
+    day's alerts, not the whole week replayed (SPEC §16)."""
+    slack.set_channel("alerts", member=False)
+    clock = Now(T0)
+    outage(storage, slack, clock, "#alerts")
+    clock.now = T0 + timedelta(days=7)
+    (monitor,) = storage.monitors.all()
+    monitors = Monitors(storage.db, summary=undelivered)
+    assert monitors.update(
+        monitor.id, app_name=monitor.app_name, channel="#ops", interval=5, now=clock.now
+    )
+    delivery(storage, slack, clock).run()
+    texts = [m["text"] for m in slack.messages]
+    assert texts[0].startswith("📭 6 alerts from") and texts[1:] == ["young", "young reply", "late"]
+    assert {m["channel_name"] for m in slack.messages} == {"ops"}

@@ -333,15 +333,33 @@ def test_monitored_team_seeds_a_team_watch_once(world: World):
 # -- several processes on one database ---------------------------------------------------
 
 
-def measure(seconds: float) -> None:
-    """Let the services run for a while (a trailing check has its window to wait out)."""
-    time.sleep(seconds)
+def count_webhook_checks(service: Service, counts: dict[str, int], lock: threading.Lock) -> None:
+    """Count the webhook checks `service` schedules ("scheduled": a storm's first, and its
+    trailing one) and those that have run to their end ("done")."""
+    scheduler, triggers = service.scheduler, service.scheduler.triggers
+    check_soon, webhook_check = scheduler.check_soon, triggers._webhook_check
+
+    def counted_soon(monitor_id: int) -> bool:
+        scheduled = check_soon(monitor_id)
+        with lock:
+            counts["scheduled"] += scheduled
+        return scheduled
+
+    def counted_check(monitor_id: int, window_ended: datetime | None = None) -> None:
+        try:
+            webhook_check(monitor_id, window_ended)
+        finally:
+            with lock:
+                counts["done"] += 1
+
+    scheduler.check_soon = counted_soon
+    triggers._webhook_check = counted_check  # type: ignore[method-assign]
 
 
 def requests_per_round(world: World, services: list[Service], rounds: int = 5) -> list[int]:
     """The Heroku requests of each of `rounds` polling rounds, past the first two (the
     first checks), while `services` share one database, each scheduler started with a
-    minute of 0.1 s (the app's interval of 5 minutes polls twice a second); and no process
+    minute of 0.015 s (the app's interval of 5 minutes polls about every 0.1 s); and no process
     but the leader polls."""
     costs: list[int] = []
 
@@ -357,7 +375,7 @@ def requests_per_round(world: World, services: list[Service], rounds: int = 5) -
         scheduler = service.scheduler
         # What the round job runs:
         scheduler.polling.run_round = measured(scheduler.polling.run_round)  # type: ignore[method-assign,assignment]
-        scheduler.minute = 0.1
+        scheduler.minute = 0.015
         scheduler.start()
     wait_until(lambda: len(costs) >= 2 + rounds, timeout=30)
     (leader,) = [s for s in services if s.leadership.leads()]
@@ -370,7 +388,7 @@ def test_two_or_three_processes_poll_for_the_cost_of_one(
     world: World, backend: str, request: pytest.FixtureRequest
 ):
     if backend == "postgres":
-        world.database_url = str(request.getfixturevalue("postgres_url"))
+        world.database_url = str(request.getfixturevalue("migrated_postgres_url"))
     cost = {}
     for count in (1, 2, 3):  # on one database: the monitors' state carries over
         services = [world.service() for _ in range(count)]
@@ -409,12 +427,14 @@ def test_a_webhook_storm_hitting_every_process_costs_at_most_two_checks(
     world: World, backend: str, request: pytest.FixtureRequest
 ):
     if backend == "postgres":
-        world.database_url = str(request.getfixturevalue("postgres_url"))
+        world.database_url = str(request.getfixturevalue("migrated_postgres_url"))
     services = [world.service(heroku_webhook_secret=SECRET) for _ in range(3)]
     hooks = [Hook(s, create_app(s).test_client()) for s in services]
+    counts, lock = {"scheduled": 0, "done": 0}, threading.Lock()
     try:
         for service in services:
-            service.scheduler.debounce = 3.0  # the storm takes 0.6 s here, more on a busy CI
+            count_webhook_checks(service, counts, lock)
+            service.scheduler.debounce = 2.0  # the storm takes 0.6 s here, more on a busy CI
             service.scheduler.minute = NO_INTERVAL_POLLS  # the checks counted are webhooks'
             service.scheduler.start()
         wait_until(lambda: any(s.checker.last_check.ok for s in services), timeout=20)
@@ -431,14 +451,17 @@ def test_a_webhook_storm_hitting_every_process_costs_at_most_two_checks(
             thread.join(10)
         (message,) = world.slack.wait_for_messages(1, timeout=15)
         assert message["text"].startswith(CRASH)
+        # Every check the storm scheduled (its first, a trailing one at its window's end) has
+        # run to its end, in any of the processes.
         wait_until(
             lambda: (
-                all(not s.scheduler.triggers.checking for s in services)
+                counts["done"] == counts["scheduled"]
+                and all(not s.scheduler.triggers.checking for s in services)
                 and world.sim.requests_by_path.get(f"/apps/{APP}", 0) >= 1
             ),
-            timeout=10,
+            timeout=15,
         )
-        measure(3.5)  # a trailing check, if any, has run by now (3 s window)
+        assert 1 <= counts["scheduled"] <= 2, counts
         assert 1 <= world.sim.requests_by_path.get(f"/apps/{APP}", 0) <= 2
     finally:
         for service in services:

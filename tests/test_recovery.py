@@ -164,7 +164,7 @@ def test_a_monitors_resolve_hold_of_zero_wins_over_the_setting_and_ends_the_inci
         )
         assert saved.status_code == 303
         assert service.monitors.get(mid).resolve_after_minutes == 0  # type: ignore[union-attr]
-        assert "Resolve after" in client.get("/").get_data(as_text=True)
+        assert "Resolve after" in client.get(f"/apps/{APP}").get_data(as_text=True)
         crash_and_recover(world, service, clock)
         (recovery,) = resolved(world.slack)
         assert "Resolved after 2 min" in recovery

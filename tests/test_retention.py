@@ -16,17 +16,22 @@ from heroku_monitor.core.outbound import REPLY
 from heroku_monitor.runtime.scheduler import PRUNE_JOB
 from heroku_monitor.service import Service
 from heroku_monitor.store.database import Database
+from heroku_monitor.store.log_counts import batch_key
 from heroku_monitor.store.models import (
     Alert,
     AlertEvent,
     Base,
+    CertificateRead,
     CheckClaim,
     HerokuSpend,
     IncidentRow,
     Lease,
     LogBatch,
     LogCount,
+    LogLatency,
+    LogSample,
     MonitorState,
+    PlatformIncidentRow,
     SnoozeRow,
     WebhookSighting,
 )
@@ -105,7 +110,17 @@ WINDOWS: dict[str, tuple[timedelta, Seed]] = {
     ),
     "log_batches": (
         timedelta(hours=1),
-        lambda s, mid, at: s.add(LogBatch(key=f"{APP}:f1", seen_at=at)),
+        lambda s, mid, at: s.add(LogBatch(key=batch_key(APP, "f1"), seen_at=at)),
+    ),
+    "log_latency": (
+        timedelta(days=1),
+        lambda s, mid, at: s.add(LogLatency(app_name=APP, minute=at, b3=2)),
+    ),
+    "log_samples": (  # SPEC §15: memory and database samples
+        timedelta(days=2),
+        lambda s, mid, at: s.add(
+            LogSample(app_name=APP, kind="memory", source="web.1", minute=at, value=1.0)
+        ),
     ),
     "webhook_sightings": (
         timedelta(hours=1),
@@ -122,6 +137,16 @@ WINDOWS: dict[str, tuple[timedelta, Seed]] = {
         ),
     ),
     "check_claims": (timedelta(days=1), _claim),
+    "certificate_reads": (
+        timedelta(days=7),
+        lambda s, mid, at: s.add(CertificateRead(app_name=APP, read_at=at, data="{}")),
+    ),
+    "platform_incidents": (
+        timedelta(days=90),
+        lambda s, mid, at: s.add(
+            PlatformIncidentRow(id="p1", last_seen=at, resolved_at=at, data="{}")
+        ),
+    ),
 }
 MODELS = {
     "alerts": Alert,
@@ -130,10 +155,14 @@ MODELS = {
     "snoozes": SnoozeRow,
     "log_counts": LogCount,
     "log_batches": LogBatch,
+    "log_latency": LogLatency,
+    "log_samples": LogSample,
     "webhook_sightings": WebhookSighting,
     "heroku_spend": HerokuSpend,
     "leases": Lease,
     "check_claims": CheckClaim,
+    "certificate_reads": CertificateRead,
+    "platform_incidents": PlatformIncidentRow,
 }
 
 
@@ -163,7 +192,7 @@ def test_every_table_is_pruned_after_its_window_and_kept_before_it(db: Database,
 def test_a_backlog_is_pruned_in_short_slices_a_run_at_most_so_many(db: Database):
     with db.transaction() as s:
         for n in range(45):
-            s.add(LogBatch(key=f"{APP}:f{n}", seen_at=T0))
+            s.add(LogBatch(key=batch_key(APP, f"f{n}"), seen_at=T0))
     retention = Retention(db, batch=10, batches_per_run=3)
     later = T0 + timedelta(hours=2)
     assert retention.prune(later) == {"log_batches": 30}

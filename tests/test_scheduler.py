@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
+from concurrent.futures import Executor
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -88,6 +89,16 @@ class RecordingChecker:
             self.forced.append(force)
             self.times.append(now)
         return CheckResult(monitor_id, "app", True, now)
+
+    def check_round(
+        self, monitor_ids: Collection[int], listing: RoundListing, pool: Executor, **_: object
+    ) -> list[CheckResult]:  # a polling round: each of its monitors' checks, on the pool
+        return list(
+            pool.map(
+                lambda mid: self.check(mid, source="poll", listing=listing, deliver=False),
+                sorted(monitor_ids),
+            )
+        )
 
     def run(self) -> int:  # a delivery run; blocks while `delivering` is held
         if self.delivering is not None:
@@ -261,6 +272,24 @@ def test_a_storm_costs_two_checks(started):
     assert [scheduler.check_soon(mid) for _ in range(50)] == [True, True] + [False] * 48
     wait_until(lambda: checker.count(mid) == 3 and idle(scheduler, mid))
     assert checker.count(mid) == 3  # the first check, the storm's leading and trailing ones
+
+
+def test_a_trailing_check_that_starts_late_does_not_push_the_next_window_later(started):
+    # The windows of a storm follow each other from its first delivery: the next one opens
+    # where the last one ended, not when its trailing check got a worker. Otherwise each
+    # late start (a millisecond or a busy pool's seconds) moved every later window on, and
+    # a lone delivery a second after the previous one waited up to a whole window.
+    scheduler, checker, mid = started
+    t0 = datetime.now(UTC)
+    clock = [t0]
+    checker.clock = lambda: clock[0]
+    scheduler.debounce = 0.2
+    assert scheduler.check_soon(mid) and scheduler.check_soon(mid)  # at once; at t0 + 0.2 s
+    clock[0] = t0 + timedelta(seconds=5)  # the trailing check starts 4.8 s late
+    wait_until(lambda: checker.count(mid) == 3 and idle(scheduler, mid))
+    # Its window was t0 + 0.2 s to t0 + 0.4 s: a delivery now opens a new one and checks
+    # at once (0.0), instead of waiting for the end of a window opened late (0.2).
+    assert checker.claims.webhook_window(mid, clock[0], 0.2) == 0.0
 
 
 def test_a_webhook_request_while_its_check_runs_gets_one_trailing_check(started):

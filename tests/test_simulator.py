@@ -609,7 +609,8 @@ def test_pending_release_is_not_current_until_it_succeeds(sim: Simulator, api: A
         False,
     )
     assert pending[1]["current"] is True
-    assert pending[0]["output_stream_url"].startswith("https://release-output.heroku.com/")
+    # Its release phase's output, served by the simulator as Heroku's stream host would.
+    assert pending[0]["output_stream_url"].startswith(f"{api.base_url}/_sim/streams/releases/")
     sim.finish_release(APP, version)
     done = newest_releases(api, 2)
     assert (done[0]["status"], done[0]["current"], done[1]["current"]) == (

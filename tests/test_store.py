@@ -337,3 +337,78 @@ def test_tables_no_migration_knows_are_refused_not_guessed_at(empty_sqlite_url: 
     engine.dispose()
     with pytest.raises(SettingsError, match="development version"):
         open_database(empty_sqlite_url)
+
+
+def test_an_upgrade_to_small_log_tables_keeps_the_counts_and_drops_the_old_batch_ids(
+    empty_sqlite_url: str, request: Any
+) -> None:
+    """Migration 0020 on a database that holds rows (SQLite, and PostgreSQL when there is
+    one): the counters and response times stay, the batch ids of the old shape go (they
+    are kept an hour only), and batches are taken and deduplicated at once."""
+    import pytest
+
+    _upgrade_with_rows(empty_sqlite_url)
+    try:
+        postgres_url = request.getfixturevalue("postgres_url")
+    except pytest.skip.Exception:
+        return  # no PostgreSQL here: SQLite's upgrade was tried
+    _upgrade_with_rows(postgres_url)
+
+
+def _upgrade_with_rows(url: str) -> None:
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import create_engine, insert, inspect, text
+
+    from heroku_monitor.store.database import Database
+    from heroku_monitor.store.log_counts import Flushed, LogCounts
+    from heroku_monitor.store.migrate import MIGRATIONS
+    from heroku_monitor.store.models import LogCount, log_latency
+
+    engine = create_engine(url)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    minute = T0.replace(second=0, microsecond=0)
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0019")
+        conn.execute(
+            text("INSERT INTO log_batches (key, seen_at) VALUES ('AAAAAAAAAAAAAAAAAAAAAA', :at)"),
+            {"at": T0},
+        )  # a key of the old shape
+        conn.execute(
+            insert(LogCount).values(app_name="my-app", minute=minute, metric="requests", n=7)
+        )
+        conn.execute(insert(log_latency).values(app_name="my-app", minute=minute, b3=2))
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "head")
+        assert conn.execute(text("SELECT count(*) FROM log_batches")).scalar_one() == 0
+        assert conn.execute(text("SELECT n FROM log_counts")).scalar_one() == 7
+        assert conn.execute(text("SELECT b3 FROM log_latency")).scalar_one() == 2
+    for table in ("log_counts", "log_latency", "log_batches"):
+        assert inspect(engine).get_indexes(table) == [], (url, table)
+    key = inspect(engine).get_pk_constraint("log_counts")["constrained_columns"]
+    assert key == ["minute", "app_name", "metric"]
+    if engine.dialect.name == "postgresql":  # vacuumed once 2% of their rows are dead
+        with engine.connect() as conn:
+            options = conn.execute(
+                text(
+                    "SELECT relname, reloptions FROM pg_class WHERE relname IN "
+                    "('log_counts', 'log_latency', 'log_batches')"
+                )
+            ).all()
+        assert {name: tuple(o) for name, o in options} == {
+            table: ("autovacuum_vacuum_scale_factor=0.02",)
+            for table in ("log_counts", "log_latency", "log_batches")
+        }
+    engine.dispose()
+    first, second = LogCounts(Database(url)), LogCounts(Database(url))
+    assert first.take("my-app", "frame-1", [(minute, "requests", 1)], 1, T0)
+    assert second.take("my-app", "frame-1", [(minute, "requests", 1)], 1, T0)
+    assert first.flush() == Flushed(1, 0, frozenset({"my-app"}))
+    assert second.flush() == Flushed(0, 1, frozenset())
+    assert sorted(first.since("my-app", minute)) == [
+        (minute, "latency:3", 2),
+        (minute, "requests", 8),
+    ]

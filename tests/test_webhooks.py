@@ -176,7 +176,8 @@ def test_fifty_deliveries_in_a_second_cost_one_or_two_checks_and_the_last_change
     (message,) = world.slack.wait_for_messages(1)
     assert message["text"].startswith("🚨 *ALERT: Dyno Crash Detected* 🚨")
     wait_until(lambda: quiet(hook.service))
-    assert 1 <= checks(world) <= 2 and world.sim.request_count == 5 * checks(world)
+    # A full check: the app, dynos, releases, add-ons, config vars and builds (SPEC §14).
+    assert 1 <= checks(world) <= 2 and world.sim.request_count == 6 * checks(world)
     # ... and the rate budget, every process's, knows what the webhooks spent.
     spent = hook.service.scheduler.spend.since(hook.service.clock() - SIGHTING_TTL)
     assert spent.get("webhook") == world.sim.request_count
@@ -189,7 +190,7 @@ def test_one_delivery_replayed_300_times_costs_one_check(hook: Hook, world: Worl
     statuses = [hook.deliver(body).status_code for _ in range(300)]
     assert statuses == [202] + [200] * 299
     wait_until(lambda: checks(world) == 1 and quiet(hook.service))
-    assert world.sim.request_count == 5
+    assert world.sim.request_count == 6  # one full check, its builds included (SPEC §14)
 
 
 def test_a_delivery_another_process_sharing_the_database_took_is_ignored(hook: Hook, world: World):

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from heroku_monitor.core.snapshot import Addon, AppSnapshot, Dyno, Release, heroku_time
+from heroku_monitor.core.snapshot import Addon, AppSnapshot, Build, Dyno, Release, heroku_time
 
 DYNO_CRASHED = "dyno_crashed"
 DYNOS_DOWN = "dynos_down"
@@ -28,14 +28,20 @@ ADDON_CHANGED = "addon_changed"
 MAINTENANCE = "maintenance"
 MONITORING_TROUBLE = "monitoring_trouble"
 MONITORING_RECOVERED = "monitoring_recovered"
+# SPEC §14: a build that failed opens the app's build incident; the next one that succeeds
+# ends it (and says nothing when none is open).
+BUILD_FAILED = "build_failed"
+BUILD_SUCCEEDED = "build_succeeded"
 
 # The order messages of one check are sent in: what is most urgent first.
 KINDS = (
     DYNO_CRASHED,
     DYNOS_DOWN,
     RELEASE_FAILED,
+    BUILD_FAILED,
     MONITORING_TROUBLE,
     DYNOS_RECOVERED,
+    BUILD_SUCCEEDED,
     DEPLOY,
     ROLLBACK,
     CONFIG_CHANGED,
@@ -85,12 +91,21 @@ class Event:
     # how many lines (5xx lines for the rate) it counted.
     summary: str = ""
     lines: int = 0
+    # A build alert (SPEC §14): the build; a deploy or rollback: the commit of the release
+    # that ran before it (its compare link's base), "" when unknown.
+    build: Build | None = None
+    previous_commit: str = ""
+    # A certificate alert (SPEC §15, `core/certificates`): the domains it names, the
+    # certificate's expiry and the whole days left then (`reason`: why ACM failed).
+    hostnames: tuple[str, ...] = ()
+    expires_at: datetime | None = None
+    days_left: int = 0
 
 
 def observe(previous: AppSnapshot | None, current: AppSnapshot) -> tuple[list[Event], AppSnapshot]:
     """The events since `previous`, and `current` as it should be kept (see `carry`)."""
     kept = carry(previous, current)
-    return diff(previous, kept), kept
+    return diff(previous, kept), without_output(kept)
 
 
 def diff(previous: AppSnapshot | None, current: AppSnapshot) -> list[Event]:
@@ -105,6 +120,7 @@ def diff(previous: AppSnapshot | None, current: AppSnapshot) -> list[Event]:
     events += _release_events(previous, current)
     events += _config_events(previous, current)
     events += _addon_events(previous, current)
+    events += _build_events(previous, current)
     if previous.maintenance != current.maintenance:
         state = "on" if current.maintenance else "off"
         events.append(
@@ -134,7 +150,45 @@ def carry(previous: AppSnapshot | None, current: AppSnapshot) -> AppSnapshot:
             dyno.state in ("starting", "idle") and down_before
         )
         dynos.append(replace(dyno, unrecovered=unrecovered))
-    return replace(current, dynos=tuple(dynos))
+    current = replace(current, dynos=tuple(dynos))
+    if previous is None:
+        return current
+    if current.builds_at is None:  # not read by this check: the last snapshot's (SPEC §14)
+        current = replace(current, builds=previous.builds, builds_at=previous.builds_at)
+    return replace(current, releases=_commits_carried(previous.releases, current.releases))
+
+
+def _commits_carried(before: tuple[Release, ...], now: tuple[Release, ...]) -> tuple[Release, ...]:
+    """`now` with the commits the last snapshot knew: a release's slug (or OCI image) is
+    read once, when the release is new, so later snapshots keep what it said."""
+    known: dict[str, tuple[str, str]] = {}
+    for release in before:
+        artifact = release.slug_id or release.image_id
+        if release.commit and artifact:
+            known[artifact] = (release.commit, release.commit_description)
+    carried = []
+    for release in now:
+        artifact = release.slug_id or release.image_id
+        if not release.commit and artifact in known:
+            commit, description = known[artifact]
+            release = replace(release, commit=commit, commit_description=description)
+        carried.append(release)
+    return tuple(carried)
+
+
+def without_output(snapshot: AppSnapshot) -> AppSnapshot:
+    """`snapshot` as it is kept: without the build and release output read for alerts
+    (output is the team's own, and may print anything: it goes to the channel, not to the
+    database's snapshots)."""
+    if not any(b.output or b.output_error for b in snapshot.builds) and not any(
+        r.output or r.output_error for r in snapshot.releases
+    ):
+        return snapshot
+    return replace(
+        snapshot,
+        builds=tuple(replace(b, output=(), output_error="") for b in snapshot.builds),
+        releases=tuple(replace(r, output=(), output_error="") for r in snapshot.releases),
+    )
 
 
 def _dyno_events(previous: AppSnapshot | None, current: AppSnapshot) -> list[Event]:
@@ -210,11 +264,67 @@ def _release_events(previous: AppSnapshot, current: AppSnapshot) -> list[Event]:
                         key_base % ROLLBACK,
                         release=release,
                         rollback_to=target,
+                        previous_commit=_commit_below(ordered, index),
                     )
                 )
             elif kind == DEPLOY:
-                events.append(Event(DEPLOY, current.app, key_base % DEPLOY, release=release))
+                events.append(
+                    Event(
+                        DEPLOY,
+                        current.app,
+                        key_base % DEPLOY,
+                        release=release,
+                        previous_commit=_commit_below(ordered, index),
+                    )
+                )
         # `pending` (release phase still running) is reported once it succeeds or fails.
+    return events
+
+
+def _commit_below(ordered: list[Release], index: int) -> str:
+    """The commit that ran before `ordered[index]` (oldest first): the newest succeeded
+    release below it, "" when unknown."""
+    below = [r for r in ordered[:index] if r.status == "succeeded"]
+    return below[-1].commit if below else ""
+
+
+def _build_events(previous: AppSnapshot, current: AppSnapshot) -> list[Event]:
+    """SPEC §14: a build that failed since the last read, and the newest finished build when
+    it succeeded (it ends the app's build incident). The first read of an app's builds is a
+    baseline for them, but for those that ended since the last snapshot was taken."""
+    if current.builds_at is None or current.builds_at == previous.builds_at:
+        return []  # not read by this check: carried
+    before = {b.id: b for b in previous.builds}
+    if previous.builds_at is not None:
+        known = [b.created_at for b in previous.builds if b.created_at is not None]
+        since = max(known, default=None)
+    else:
+        since = previous.taken_at
+    # Newest first as Heroku listed them: the list's order settles builds of one second.
+    place = {b.id: i for i, b in enumerate(current.builds)}
+
+    def order(build: Build) -> tuple[float, int]:
+        made = build.created_at
+        return (made.timestamp() if made is not None else 0.0, -place[build.id])
+
+    done = [b for b in current.builds if b.status in ("succeeded", "failed")]
+    newest_done = max(done, key=order, default=None)
+    events: list[Event] = []
+    for build in sorted(current.builds, key=order):
+        was = before.get(build.id)
+        if was is None:
+            moment = build.created_at if previous.builds_at is not None else build.updated_at
+            news = since is None or (moment is not None and moment >= since)
+        else:
+            news = was.status == "pending"
+        if not news:
+            continue
+        if build.status == "failed":
+            key = f"{current.app}:{BUILD_FAILED}:{build.id}"
+            events.append(Event(BUILD_FAILED, current.app, key, build=build))
+        elif build.status == "succeeded" and build is newest_done:
+            key = f"{current.app}:{BUILD_SUCCEEDED}:{build.id}"
+            events.append(Event(BUILD_SUCCEEDED, current.app, key, build=build))
     return events
 
 

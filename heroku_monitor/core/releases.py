@@ -26,6 +26,9 @@ class SuspectDeploy:
     created_at: datetime
     minutes_before: int
     previous: int | None  # the newest succeeded release below it (None: not among those seen)
+    # The commits it and the release below it run (SPEC §14: its compare link), "" unknown.
+    commit: str = ""
+    previous_commit: str = ""
 
     @property
     def rollback_command(self) -> str | None:
@@ -60,5 +63,7 @@ def suspect_deploy(app: str, releases: Sequence[Release], at: datetime) -> Suspe
             created_at=made,
             minutes_before=max(0, int(before.total_seconds() // 60)),
             previous=below.version if below else None,
+            commit=release.commit,
+            previous_commit=below.commit if below else "",
         )
     return None

@@ -8,15 +8,21 @@ which every release that goes live moves, or `updated_at`), while a release of t
 snapshot is still pending (it may fail without going live), on the app's first check,
 when the digest key changed, and as a rare safety net; in between, the last snapshot's
 are carried. At steady state that is one request per app per round, plus the lists.
+
+An app watched by several monitors (its own and a team watch's) is read once a round for
+all of them (`needs_details` of any of them). And a round decides each app against the
+state it loaded for the round: an app whose read `changes_nothing` costs no write of its
+own (its check's time is stamped with the round's other unchanged ones, at once).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from heroku_monitor.core.snapshot import Addon, AppSnapshot, Dyno, ListedApp, Release
+from heroku_monitor.core import builds, detect
+from heroku_monitor.core.snapshot import Addon, AppSnapshot, Build, Dyno, ListedApp, Release
 
 # However quiet an app, its releases and config vars are read again this often.
 SAFETY_NET = timedelta(hours=1)
@@ -76,6 +82,14 @@ def needs_details(
     return now - read_at >= safety_net
 
 
+def any_needs_details(
+    kept: Sequence[AppSnapshot | None], listed: ListedApp, now: datetime, *, key_id: str
+) -> bool:
+    """Whether this round must read the app's releases and config vars for one of the
+    monitors watching it (`kept`: what each of them holds); one read feeds them all."""
+    return not kept or any(needs_details(p, listed, now, key_id=key_id) for p in kept)
+
+
 @dataclass(frozen=True)
 class PartRead:
     """What a round read of one app: its line in the lists, its dynos and add-ons, and its
@@ -85,6 +99,8 @@ class PartRead:
     dynos: tuple[Dyno, ...]
     addons: tuple[Addon, ...]
     details: Details | None
+    # The app's builds when this round read them (SPEC §14), else None: carried.
+    builds: tuple[Build, ...] | None = None
 
 
 def assemble(part: PartRead, *, now: datetime, previous: AppSnapshot | None) -> AppSnapshot | None:
@@ -120,7 +136,53 @@ def whole(
         config_key_id=details.config_key_id,
         released_at=listed.released_at,
         details_at=details_at,
+        builds=part.builds or (),
+        builds_at=now if part.builds is not None else None,
     )
+
+
+def changes_nothing(
+    app: str, state: detect.CheckState, seen: AppSnapshot | PartRead, now: datetime
+) -> bool:
+    """Whether a round's read of `app`, decided against `state` (what the round loaded),
+    changes nothing worth a write: the check succeeds after one that did, no event, and the
+    snapshot it would keep is the kept one but for when it was taken (the dynos, releases,
+    config, add-ons and every mark as they were). Such a check only moves its time."""
+    previous = state.snapshot
+    if previous is None or state.failures:
+        return False
+    if isinstance(seen, PartRead):
+        assembled = assemble(seen, now=now, previous=previous)
+        if assembled is None:
+            return False
+        seen = assembled
+    decision = detect.decide(app, state, seen, now)
+    if decision is None or decision.events or decision.error is not None:
+        return False
+    kept = decision.state.snapshot
+    # (Builds read again move their time: kept, one write in `builds.rounds_between` rounds.)
+    return kept is not None and replace(kept, taken_at=previous.taken_at) == previous
+
+
+def builds_due(
+    app_id: str, kept: Sequence[AppSnapshot | None], now: datetime, interval_minutes: int
+) -> bool:
+    """Whether a round reads the app's builds (SPEC §14: a failed build makes no release).
+    A first check reads them (a round's too: it reads the app whole). After it, once
+    `builds.rounds_between` of the app's rounds have passed since the last read, a round
+    counted as the time between its checks, never less than its interval (a stretched
+    interval stretches it too; a round right after a read never reads). Builds never read
+    (Heroku shows none to this token, or a snapshot from before builds were kept): one
+    round in `BUILDS_EVERY`."""
+    known = [k for k in kept if k is not None]
+    if len(known) < len(kept) or not known:
+        return True
+    read = [k.builds_at for k in known]
+    if any(at is None for at in read):
+        return builds.builds_due(app_id, builds.round_of(now, interval_minutes))
+    gap = max(now - max(k.taken_at for k in known), timedelta(minutes=interval_minutes))
+    since = now - min(at for at in read if at is not None)
+    return since >= gap * builds.rounds_between(app_id)
 
 
 @dataclass(frozen=True)

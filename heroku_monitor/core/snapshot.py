@@ -41,6 +41,36 @@ class Release:
     created_at: datetime | None = None
     slug_id: str | None = None
     current: bool = False
+    # The code it runs (SPEC §14): its slug's `commit` and `commit_description` (on Fir,
+    # its OCI image's, `image_id`); "" while unknown (a release's slug is read only when
+    # the release is new).
+    commit: str = ""
+    commit_description: str = ""
+    image_id: str | None = None
+    # A failed release's last lines of release-phase output, ANSI codes removed: read for
+    # the alert, never kept (`detect.carry` drops it); `output_error`: why it was not read.
+    output: tuple[str, ...] = ()
+    output_error: str = ""
+
+
+@dataclass(frozen=True)
+class Build:
+    """One build of the app (`GET /apps/{app}/builds`), SPEC §14: `status` is `pending`,
+    `succeeded` or `failed`; `commit` and `commit_description` are its source blob's
+    `version` and `version_description`; `user` who started it (an email)."""
+
+    id: str
+    status: str
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    user: str = ""
+    commit: str = ""
+    commit_description: str = ""
+    release_id: str | None = None
+    # A failed build's last lines of output, ANSI codes removed: read for the alert, never
+    # kept (`detect.carry` drops it). `output_error` says why it could not be read.
+    output: tuple[str, ...] = ()
+    output_error: str = ""
 
 
 @dataclass(frozen=True)
@@ -88,6 +118,10 @@ class AppSnapshot:
     # None: not read with the config vars, as for a status answer).
     released_at: datetime | None = None
     details_at: datetime | None = None
+    # The newest builds, newest first, and when they were read (None: not read by this
+    # check; `detect.carry` carries the last snapshot's, SPEC §14).
+    builds: tuple[Build, ...] = ()
+    builds_at: datetime | None = None
 
     @property
     def current_release(self) -> Release | None:

@@ -7,22 +7,30 @@ https://devcenter.heroku.com/articles/platform-api-reference
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import datetime
 from functools import partial
 from typing import Any, TypeVar
 from urllib.parse import quote
 
+from heroku_monitor.core import builds as pipeline
 from heroku_monitor.core.rounds import Details, RoundListing
-from heroku_monitor.core.snapshot import Addon, AppSnapshot, Dyno, ListedApp, Release
+from heroku_monitor.core.snapshot import Addon, AppSnapshot, Build, Dyno, ListedApp, Release
 from heroku_monitor.heroku import mapping
-from heroku_monitor.heroku.errors import Forbidden, NotFound
+from heroku_monitor.heroku.builds import OutputReader
+from heroku_monitor.heroku.errors import Forbidden, HerokuError, NotFound, RateLimited
 from heroku_monitor.heroku.mapping import missing_fields
 from heroku_monitor.heroku.transport import Transport
 
 # Heroku lists are ordered by id (a UUID) unless asked otherwise, 200 to a page: the
 # newest releases must be asked for explicitly, as the Heroku CLI does.
 NEWEST_RELEASES = "version ..; order=desc, max={n}"
+# The newest builds, as the Heroku CLI asks for them (`heroku builds`, heroku/heroku-builds).
+NEWEST_BUILDS = "created_at ..; max={n}, order=desc"
+COMMITS_KEPT = 4096  # slugs' and OCI images' commits remembered (they never change)
 T = TypeVar("T")
 
 
@@ -49,26 +57,41 @@ class HerokuClient(Transport):
             concurrency=concurrency,
         )
         self.release_window = release_window
+        # SPEC §14: build and release-phase output, and the commits of slugs read before.
+        self.outputs = OutputReader()
+        self._commits: OrderedDict[str, tuple[str, str]] = OrderedDict()
+        self._commits_lock = threading.Lock()
 
     def snapshot(
-        self, app: str, *, now: datetime, digest_key: bytes, include_config: bool = True
+        self,
+        app: str,
+        *,
+        now: datetime,
+        digest_key: bytes,
+        include_config: bool = True,
+        known: Mapping[str, tuple[str, str]] | None = None,
     ) -> AppSnapshot:
-        """Read the app, its dynos, newest releases, add-ons and config var digests, all at
-        once (five requests in parallel).
+        """Read the app, its dynos, newest releases, add-ons, builds and config var digests,
+        all at once (six requests in parallel), and the commit of a new release's slug.
 
         `include_config=False` skips the config vars (a status answer needs none of them).
+        `known`: the commits the caller knows by slug id (`core.builds.known_commits` of the
+        last snapshot), not read again.
         """
         base = f"/apps/{quote(app, safe='')}"
         calls: list[Callable[[], Any]] = [
             partial(self._app_info, base),
             lambda: self.get_all(f"{base}/dynos"),
             lambda: self.get_all(f"{base}/addons"),
-            lambda: self._releases(base),
+            lambda: self._releases(base, known),
+            # One more request: a full check (a webhook's, a person's, the first) sees the
+            # builds, so an `api:build` delivery alerts in seconds (SPEC §14).
+            partial(self.builds_if_shown, app),
         ]
         if include_config:
             calls.append(lambda: self._config(base, digest_key))
-        info, dynos, addons, releases, *config = self.together(*calls)
-        return mapping.snapshot(
+        info, dynos, addons, releases, found_builds, *config = self.together(*calls)
+        whole = mapping.snapshot(
             app,
             info,
             dynos,
@@ -78,12 +101,104 @@ class HerokuClient(Transport):
             digest_key=digest_key,
             now=now,
         )
+        if found_builds is None:
+            return whole
+        return replace(whole, builds=found_builds, builds_at=now)
 
-    def _releases(self, base: str) -> list[Release]:
-        releases, _ = self.get(
+    def close(self) -> None:
+        self.outputs.close()
+        super().close()
+
+    def builds_if_shown(self, app: str) -> tuple[Build, ...] | None:
+        """The app's builds, or None when Heroku shows none to this token (404, 403: the
+        rest of the check stands, its builds are carried)."""
+        try:
+            return self.builds(app)
+        except (NotFound, Forbidden):
+            return None
+
+    def _releases(
+        self, base: str, known: Mapping[str, tuple[str, str]] | None = None
+    ) -> list[Release]:
+        """The newest releases; the newest one's commit (and the newest succeeded one's)
+        read from its slug or OCI image when not known; a newest release that failed in
+        its release phase with the last lines of that output (SPEC §14)."""
+        data, _ = self.get(
             f"{base}/releases", range_header=NEWEST_RELEASES.format(n=self.release_window)
         )
-        return mapping.releases(releases, base)
+        releases = mapping.releases(data, base)
+        releases = self._with_commits(base, releases, known or {})
+        newest = max(range(len(releases)), key=lambda i: releases[i].version, default=None)
+        if newest is not None and releases[newest].status == "failed":
+            url = data[newest].get("output_stream_url") if isinstance(data[newest], dict) else None
+            if isinstance(url, str) and url:
+                output, error = self.outputs.tail(url)
+                releases[newest] = replace(releases[newest], output=output, output_error=error)
+        return releases
+
+    def _with_commits(
+        self, base: str, releases: list[Release], known: Mapping[str, tuple[str, str]]
+    ) -> list[Release]:
+        with self._commits_lock:
+            remembered = dict(self._commits)
+        wanted = pipeline.artifacts_to_read(releases, set(known) | set(remembered))
+        read: dict[str, tuple[str, str]] = {}
+        for artifact in wanted:
+            oci = any(r.image_id == artifact and not r.slug_id for r in releases)
+            found = self._commit(f"{base}/{'oci-images' if oci else 'slugs'}/{quote(artifact)}")
+            if found is not None:
+                read[artifact] = found
+        if read:
+            with self._commits_lock:
+                self._commits.update(read)
+                while len(self._commits) > COMMITS_KEPT:
+                    self._commits.popitem(last=False)
+        commits = {**remembered, **known, **read}
+        return [
+            replace(r, commit=commits[a][0], commit_description=commits[a][1])
+            if not r.commit and (a := r.slug_id or r.image_id) and a in commits
+            else r
+            for r in releases
+        ]
+
+    def _commit(self, path: str) -> tuple[str, str] | None:
+        """A slug's (or OCI image's) commit; None when it cannot be read (deleted, say):
+        the alert then goes without it, never fails for it."""
+        try:
+            data, _ = self.get(path)
+        except RateLimited:
+            raise
+        except HerokuError:
+            return None
+        return mapping.commit_of(data, path)
+
+    def builds(self, app: str) -> tuple[Build, ...]:
+        """The app's newest builds, newest first (one request: `GET /apps/{app}/builds`
+        with `Range: created_at ..; max=5, order=desc`, as the Heroku CLI asks); each
+        failed one newer than the newest that succeeded with the last lines of its output
+        (SPEC §14). What polling reads every 20th round (`core.builds.builds_due`)."""
+        base = f"/apps/{quote(app, safe='')}"
+        data, _ = self.get(
+            f"{base}/builds", range_header=NEWEST_BUILDS.format(n=pipeline.BUILDS_READ)
+        )
+        found = mapping.builds(data, base)
+        urls = [b.get("output_stream_url") if isinstance(b, dict) else None for b in data]
+
+        def newest_first(i: int) -> tuple[float, int]:
+            made = found[i].created_at
+            return (-(made.timestamp() if made is not None else 0.0), i)
+
+        order = sorted(range(len(found)), key=newest_first)
+        shown: list[Build] = []
+        succeeded = False
+        for i in order:
+            build, url = found[i], urls[i]
+            succeeded = succeeded or build.status == "succeeded"
+            if build.status == "failed" and not succeeded and isinstance(url, str) and url:
+                output, error = self.outputs.tail(url)
+                build = replace(build, output=output, output_error=error)
+            shown.append(build)
+        return tuple(shown)
 
     def _config(self, base: str, digest_key: bytes) -> dict[str, str]:
         config, _ = self.get(
@@ -157,7 +272,13 @@ class HerokuClient(Transport):
             return None
 
     def app_parts(
-        self, app: str, *, details: bool, addons: bool = False, digest_key: bytes
+        self,
+        app: str,
+        *,
+        details: bool,
+        addons: bool = False,
+        digest_key: bytes,
+        known: Mapping[str, tuple[str, str]] | None = None,
     ) -> tuple[list[Dyno], Details | None, tuple[Addon, ...] | None]:
         """What a round reads of one app: its dynos; with `details` its newest releases and
         config var digests too; with `addons` its add-ons (when the round's lists could
@@ -167,7 +288,7 @@ class HerokuClient(Transport):
         if addons:
             calls.append(lambda: self.get_all(f"{base}/addons"))
         if details:
-            calls += [lambda: self._releases(base), lambda: self._config(base, digest_key)]
+            calls += [lambda: self._releases(base, known), lambda: self._config(base, digest_key)]
         dynos, *rest = self.together(*calls)
         with missing_fields(f"Heroku's answer for {app!r} is"):
             parsed = [mapping.dyno(d) for d in dynos]

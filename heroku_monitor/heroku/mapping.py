@@ -16,7 +16,7 @@ from typing import Any
 
 from heroku_monitor.core import rounds
 from heroku_monitor.core.rounds import Details, PartRead, RoundListing
-from heroku_monitor.core.snapshot import Addon, AppSnapshot, Dyno, ListedApp, Release
+from heroku_monitor.core.snapshot import Addon, AppSnapshot, Build, Dyno, ListedApp, Release
 from heroku_monitor.heroku.errors import Unavailable
 
 
@@ -96,7 +96,55 @@ def release(r: dict[str, Any]) -> Release:
         created_at=moment(r.get("created_at")),
         slug_id=slug.get("id"),
         current=bool(r.get("current", False)),
+        image_id=oci_image_id(r),
     )
+
+
+# The artifact type of a Fir release's OCI image (the schema's example names only "slug").
+OCI_TYPES = ("oci-image", "oci_image", "oci")
+
+
+def oci_image_id(r: dict[str, Any]) -> str | None:
+    """The OCI image a Fir release runs (its `artifacts`), or None (a Cedar release runs
+    its `slug`)."""
+    for artifact in r.get("artifacts") or ():
+        if isinstance(artifact, dict) and str(artifact.get("type") or "") in OCI_TYPES:
+            found = artifact.get("id")
+            return str(found) if found else None
+    return None
+
+
+def build(b: dict[str, Any]) -> Build:
+    """One build of `GET /apps/{app}/builds` (SPEC §14), without its output."""
+    user = b.get("user") or {}
+    blob = b.get("source_blob") or {}
+    release = b.get("release") or {}
+    return Build(
+        id=str(b["id"]),
+        status=str(b["status"]),
+        created_at=moment(b.get("created_at")),
+        updated_at=moment(b.get("updated_at")),
+        user=str(user.get("email") or ""),
+        commit=str(blob.get("version") or ""),
+        commit_description=str(blob.get("version_description") or ""),
+        release_id=str(release["id"]) if isinstance(release, dict) and release.get("id") else None,
+    )
+
+
+def builds(data: Any, where: str) -> list[Build]:
+    """The builds of `GET {where}/builds`."""
+    if not isinstance(data, list):
+        raise Unavailable(f"Heroku answered {where}/builds with something other than a list.")
+    with missing_fields(f"Heroku's builds at {where} are"):
+        return [build(b) for b in data]
+
+
+def commit_of(data: Any, where: str) -> tuple[str, str]:
+    """(`commit`, `commit_description`) of a slug or an OCI image (`GET {where}`), "" for
+    what Heroku left null."""
+    if not isinstance(data, dict):
+        raise Unavailable(f"Heroku answered {where} with something other than an object.")
+    return str(data.get("commit") or ""), str(data.get("commit_description") or "")
 
 
 def addon(a: dict[str, Any]) -> Addon:

@@ -234,3 +234,40 @@ def blocks_fit(blocks: Blocks) -> bool:
 
 # Room an item may take in a block: a section, less its label.
 BLOCK_ITEM_LIMIT = MAX_SECTION - 100
+
+
+# ---------------------------------------------------------------------- code blocks
+
+# Room a build's (or release phase's) output takes in a message: one section's worth,
+# less the lines around it (SPEC §14: the last lines, fitted to Block Kit's limits).
+CODE_BLOCK_LIMIT = MAX_SECTION - 200
+FENCE = "```"
+
+
+def code_block(lines: Sequence[str], limit: int = CODE_BLOCK_LIMIT) -> str:
+    """`lines` as a mrkdwn code block of at most `limit` characters: the last lines kept
+    (the end of an output says what went wrong), a first `…` line saying how many earlier
+    ones did not fit, a line too long for the room cut at a word boundary. Each line is
+    escaped (an output's `<!channel>` stays text) and a ``` in it is broken by a zero-width
+    space, so the block cannot end early; nothing else is changed."""
+    shown = [escape(line).replace(FENCE, "`\u200b``") for line in lines] or ["(no output)"]
+    room = limit - size(f"{FENCE}\n\n{FENCE}")
+    kept: list[str] = []
+    used = 0
+    for line in reversed(shown):
+        cost = size(line) + (1 if kept else 0)
+        if used + cost > room:
+            break
+        kept.insert(0, line)
+        used += cost
+    if not kept:  # the last line alone is longer than the room
+        kept = [clip(shown[-1], max(1, room - 20))]
+    dropped = len(shown) - len(kept)
+    if dropped:
+        note = f"… {dropped} earlier line{'s' if dropped != 1 else ''}"
+        while kept and used + size(note) + 1 > room and len(kept) > 1:
+            used -= size(kept.pop(0)) + 1
+            dropped += 1
+            note = f"… {dropped} earlier lines"
+        kept.insert(0, note)
+    return f"{FENCE}\n" + "\n".join(kept) + f"\n{FENCE}"

@@ -16,12 +16,20 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
+from urllib.parse import quote
 
-from heroku_monitor.core import detect
+from heroku_monitor.core import builds, certificates, detect
 from heroku_monitor.core.detect import Event
-from heroku_monitor.core.logs.rules import LOG_5XX_RATE, LOG_BOOT_TIMEOUT, LOG_MEMORY, is_log_kind
+from heroku_monitor.core.logs.rules import (
+    LOG_5XX_RATE,
+    LOG_BOOT_TIMEOUT,
+    LOG_MEMORY,
+    LOG_SLOW_RESPONSES,
+    is_log_kind,
+)
 from heroku_monitor.core.outbound import Message
-from heroku_monitor.core.snapshot import AppSnapshot
+from heroku_monitor.core.snapshot import AppSnapshot, Build
+from heroku_monitor.render import limits
 from heroku_monitor.render.blocks import (
     BLOCK_ITEM_LIMIT,
     MAX_FIELD,
@@ -31,6 +39,7 @@ from heroku_monitor.render.blocks import (
     Part,
     blocks_fit,
     clip,
+    code_block,
     context_block,
     escape,
     fields_block,
@@ -58,6 +67,14 @@ HEADERS: dict[str, tuple[str, str]] = {
     detect.ADDON_CHANGED: ("🔄", "Add-on State Changed"),
     detect.MONITORING_TROUBLE: ("🔥", "Monitoring Trouble"),
     detect.MONITORING_RECOVERED: ("🩹", "Monitoring Recovered"),
+    # SPEC §14.
+    detect.BUILD_FAILED: ("💥", "Build Failed"),
+    detect.BUILD_SUCCEEDED: ("✅", "Build Succeeded"),
+    # SPEC §15.
+    certificates.CERT_EXPIRING: ("🔒", "Certificate Expires Soon"),
+    certificates.CERT_RENEWED: ("🔒", "Certificate Renewed"),
+    certificates.ACM_FAILED: ("🔒", "Automated Certificate Management Failed"),
+    certificates.ACM_RECOVERED: ("🔒", "Automated Certificate Management Works Again"),
 }
 
 
@@ -69,6 +86,8 @@ def header(kind: str, events: Sequence[Event] = ()) -> tuple[str, str]:
     if kind == detect.MAINTENANCE:
         on = bool(events and events[-1].maintenance)
         return ("🚧", "Maintenance Mode On") if on else ("✅", "Maintenance Mode Off")
+    if kind in limits.KINDS:  # SPEC §15: memory near quota, the database near its limits
+        return limits.header(kind, events)
     if is_log_kind(kind):
         return _log_header(kind, events)
     return HEADERS[kind]
@@ -87,20 +106,73 @@ def _log_header(kind: str, events: Sequence[Event]) -> tuple[str, str]:
         return "⏱️", f"Boot Timeout: {dyno}"
     if kind == LOG_5XX_RATE:
         return "🔥", "Router Errors: 5xx rate"
+    if kind == LOG_SLOW_RESPONSES:  # SPEC §15: `🐢 *Slow Responses: p95 {ms} ms* 🐢`
+        return "🐢", f"Slow Responses: {what}"
     return "🔥", f"Router Errors: {what}"
 
 
-def dashboard_link(app: str) -> str:
-    """A Slack link to the app's page in the Heroku dashboard."""
-    return f"<{HEROKU_DASHBOARD}{app}|Open {escape(app)} in the Heroku dashboard>"
+def dashboard_link(app: str, dashboard_url: str | None = None) -> str:
+    """A Slack link to the app's page in the Heroku dashboard, then, when this service
+    knows its public address (`dashboard_url`, settings' DASHBOARD_URL), to the app's page
+    on it."""
+    heroku = f"<{HEROKU_DASHBOARD}{app}|Open {escape(app)} in the Heroku dashboard>"
+    if not dashboard_url:
+        return heroku
+    # A Slack link ends at `|` or `>`: such characters of the address are percent-encoded.
+    base = dashboard_url.rstrip("/").replace("|", "%7C").replace(">", "%3E").replace("<", "%3C")
+    return f"{heroku} · <{base}/apps/{quote(app)}|Its page on Heroku Monitor>"
 
 
 def _who(email: str) -> str:
     return escape(email) if email else "unknown"
 
 
-def _body(kind: str, events: Sequence[Event]) -> list[Part]:
-    """The parts after `App: {app}`, as in the PRD's templates."""
+def commit_line(commit: str, description: str, repository: str | None = None) -> str:
+    """SPEC §14: `Commit: {sha7} {first line of the message}`, the hash linked to the
+    commit on GitHub when the monitor names its repository; "" for no commit."""
+    if not commit:
+        return ""
+    short = escape(builds.sha7(commit))
+    url = builds.commit_url(repository, commit)
+    shown = f"<{url}|{short}>" if url else short
+    first = builds.first_line(description)
+    return f"Commit: {shown} {escape(first)}".rstrip()
+
+
+def compare_line(previous: str, commit: str, repository: str | None) -> str:
+    """`Changes: <compare link|abc1234...def5678>`: what a deploy brought (SPEC §14), "" when
+    it cannot be linked (no repository, or a commit unknown)."""
+    url = builds.compare_url(repository, previous, commit)
+    if url is None:
+        return ""
+    return f"Changes: <{url}|{escape(builds.sha7(previous))}...{escape(builds.sha7(commit))}>"
+
+
+def _output_lines(output: Sequence[str], error: str, what: str) -> list[str]:
+    """The last lines of an output as a code block, or why it could not be read."""
+    if output:
+        return [code_block(output)]
+    if error:
+        return [f"(The {what} output could not be read: {escape(error)})"]
+    return []
+
+
+def _build_lines(build: Build, repository: str | None) -> str:
+    """SPEC §14: `Commit: {sha7} {first line}`, `Built by: {email}`, then for a failed
+    build the last lines of its output as a code block."""
+    lines = [commit_line(build.commit, build.commit_description, repository) or "Commit: unknown"]
+    lines.append(f"Built by: {_who(build.user)}")
+    if build.status == "failed":
+        lines += _output_lines(build.output, build.output_error, "build")
+    return "\n".join(lines)
+
+
+def _body(kind: str, events: Sequence[Event], repository: str | None = None) -> list[Part]:
+    """The parts after `App: {app}`, as in the PRD's templates. `repository`: the monitor's
+    GitHub repository (`owner/name`), for commit and compare links."""
+    if kind in (detect.BUILD_FAILED, detect.BUILD_SUCCEEDED):
+        shown = tuple(_build_lines(e.build, repository) for e in events if e.build is not None)
+        return [Part(items=shown, bullet="")]
     if is_log_kind(kind):  # the counts, window, top paths and dynos
         return [Part(escape(e.summary)) for e in events]
     if kind in (detect.DYNO_CRASHED, detect.DYNOS_DOWN, detect.DYNOS_RECOVERED):
@@ -129,7 +201,13 @@ def _body(kind: str, events: Sequence[Event]) -> list[Part]:
                 lines = [f"Version: v{r.version}", f"Released by: {_who(r.user)}"]
                 if r.description:
                     lines.append(f"Description: {escape(r.description)}")
-            items.append("\n".join(lines))
+            # SPEC §14: the commit below the PRD's lines, and what the deploy brought.
+            lines.append(commit_line(r.commit, r.commit_description, repository))
+            if kind != detect.RELEASE_FAILED:
+                lines.append(compare_line(e.previous_commit, r.commit, repository))
+            else:
+                lines += _output_lines(r.output, r.output_error, "release phase")
+            items.append("\n".join(line for line in lines if line))
         return [Part(items=tuple(items), bullet="")]
     if kind == detect.CONFIG_CHANGED:
         added = sorted({n for e in events for n in e.added})
@@ -180,7 +258,23 @@ def _body(kind: str, events: Sequence[Event]) -> list[Part]:
     if kind == detect.MONITORING_RECOVERED:
         e = events[-1]
         return [Part(f"The Heroku API answers again after {e.failures} failed checks.")]
+    if kind in certificates.KINDS:
+        return [Part(items=tuple(_certificate_lines(e) for e in events), bullet="")]
     return []
+
+
+def _certificate_lines(event: Event) -> str:
+    """SPEC §15: `Domains: {hostnames}` and `Expires: {date} (in {n} days)`, or
+    `Domain: {hostname}` and `Reason: {acm_status_reason}`."""
+    names = ", ".join(escape(h) for h in event.hostnames) or "none"
+    if event.kind == certificates.ACM_FAILED:
+        return f"Domain: {names}\nReason: {escape(event.reason) or 'none given'}"
+    if event.kind == certificates.ACM_RECOVERED:
+        return f"Domains: {names}\nACM status now: {escape(event.reason)}"
+    if event.expires_at is None:  # renewed by removing the endpoint
+        return f"Domains: {names}\nNo certificate of the app expires within 14 days now."
+    when = f"{event.expires_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+    return f"Domains: {names}\nExpires: {when} ({certificates.days_text(event.days_left)})"
 
 
 def slack_date(now: datetime) -> str:
@@ -189,17 +283,25 @@ def slack_date(now: datetime) -> str:
     return f"<!date^{int(now.timestamp())}^{{date_short_pretty}} at {{time}}|{fallback}>"
 
 
-def render(app: str, kind: str, events: Sequence[Event], now: datetime) -> Message:
-    """The one message for `events`, all of `kind` and `app`."""
+def render(
+    app: str,
+    kind: str,
+    events: Sequence[Event],
+    now: datetime,
+    repository: str | None = None,
+    dashboard_url: str | None = None,
+) -> Message:
+    """The one message for `events`, all of `kind` and `app` (`repository`: the monitor's,
+    for commit links; `dashboard_url`: this service's address, for its context line)."""
     emoji, title = header(kind, events)
-    parts = _body(kind, events)
+    parts = _body(kind, events, repository)
     opening = [f"{emoji} *{title}* {emoji}", f"App: {escape(app)}"]
 
     def text_of(parts: list[Part]) -> str:
         return "\n".join([*opening, *lines_of(parts, None, TEXT_ITEM_LIMIT)])
 
     fixed_head = [header_block(f"{emoji} {title} {emoji}"), fields_block(f"*App:*\n{escape(app)}")]
-    context = context_block(f"{slack_date(now)} · {dashboard_link(app)}")
+    context = context_block(f"{slack_date(now)} · {dashboard_link(app, dashboard_url)}")
 
     def blocks_of(parts: list[Part]) -> Blocks:
         return [*fixed_head, *sections(lines_of(parts, MAX_SECTION, BLOCK_ITEM_LIMIT)), context]
@@ -209,14 +311,21 @@ def render(app: str, kind: str, events: Sequence[Event], now: datetime) -> Messa
     return Message(app, kind, text, blocks, tuple(e.key for e in events))
 
 
-def build(events: Iterable[Event], now: datetime) -> list[Message]:
-    """One message per (app, kind), most urgent kind first."""
+def build(
+    events: Iterable[Event],
+    now: datetime,
+    repository: str | None = None,
+    dashboard_url: str | None = None,
+) -> list[Message]:
+    """One message per (app, kind), most urgent kind first (`repository`: the monitor's
+    GitHub repository, `owner/name`, for commit and compare links; SPEC §14;
+    `dashboard_url`: this service's address, so the context line links the app's page)."""
     groups: dict[tuple[str, str], list[Event]] = {}
     for event in events:
         groups.setdefault((event.app, event.kind), []).append(event)
     order = {kind: i for i, kind in enumerate(detect.KINDS)}
     return [
-        render(app, kind, group, now)
+        render(app, kind, group, now, repository, dashboard_url)
         for (app, kind), group in sorted(
             groups.items(), key=lambda item: (item[0][0], order.get(item[0][1], len(order)))
         )
@@ -272,7 +381,11 @@ def ago(then: datetime, now: datetime) -> str:
 
 
 def status_reply(
-    snapshot: AppSnapshot, now: datetime, *, problem: str | None = None
+    snapshot: AppSnapshot,
+    now: datetime,
+    *,
+    problem: str | None = None,
+    dashboard_url: str | None = None,
 ) -> tuple[str, Blocks]:
     """The `/heroku-status app` answer: health, dynos, current release, add-ons,
     maintenance and when it was seen so, as text and blocks. `problem`: why the latest
@@ -294,6 +407,7 @@ def status_reply(
             release_line += f": {escape(release.description)}"
     else:
         release_line = "none yet"
+    build_line, running_line = _build_status(snapshot, now)
     addons = tuple(
         f"{escape(a.service)} ({escape(a.plan)}): {escape(a.state)}"
         for a in sorted(snapshot.addons, key=lambda a: a.name)
@@ -311,6 +425,8 @@ def status_reply(
         [
             Part("*Dynos:*", dynos, bullet=""),
             Part("*Current release:*", (release_line,), inline=True, priority=0),
+            Part("*Running commit:*", (running_line,), inline=True, priority=0),
+            Part("*Newest build:*", (build_line,), inline=True, priority=0),
             Part("*Add-ons:*", addons, inline=True, separator="; ", priority=0),
             Part(f"*Maintenance mode:* {maintenance}"),
             Part(checked),
@@ -325,9 +441,14 @@ def status_reply(
         return [
             header_block(title),
             *sections(dyno_part.lines(MAX_SECTION, BLOCK_ITEM_LIMIT)),
-            fields_block(release_field, f"*Maintenance mode:*\n{maintenance}"),
+            fields_block(
+                release_field,
+                f"*Maintenance mode:*\n{maintenance}",
+                f"*Running commit:*\n{running_line}",
+                f"*Newest build:*\n{build_line}",
+            ),
             *sections(addon_part.lines(MAX_SECTION, BLOCK_ITEM_LIMIT)),
-            context_block(f"{checked} · {dashboard_link(snapshot.app)}"),
+            context_block(f"{checked} · {dashboard_link(snapshot.app, dashboard_url)}"),
         ]
 
     blocks = fit(
@@ -336,6 +457,33 @@ def status_reply(
         blocks_fit,
     )
     return text, blocks
+
+
+BUILD_EMOJI = {"succeeded": "✅", "failed": "💥", "pending": "⏳"}
+
+
+def _build_status(snapshot: AppSnapshot, now: datetime) -> tuple[str, str]:
+    """SPEC §14: the newest build (status, commit, when) and the commit that runs (the
+    current release's), each a line of the status answer."""
+    release = snapshot.current_release
+    running = "unknown"
+    if release is not None and release.commit:
+        running = commit_line(release.commit, release.commit_description).removeprefix("Commit: ")
+    newest = max(
+        snapshot.builds,
+        key=lambda b: b.created_at.timestamp() if b.created_at is not None else 0.0,
+        default=None,
+    )
+    if newest is None:
+        return ("none seen yet" if snapshot.builds_at is not None else "not read yet"), running
+    made = newest.created_at
+    when = f", {ago(made, now)}" if made is not None else ""
+    commit = commit_line(newest.commit, newest.commit_description).removeprefix("Commit: ")
+    line = f"{BUILD_EMOJI.get(newest.status, '•')} {escape(newest.status)}"
+    line += f" · {commit or 'no commit given'}{when}"
+    if newest.user:
+        line += f" by {escape(newest.user)}"
+    return line, running
 
 
 def summary_reply(

@@ -25,16 +25,23 @@ from heroku_monitor.render.mentions import mention_markup
 USER_MENTION = re.compile(r"<@[UW][A-Z0-9]{2,20}>")
 
 
-def outbox_messages(actions: Iterable[Action], now: datetime) -> list[Message]:
+def outbox_messages(
+    actions: Iterable[Action],
+    now: datetime,
+    repository: str | None = None,
+    dashboard_url: str | None = None,
+) -> list[Message]:
     """The messages to queue for `actions`, in order; muted ones (the app is snoozed) are
-    kept in the alert log, never sent."""
+    kept in the alert log, never sent. `repository`: the monitor's GitHub repository
+    (`owner/name`), for commit and compare links (SPEC §14); `dashboard_url`: this
+    service's address, so each alert's context line links the app's page."""
     queued: list[Message] = []
     for action in actions:
         if action.kind == incidents.MUTED:
             shown = (
-                messages.build(action.events, now)
+                messages.build(action.events, now, repository, dashboard_url)
                 if action.what == incidents.ALERT
-                else [m for m in [_render(action, now)] if m is not None]
+                else [m for m in [_render(action, now, repository, dashboard_url)] if m is not None]
             )
             queued.extend(
                 replace(
@@ -44,15 +51,20 @@ def outbox_messages(actions: Iterable[Action], now: datetime) -> list[Message]:
             )
             continue
         if action.what == incidents.ALERT:
-            queued.extend(messages.build(action.events, now))
+            queued.extend(messages.build(action.events, now, repository, dashboard_url))
             continue
-        message = _render(action, now)
+        message = _render(action, now, repository, dashboard_url)
         if message is not None:
             queued.append(message)
     return queued
 
 
-def _render(action: Action, now: datetime) -> Message | None:
+def _render(
+    action: Action,
+    now: datetime,
+    repository: str | None = None,
+    dashboard_url: str | None = None,
+) -> Message | None:
     incident = action.incident
     if action.what == incidents.SNOOZE_ENDED and action.snooze is not None:
         muted = ", ".join(f"{n} × {_title(kind)}" for kind, n in action.snooze.tally())
@@ -63,7 +75,7 @@ def _render(action: Action, now: datetime) -> Message | None:
     if incident is None:
         return None
     if action.what in (incidents.OPENED, incidents.STATE):
-        base = _opening(incident, now)
+        base = _opening(incident, now, repository, dashboard_url)
         if action.what == incidents.OPENED:
             return replace(
                 base,
@@ -104,7 +116,7 @@ def _render(action: Action, now: datetime) -> Message | None:
         lines: list[str] = []
         blocks: list[dict] = []
         if action.events:
-            (first, *_) = messages.build(action.events, now)
+            (first, *_) = messages.build(action.events, now, repository, dashboard_url)
             lines, blocks = [first.text], list(first.blocks)
         elif action.what == incidents.RESOLVED:
             emoji, title = messages.header(detect.DYNOS_RECOVERED)
@@ -128,10 +140,19 @@ def _render(action: Action, now: datetime) -> Message | None:
     return None
 
 
-def _opening(incident: Incident, now: datetime) -> Message:
+def _opening(
+    incident: Incident,
+    now: datetime,
+    repository: str | None = None,
+    dashboard_url: str | None = None,
+) -> Message:
     """The opening message: the section 4 alert of its opening events, and the deploy it
-    is suspected of, below."""
-    (base, *_) = messages.build(incident.opening, incident.opened_at)
+    is suspected of, below (with what it brought, when the monitor names its repository)."""
+    (base, *_) = messages.build(incident.opening, incident.opened_at, repository, dashboard_url)
+    if incident.platform:  # SPEC §15: so that nobody rolls back a good deploy
+        line = f"🌩️ Heroku reports an incident: {escape(incident.platform)}"
+        blocks = [*base.blocks, section_block(line)]
+        base = replace(base, text=f"{base.text}\n{line}", blocks=blocks)
     suspect = incident.suspect
     if suspect is None:
         return base
@@ -141,6 +162,9 @@ def _opening(incident: Incident, now: datetime) -> Message:
     )
     if suspect.rollback_command:
         line += f" To undo it: `{suspect.rollback_command}`"
+    changes = messages.compare_line(suspect.previous_commit, suspect.commit, repository)
+    if changes:  # SPEC §14: the suspect deploy carries the deploy alert's compare link
+        line += f"\n{changes}"
     return replace(base, text=f"{base.text}\n{line}", blocks=[*base.blocks, section_block(line)])
 
 

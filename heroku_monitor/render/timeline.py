@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from itertools import pairwise
 from typing import NamedTuple, Protocol
@@ -33,6 +33,7 @@ from heroku_monitor.render.timescale import LEFT, RIGHT, TimeScale, day_label, d
 # The picture's coordinates (viewBox units: about one CSS pixel on a 390 px wide phone);
 # the window's days run from LEFT to RIGHT.
 WIDTH = 400.0
+WIDE = 1000.0  # an app's page at a desktop's full width: its text about 12 px at 1,100 px
 MARGIN = 4.0  # where the lanes' names and the legend begin
 FONT_SIZE = 11
 FONT = "Georgia, Palatino, 'Palatino Linotype', 'Book Antiqua', serif"
@@ -205,24 +206,30 @@ def layout(
     now: datetime,
     *,
     days: int = 7,
+    width: float = WIDTH,
 ) -> Timeline:
     """`app`'s last `days` ending at `now`: its incidents as bars, `alerts` as marks;
     whatever lies outside the window is left out (a bar that crosses its edge is cut
-    there). Raises ValueError when `days` is below 1."""
-    scale = TimeScale.window(now, days)
+    there). `width`: the picture's width in viewBox units, its text staying FONT_SIZE
+    units high: WIDTH (400) reads well at a phone's 390 px, `WIDE` at a desktop's full
+    width. Raises ValueError when `days` is below 1 or `width` below WIDTH."""
+    if width < WIDTH:
+        raise ValueError(f"a timeline is at least {WIDTH:g} units wide")
+    scale = replace(TimeScale.window(now, days), right=RIGHT + (width - WIDTH))
     bars = [b for b in (_bar(i, scale) for i in incidents) if b is not None]
     marks = sorted(
         (m for m in alerts if m.kind not in looks.SKIPPED_KINDS and scale.contains(m.at)),
         key=lambda m: utc(m.at),
     )
     legend = looks.legend((b.incident.family for b in bars), (m.kind for m in marks))
-    rows = math.ceil(len(legend) / _LEGEND_COLUMNS)
+    columns = max(_LEGEND_COLUMNS, int(_LEGEND_COLUMNS * width / WIDTH))
+    rows = math.ceil(len(legend) / columns)
     span = f"{days} day" if days == 1 else f"{days} days"
     quiet = None
     if not bars and not marks:
         alerts_lane = _LANES[1]
         quiet = Text(
-            (LEFT + RIGHT) / 2,
+            (scale.left + scale.right) / 2,
             alerts_lane.middle + TEXT_DROP,
             f"Quiet on the range: nothing in {span}",
         )
@@ -235,7 +242,9 @@ def layout(
         bars=tuple(_placed_bars(bars, scale)),
         marks=tuple(_mark(m, scale) for m in marks),
         quiet=quiet,
-        legend=tuple(_keys(legend)),
+        legend=tuple(_keys(legend, scale.right, columns)),
+        width=width,
+        right=scale.right,
     )
 
 
@@ -364,12 +373,16 @@ def _day_names(scale: TimeScale, starts: Sequence[datetime]) -> list[Text]:
     return out
 
 
-def _keys(items: Sequence[tuple[str, str, looks.Look | None]]) -> list[Key]:
-    """The legend's entries, placed in rows of _LEGEND_COLUMNS."""
+def _keys(
+    items: Sequence[tuple[str, str, looks.Look | None]],
+    right: float = RIGHT,
+    columns: int = _LEGEND_COLUMNS,
+) -> list[Key]:
+    """The legend's entries, placed in rows of `columns` up to `right`."""
     out = []
-    column = (RIGHT - MARGIN) / _LEGEND_COLUMNS
+    column = (right - MARGIN) / columns
     for n, (name, colour, look) in enumerate(items):
-        row, col = divmod(n, _LEGEND_COLUMNS)
+        row, col = divmod(n, columns)
         x = MARGIN + col * column
         y = _LEGEND_Y + row * _LEGEND_ROW
         glyph = None if look is None else _glyph(look, x + 7, y + 6, size=4)

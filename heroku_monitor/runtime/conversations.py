@@ -32,9 +32,12 @@ class Conversations:
         store: IncidentStore,
         delivery: Delivery,
         clock: Clock,
+        *,
+        dashboard_url: str | None = None,
     ) -> None:
         self.monitors, self.outbox, self.store = monitors, outbox, store
         self.delivery, self.clock = delivery, clock
+        self.dashboard_url = dashboard_url  # this service's address: messages link the app's page
 
     def acknowledge(self, monitor_id: int, incident_id: str, by: str) -> bool:
         """`by` acknowledged the incident; False when it is closed, already acknowledged,
@@ -132,4 +135,9 @@ class Conversations:
     def _queue(
         self, s: Session, monitor_id: int, actions: list[Action] | tuple[Action, ...], now: datetime
     ) -> None:
-        self.outbox.enqueue(s, monitor_id, threads.outbox_messages(actions, now), now)
+        self.outbox.enqueue(
+            s,
+            monitor_id,
+            threads.outbox_messages(actions, now, dashboard_url=self.dashboard_url),
+            now,
+        )

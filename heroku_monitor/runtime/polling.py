@@ -2,6 +2,8 @@
 jobs fall due together join one round, which reads the app lists and add-ons once (and
 brings the team watches' apps up to date), then checks its apps concurrently on a bounded
 pool, each reading its dynos (and its releases and config vars only when something moved).
+The round claims its apps, and releases them, in one transaction each; an app whose read
+changed nothing writes nothing of its own (`Checker.check_round`).
 """
 
 from __future__ import annotations
@@ -16,12 +18,12 @@ from heroku_monitor.core.rounds import RoundListing
 from heroku_monitor.heroku.errors import HerokuError, RateLimited
 from heroku_monitor.heroku.transport import spending
 from heroku_monitor.render import messages
-from heroku_monitor.runtime.check import POLL, Checker
+from heroku_monitor.runtime.check import POLL, WEBHOOK, Checker
 from heroku_monitor.runtime.delivery import Delivery
 from heroku_monitor.runtime.heartbeat import Heartbeat
 from heroku_monitor.runtime.jobs import Aps, survived
 from heroku_monitor.runtime.plan import Plan
-from heroku_monitor.runtime.triggers import Request, Triggers
+from heroku_monitor.runtime.triggers import Triggers
 from heroku_monitor.store.leader import Leadership
 from heroku_monitor.store.monitors import Monitors
 from heroku_monitor.store.teams import TeamView, TeamWatches
@@ -67,6 +69,9 @@ class Polling:
         self._waiting = 0  # round jobs waiting for the round in progress
         self._round_lock = threading.Lock()
         self._round_pool = Pool(max_workers=max_workers, thread_name_prefix="round")
+        # The checks a webhook asked for of apps a round held, once it let go of them: not
+        # behind the round's apps on its pool.
+        self._asked_pool = Pool(max_workers=2, thread_name_prefix="round-asked")
 
     @property
     def rounds_waiting(self) -> int:
@@ -111,6 +116,7 @@ class Polling:
     def shutdown(self) -> None:
         """Wait for the round's running checks; the ones not started are dropped."""
         self._round_pool.shutdown(wait=True, cancel_futures=True)
+        self._asked_pool.shutdown(wait=True, cancel_futures=True)
 
     def _round(self) -> None:
         """One polling round: the lists once, then the due monitors' checks concurrently
@@ -130,8 +136,9 @@ class Polling:
 
     def run_round(self, monitor_ids: set[int]) -> None:
         """One polling round of these monitors, now, in this thread (each app's check on
-        the round's pool): the lists once, then each app's dynos, and its releases and
-        config vars only when they moved.
+        the round's pool): the lists once, then each app's dynos (once for all the monitors
+        watching it), and its releases and config vars only when they moved; an app that
+        did not change costs no database write of its own (`Checker.check_round`).
 
         A round that worked pings HEARTBEAT_URL at its end (SPEC §16): one that checked
         something (a monitor or a team watch), none of whose checks failed on the database,
@@ -140,17 +147,38 @@ class Polling:
         checked nothing and does not ping, nor does one that raised."""
         due = set(monitor_ids)
         beat, failures = self.heartbeat, self.checker.database_failures if self.heartbeat else 0
-        monitors = {m.id: m for m in self.monitors.all()}
         watches = [w for w in self.teams.all() if not w.paused]
         before = self.checker.heroku.spent(POLL)
-        own = [m.app_name for i, m in monitors.items() if i in due and m.team_watch_id is None]
+        own = self.monitors.own_apps(due)
         listing = self._listing(own, [w.team for w in watches])
         if listing is None:
             return  # rate-limited: the pause is on, the next interval comes
         added, listing = self._sync_teams(watches, listing)
         due.update(added)
-        requests = [(mid, Request(False, frozenset({POLL}), listing)) for mid in sorted(due)]
-        list(self._round_pool.map(lambda job: self.triggers.check_as(*job), requests))
+        # One claim and one release for the round; an app read once for all its monitors;
+        # an unchanged one costs no write of its own (`Checker.check_round`). A monitor
+        # checked in this process already is left to that check (it reads the app).
+        # A check asked for meanwhile (a webhook's) runs once the round has checked its
+        # app, not at the round's end.
+        mine = self.triggers.round_starts(due)
+        ended: set[int] = set()
+
+        def let_go(monitor_ids: set[int], asked_elsewhere: set[int]) -> None:
+            ended.update(monitor_ids)
+            self.triggers.round_ended(monitor_ids)  # a check waiting here runs now
+            for monitor_id in sorted(asked_elsewhere):  # another process's webhook
+                self._asked_pool.submit(self.triggers.check, monitor_id, False, WEBHOOK)
+
+        try:
+            self.checker.check_round(
+                mine,
+                listing,
+                self._round_pool,
+                asked=lambda: self.triggers.checking_again,
+                let_go=let_go,
+            )
+        finally:
+            self.triggers.round_ended(mine - ended)
         spent = self.checker.heroku.spent(POLL) - before
         if due or watches:
             self.plan.measured(spent, len(due))

@@ -17,12 +17,14 @@ from collections.abc import Collection
 from datetime import datetime, timedelta
 
 from heroku_monitor.core.budget import Budget
+from heroku_monitor.runtime.certificates import CertificateChecks
 from heroku_monitor.runtime.check import Checker
 from heroku_monitor.runtime.conversations import Conversations
 from heroku_monitor.runtime.delivery import Delivery
 from heroku_monitor.runtime.heartbeat import Heartbeat
 from heroku_monitor.runtime.jobs import Aps, IntervalJobs, survived
 from heroku_monitor.runtime.plan import Plan
+from heroku_monitor.runtime.platform_status import PlatformStatus
 from heroku_monitor.runtime.polling import Polling
 from heroku_monitor.runtime.renewal import Renewal
 from heroku_monitor.runtime.triggers import DEBOUNCE, Triggers
@@ -44,9 +46,14 @@ RECONCILE_JOB = "follow-monitors"
 RECONCILE_EVERY = 60  # seconds
 TEND_JOB = "tend-incidents"
 TEND_EVERY = 60  # seconds
-# A webhook's trigger no check answered this long: its process died mid-check without
-# leading (no new leader frees its claim), so the leader checks it once the claim expired.
+# A webhook's trigger no check began this long after: its process died before its check
+# claimed anything, so the leader's minute job checks it. (One whose check a process killed
+# mid-check claimed is checked once that process's liveness expired: `answer_left_triggers`.)
 STALE_TRIGGER = 60  # seconds
+CERTS_JOB = "read-certificates"
+CERTS_EVERY = 600  # seconds: each app's certificates are read every 6 hours (SPEC §15)
+STATUS_JOB = "read-heroku-status"
+STATUS_EVERY = 300  # seconds: Heroku's status API, every 5 minutes (SPEC §15)
 LEAD_JOB = "lead-polling"  # the renewal's thread (not a job: it never waits for a worker)
 
 
@@ -65,6 +72,8 @@ class Scheduler:
         conversations: Conversations | None = None,
         retention: Retention | None = None,
         heartbeat: Heartbeat | None = None,
+        certificates: CertificateChecks | None = None,
+        platform_status: PlatformStatus | None = None,
         max_workers: int = 4,
         deliver_every: int = 15,
         rate_share: float = 0.5,
@@ -83,10 +92,13 @@ class Scheduler:
         self.conversations = conversations
         # Every table's retention, run by the leader's prune job (none: nothing pruned).
         self.retention = retention
+        # The leader's reads of certificates and of Heroku's status (none: not read).
+        self.certificates = certificates
+        self.platform_status = platform_status
         self.deliver_every = deliver_every
         self._was_leading = False
         self.aps = Aps(max_workers)
-        self.plan = Plan(spend, rate_share=rate_share, minute=minute)
+        self.plan = Plan(spend, rate_share=rate_share, minute=minute, clock=checker.clock)
         self.triggers = Triggers(checker, self.aps, self.plan, debounce=debounce)
         self.polling = Polling(
             checker,
@@ -189,6 +201,20 @@ class Scheduler:
         self.aps.add_job(
             self._tend, "interval", seconds=TEND_EVERY, id=TEND_JOB, replace_existing=True
         )
+        self.aps.add_job(
+            self.read_certificates,
+            "interval",
+            seconds=CERTS_EVERY,
+            id=CERTS_JOB,
+            replace_existing=True,
+        )
+        self.aps.add_job(
+            self.read_heroku_status,
+            "interval",
+            seconds=STATUS_EVERY,
+            id=STATUS_JOB,
+            replace_existing=True,
+        )
 
     def _lead(self, *, starting: bool = False) -> None:
         """Take or renew the polling lease. A process that becomes the leader schedules the
@@ -257,18 +283,36 @@ class Scheduler:
         keeps the trigger of the monitors it is `asking` to check (see `answer_triggers`)."""
         return self.ledger.first_sighting(delivery_key, self.checker.clock(), asking=asking)
 
-    def answer_triggers(self, older_than: float | None = None) -> None:
+    def answer_triggers(self) -> None:
         """Check at once every monitor a webhook delivery asked to check that no check
         begun since has ended: its process was killed after answering the delivery (or
         mid-check). Run by a process as it starts, and as it takes the lease of a dead
         leader (whose claims it just freed): the delivery is not sent again, and with a
         long interval no poll would see its change for an hour. The leader's minute job
-        checks the triggers `older_than` a while too (a process that did not lead, killed
-        mid-check: its claim holds until it expires)."""
+        checks those a process that did not lead left (`answer_left_triggers`)."""
         with survived(log, "checking the monitors whose webhook no check answered"):
-            now = self.checker.clock()
-            before = None if older_than is None else now - timedelta(seconds=older_than)
-            for monitor_id in self.checker.claims.unanswered(before):
+            for monitor_id in self.checker.claims.unanswered():
+                log.info("monitor %s: a webhook's check was never done; checking now", monitor_id)
+                self.check_soon(monitor_id)
+
+    def answer_left_triggers(self) -> None:
+        """The leader's minute job: check every monitor whose webhook trigger no check will
+        answer, in one read (`Leadership.unanswered`): one a process killed mid-check
+        claimed, once that process's liveness expired (a lease after its last renewal; its
+        claims are freed first, instead of held for minutes), and one no check began
+        `STALE_TRIGGER` seconds after. So a trigger left by any dead process is checked
+        within a lease and a minute."""
+        with survived(log, "checking the monitors whose webhook no check will answer"):
+            stale = timedelta(seconds=STALE_TRIGGER)
+            monitor_ids, dead = self.leadership.unanswered(stale=stale)
+            for holder, label in sorted(dead.items()):
+                log.warning(
+                    "the process %s stopped renewing its liveness in the middle of a check: "
+                    "its checks are taken over",
+                    label,
+                )
+                self.checker.claims.release_of(holder)
+            for monitor_id in monitor_ids:
                 log.info("monitor %s: a webhook's check was never done; checking now", monitor_id)
                 self.check_soon(monitor_id)
 
@@ -290,12 +334,27 @@ class Scheduler:
                 log.info("pruned what its retention no longer keeps (rows deleted): %s", said)
         return gone
 
+    def read_certificates(self) -> None:
+        """The leader's job: read the certificates of the apps due (at most every 6 hours
+        each) and alert what expires or what ACM failed (SPEC §15)."""
+        if self.certificates is None or not self.leading:
+            return
+        with survived(log, "reading certificates"):
+            self.certificates.run()
+
+    def read_heroku_status(self) -> None:
+        """The leader's job: read Heroku's status API and post its incidents (SPEC §15)."""
+        if self.platform_status is None or not self.leading:
+            return
+        with survived(log, "reading Heroku's status"):
+            self.platform_status.poll()
+
     def _reconcile(self) -> None:
         with survived(log, "following the monitors in the database"):
             self.checker.flush_spend()
             self.reconcile()
         if self.leading:
-            self.answer_triggers(older_than=STALE_TRIGGER)
+            self.answer_left_triggers()
 
     def _tend(self) -> None:
         if self.conversations is not None:

@@ -12,14 +12,8 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from slack_bolt import Ack, App, Respond
-from slack_bolt.authorization import AuthorizeResult
-from slack_bolt.logger.messages import (
-    warning_client_prioritized_and_token_skipped,
-    warning_token_skipped,
-)
 from slack_sdk import WebClient
 
 from heroku_monitor.core import validation
@@ -30,6 +24,10 @@ from heroku_monitor.render import messages, threads
 from heroku_monitor.runtime.conversations import Conversations
 from heroku_monitor.settings import Settings, SettingsError
 from heroku_monitor.store.monitors import Monitors
+
+if TYPE_CHECKING:  # Bolt is imported by `build_bolt`, when a Slack app is wanted (~5 MB)
+    from slack_bolt import Ack, App, Respond
+    from slack_bolt.authorization import AuthorizeResult
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +56,15 @@ class StatusAnswers:
     """What `/heroku-status` says: from the last snapshot, or read live."""
 
     def __init__(
-        self, monitors: Monitors, heroku: HerokuClient, digest_key: bytes, clock: Clock
+        self,
+        monitors: Monitors,
+        heroku: HerokuClient,
+        digest_key: bytes,
+        clock: Clock,
+        *,
+        dashboard_url: str | None = None,
     ) -> None:
+        self.dashboard_url = dashboard_url  # this service's address: the answer links the page
         self.monitors = monitors
         self.heroku = heroku
         self.digest_key = digest_key
@@ -82,7 +87,11 @@ class StatusAnswers:
         found = self.monitors.latest_snapshot(app)
         if found is not None:
             snapshot, problem = found
-            return Answer(*messages.status_reply(snapshot, self.clock(), problem=problem))
+            return Answer(
+                *messages.status_reply(
+                    snapshot, self.clock(), problem=problem, dashboard_url=self.dashboard_url
+                )
+            )
         waiting = _plain(f"🤠 Riding out to check *{app}*…")
         return Answer(waiting.text, waiting.blocks, fetch=app)
 
@@ -108,7 +117,9 @@ class StatusAnswers:
                 f"⚠️ Heroku did not answer for *{app}* ({messages.escape(str(exc))}). "
                 "Try again in a minute."
             )
-        return Answer(*messages.status_reply(snapshot, self.clock()))
+        return Answer(
+            *messages.status_reply(snapshot, self.clock(), dashboard_url=self.dashboard_url)
+        )
 
 
 # Bolt's own log: warnings and errors only. At INFO it logs the whole body of every
@@ -122,10 +133,19 @@ class _TokenFromSettings(logging.Filter):
     ignored" when `authorize` is given: true, and meant (the token comes from Settings,
     through `authorize`). Only those two sentences are dropped."""
 
-    EXPECTED = frozenset({warning_token_skipped(), warning_client_prioritized_and_token_skipped()})
+    def __init__(self) -> None:
+        super().__init__()
+        from slack_bolt.logger.messages import (
+            warning_client_prioritized_and_token_skipped,
+            warning_token_skipped,
+        )
+
+        self.expected = frozenset(
+            {warning_token_skipped(), warning_client_prioritized_and_token_skipped()}
+        )
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return record.getMessage() not in self.EXPECTED
+        return record.getMessage() not in self.expected
 
 
 def build_bolt(
@@ -136,6 +156,9 @@ def build_bolt(
     `authorize` stands in for Bolt's default single-team authorization, which would call
     `auth.test` on the first request; the token it gives comes from Settings.
     """
+    from slack_bolt import App
+    from slack_bolt.authorization import AuthorizeResult
+
     token = settings.slack_bot_token or None
 
     def authorize(enterprise_id: str | None, team_id: str | None, **_: Any) -> AuthorizeResult:

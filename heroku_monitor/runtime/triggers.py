@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -119,22 +120,28 @@ class Triggers:
         and opens a `debounce`-second window; the deliveries within it, in this process or
         another, join one trailing check at the window's end (the one that sees the storm's
         last change). True when this call scheduled a check."""
-        delay = self.checker.claims.webhook_window(monitor_id, self.checker.clock(), self.debounce)
+        now = self.checker.clock()
+        delay = self.checker.claims.webhook_window(monitor_id, now, self.debounce)
         if delay is None:
             return False
+        # The window's end, for a trailing check (None: this one checks at once).
+        ends = now + timedelta(seconds=delay) if delay > 0 else None
         # No job id: APScheduler would skip this job while one of that id still runs.
         self.aps.add_job(
             self._webhook_check,
             "date",
             run_date=datetime.now(UTC) + timedelta(seconds=delay),
-            args=[monitor_id, delay > 0],
+            args=[monitor_id, ends],
         )
         return True
 
-    def _webhook_check(self, monitor_id: int, trailing: bool = False) -> None:
-        if trailing:
-            # A storm still going joins the next trailing check, a window from now.
-            self.checker.claims.trailing_starts(monitor_id, self.checker.clock(), self.debounce)
+    def _webhook_check(self, monitor_id: int, window_ended: datetime | None = None) -> None:
+        if window_ended is not None:
+            # A storm still going joins the next trailing check, at the end of the window
+            # that opens where this one ended: not where this job began, which is later
+            # (a worker's start, a busy pool) and would push every later window on, so a
+            # delivery a second after the last one could wait a whole window.
+            self.checker.claims.trailing_starts(monitor_id, window_ended, self.debounce)
         spent = self.plan.webhooks_spent(self.checker.clock())
         if spent is not None:
             log.warning(
@@ -161,6 +168,38 @@ class Triggers:
                 return
             self._running.add(monitor_id)
         while True:
+            with survived(log, "check of monitor %s", monitor_id):
+                self._run(monitor_id, asked)
+            with self._lock:
+                if monitor_id not in self._again:
+                    self._running.discard(monitor_id)
+                    return
+                asked = self._again.pop(monitor_id)
+
+    # -- a polling round's checks (`Checker.check_round`), which run outside `check_as` --
+
+    def round_starts(self, monitor_ids: Iterable[int]) -> frozenset[int]:
+        """A polling round of this process is about to check these monitors: those not
+        being checked here already count as checking from now (a request meanwhile waits
+        for the round, then runs once, as in `check_as`); returns them, for the round."""
+        with self._lock:
+            mine = frozenset(set(monitor_ids) - self._running)
+            self._running |= mine
+        return mine
+
+    def round_ended(self, monitor_ids: Iterable[int]) -> None:
+        """The round's checks of these monitors ended: a request that came meanwhile runs
+        now, on a worker (merged, once per monitor)."""
+        for monitor_id in sorted(monitor_ids):
+            with self._lock:
+                asked = self._again.pop(monitor_id, None)
+                if asked is None:
+                    self._running.discard(monitor_id)
+                    continue
+            self.aps.add_job(self._after_round, "date", args=[monitor_id, asked])
+
+    def _after_round(self, monitor_id: int, asked: Request) -> None:
+        while True:  # as `check_as` does once its first run ended
             with survived(log, "check of monitor %s", monitor_id):
                 self._run(monitor_id, asked)
             with self._lock:

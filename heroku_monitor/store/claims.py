@@ -4,7 +4,11 @@ storm of webhook deliveries spread over all processes costs one check at once an
 trailing check, as it does in one process (SPEC §7).
 
 Each monitor has one `check_claims` row; every decision is one transaction that locks it
-(SELECT … FOR UPDATE on PostgreSQL; SQLite's BEGIN IMMEDIATE serialises writers).
+(SELECT … FOR UPDATE on PostgreSQL; SQLite's BEGIN IMMEDIATE serialises writers). A
+polling round claims all its apps in one transaction and releases them in one
+(`claim_round`, `release_round`: a fixed number of statements however many apps), locking
+their rows in the order of their monitor ids, as every statement here that locks several
+rows does.
 
 A delivery's trigger is kept there too (`asked_at`), before the delivery is answered, until
 a check begun after it ends: a process killed between a delivery's 202 and its check (or
@@ -16,10 +20,10 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Iterator, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import false, select, update
 from sqlalchemy.orm import Session
 
 from heroku_monitor.store.database import Database
@@ -115,6 +119,131 @@ class CheckClaims:
             row.holder, row.until, row.again = None, None, False
             return again
 
+    # -- a polling round's claims: all its apps at once ----------------------------------
+
+    def claim_round(self, monitor_ids: Collection[int], now: datetime) -> tuple[str, set[int]]:
+        """Claim the checks of a round's monitors in one transaction: the token (one for
+        the round) and the monitors claimed. A monitor another check is reading is left
+        out (a poll skips it: that check reads the app anyway); a gone one too."""
+        token = f"{self.owner}:{uuid.uuid4().hex[:12]}"
+        if not monitor_ids:
+            return token, set()
+        claimed: set[int] = set()
+        try:
+            with self.db.transaction() as s:
+                for chunk in _chunks(sorted(monitor_ids)):
+                    claimed |= self._claim_chunk(s, chunk, token, now)
+        except BaseException:
+            with self._lock:  # as `claim`: whatever reached the database is taken back
+                for monitor_id in claimed:
+                    if self._held.get(monitor_id) == token:
+                        del self._held[monitor_id]
+            raise
+        return token, claimed
+
+    def _claim_chunk(
+        self, s: Session, monitor_ids: Sequence[int], token: str, now: datetime
+    ) -> set[int]:
+        s.execute(
+            self.db.insert(CheckClaim)
+            .from_select(
+                ["monitor_id", "again", "trailing"],
+                select(Monitor.id, false(), false()).where(Monitor.id.in_(monitor_ids)),
+            )
+            .on_conflict_do_nothing()
+        )
+        rows = s.execute(
+            select(CheckClaim.monitor_id, CheckClaim.holder, CheckClaim.until)
+            .where(CheckClaim.monitor_id.in_(monitor_ids))
+            .order_by(CheckClaim.monitor_id)
+            .with_for_update()
+        ).all()
+        free = {
+            int(monitor_id)
+            for monitor_id, holder, until in rows
+            if holder is None
+            or until is None
+            or until <= now
+            or self._left_by_us(int(monitor_id), holder)
+        }
+        if free:
+            s.execute(
+                update(CheckClaim)
+                .where(CheckClaim.monitor_id.in_(sorted(free)))
+                .values(holder=token, until=now + self.ttl, again=False)
+            )
+            with self._lock:  # before the commit, as `claim`
+                for monitor_id in free:
+                    self._held[monitor_id] = token
+        return free
+
+    def asked_during(self, token: str) -> set[int]:
+        """The monitors of the round holding `token` that another check asked to run again
+        meanwhile (a webhook's, in another process): one read, no lock."""
+        with self.db.reading() as s:
+            found = s.execute(
+                select(CheckClaim.monitor_id).where(
+                    CheckClaim.holder == token, CheckClaim.again.is_(True)
+                )
+            ).scalars()
+            return {int(monitor_id) for monitor_id in found}
+
+    def renew_round(self, token: str, monitor_ids: Collection[int], now: datetime) -> None:
+        """A long round keeps its claims: each of `monitor_ids` it still holds now holds
+        for another `ttl` (a round may outlast one claim; its checks still run one at a
+        time per app)."""
+        with self.db.transaction() as s:
+            for chunk in _chunks(sorted(monitor_ids)):
+                s.execute(
+                    update(CheckClaim)
+                    .where(CheckClaim.monitor_id.in_(chunk), CheckClaim.holder == token)
+                    .values(until=now + self.ttl)
+                )
+
+    def release_round(
+        self,
+        s: Session,
+        token: str,
+        monitor_ids: Collection[int],
+        *,
+        began: datetime,
+        answered: Collection[int],
+    ) -> set[int]:
+        """In `s`, end the round's claims of `monitor_ids` (claimed at `began`); returns
+        the monitors a check was asked for while the round held them (check them again,
+        whole). Those whose check ran to its end (`answered`) answer the webhook triggers
+        that came before the round claimed them; one that came while it ran waits."""
+        with self._lock:  # no longer ours, even if the database cannot hear it now
+            for monitor_id in monitor_ids:
+                if self._held.get(monitor_id) == token:
+                    del self._held[monitor_id]
+        again: set[int] = set()
+        done = set(answered)
+        for chunk in _chunks(sorted(monitor_ids)):
+            rows = s.execute(
+                select(CheckClaim.monitor_id, CheckClaim.again)
+                .where(CheckClaim.monitor_id.in_(chunk), CheckClaim.holder == token)
+                .order_by(CheckClaim.monitor_id)
+                .with_for_update()
+            ).all()
+            ours = [int(monitor_id) for monitor_id, _ in rows]
+            again.update(int(monitor_id) for monitor_id, asked in rows if asked)
+            if not ours:
+                continue  # gone, or our claims expired and were taken
+            answering = [monitor_id for monitor_id in ours if monitor_id in done]
+            if answering:
+                s.execute(
+                    update(CheckClaim)
+                    .where(CheckClaim.monitor_id.in_(answering), CheckClaim.asked_at <= began)
+                    .values(asked_at=None)
+                )
+            s.execute(
+                update(CheckClaim)
+                .where(CheckClaim.monitor_id.in_(ours))
+                .values(holder=None, until=None, again=False)
+            )
+        return again
+
     def release_of(self, owner: str) -> None:
         """Free the claims a dead process left (a new leader clears what the old one left,
         instead of waiting out each claim)."""
@@ -169,6 +298,22 @@ def mark_asked(s: Session, monitor_ids: Collection[int], now: datetime) -> None:
     delivery sent again is a duplicate). A monitor never checked has no row yet: its first
     check comes at start-up or when it is added anyway."""
     if monitor_ids:
+        ordered = sorted(monitor_ids)
+        # Their rows locked in id order first, as a round locks them (no deadlock with it).
         s.execute(
-            update(CheckClaim).where(CheckClaim.monitor_id.in_(monitor_ids)).values(asked_at=now)
+            select(CheckClaim.monitor_id)
+            .where(CheckClaim.monitor_id.in_(ordered))
+            .order_by(CheckClaim.monitor_id)
+            .with_for_update()
         )
+        s.execute(update(CheckClaim).where(CheckClaim.monitor_id.in_(ordered)).values(asked_at=now))
+
+
+# Monitors one statement names at most (SQLite and PostgreSQL bound a statement's
+# parameters): a round of more apps takes one statement more per this many.
+CHUNK = 900
+
+
+def _chunks(ids: Sequence[int]) -> Iterator[Sequence[int]]:
+    for start in range(0, len(ids), CHUNK):
+        yield ids[start : start + CHUNK]

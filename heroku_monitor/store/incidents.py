@@ -22,7 +22,7 @@ from heroku_monitor.core.incidents import Incident, Snooze
 from heroku_monitor.core.logs.rules import is_log_kind
 from heroku_monitor.core.quiet import STABLE_FOR
 from heroku_monitor.core.releases import SuspectDeploy
-from heroku_monitor.core.snapshot import Addon, Dyno, Release
+from heroku_monitor.core.snapshot import Addon, Build, Dyno, Release
 from heroku_monitor.store.database import Database
 from heroku_monitor.store.models import IncidentRow, Monitor, SnoozeRow
 
@@ -180,12 +180,36 @@ def _event(data: dict[str, Any]) -> Event:
         **{
             **data,
             "dyno": maybe(Dyno, data.get("dyno"), "updated_at"),
-            "release": maybe(Release, data.get("release"), "created_at"),
+            "release": _release(data.get("release")),
+            "build": _build(data.get("build")),
             "addon": maybe(Addon, data.get("addon")),
             "previous_addon": maybe(Addon, data.get("previous_addon")),
             "added": tuple(data.get("added", ())),
             "removed": tuple(data.get("removed", ())),
             "changed": tuple(data.get("changed", ())),
+            "hostnames": tuple(data.get("hostnames", ())),
+            "expires_at": _time(data.get("expires_at")),
+        }
+    )
+
+
+def _release(value: dict[str, Any] | None) -> Release | None:
+    if not value:
+        return None
+    output = tuple(value.get("output", ()))
+    return Release(**{**value, "created_at": _time(value.get("created_at")), "output": output})
+
+
+def _build(value: dict[str, Any] | None) -> Build | None:
+    """A build event's build (SPEC §14), kept with the incident it opened."""
+    if not value:
+        return None
+    return Build(
+        **{
+            **value,
+            "created_at": _time(value.get("created_at")),
+            "updated_at": _time(value.get("updated_at")),
+            "output": tuple(value.get("output", ())),
         }
     )
 

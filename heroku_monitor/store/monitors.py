@@ -6,10 +6,11 @@ incidents and snoozes, its alerts): `lock_monitor` and `lock_state` take the fir
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from heroku_monitor.core.detect import CheckState, Decision
@@ -18,7 +19,8 @@ from heroku_monitor.core.validation import DEFAULT_CHANNEL
 from heroku_monitor.store import outbox, snapshots
 from heroku_monitor.store.database import Database, rowcount
 from heroku_monitor.store.incidents import forget_app
-from heroku_monitor.store.models import KeyValue, Monitor, MonitorState
+from heroku_monitor.store.models import IncidentRow, KeyValue, Monitor, MonitorState, SnoozeRow
+from heroku_monitor.store.replay import Summary
 
 
 @dataclass(frozen=True)
@@ -41,11 +43,16 @@ class MonitorView:
     log_thresholds: str | None = None  # "lines/percent/requests"; None: the defaults
     resolve_after_minutes: int | None = None  # None: RESOLVE_AFTER_MINUTES
     team_watch_id: int | None = None  # the team watch that made it (None: a person did)
+    changes_channel: str | None = None  # SPEC §14: where changes go (None: slack_channel)
+    repository: str | None = None  # SPEC §14: GitHub `owner/name`, for commit links
 
 
 class Monitors:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, summary: Summary | None = None) -> None:
         self.db = db
+        # The message that sums up a moved channel's failed alerts too old to send again
+        # (SPEC §16; the store does not render: the composition root passes it in).
+        self.summary = summary
 
     def seed(self, app_name: str | None, channel: str | None, interval: int, now: datetime) -> bool:
         """Create the first monitor from the environment, once per database ever."""
@@ -102,7 +109,7 @@ class Monitors:
                     .where(MonitorState.monitor_id == monitor_id)
                     .values(delivery_error=None)
                 )
-                outbox.redirect_failed(s, monitor_id, channel, now)
+                outbox.redirect_failed(s, monitor_id, channel, now, summary=self.summary)
             monitor.app_name, monitor.slack_channel = app_name, channel
             monitor.check_interval, monitor.updated_at = interval, now
             monitor.source = "dashboard"
@@ -180,12 +187,56 @@ class Monitors:
             ).first()
             return _view(row[0], row[1]) if row else None
 
+    def own_apps(self, monitor_ids: Collection[int]) -> list[str]:
+        """The apps of these monitors that no team watch made (a round lists them), in
+        one query without their state."""
+        apps: list[str] = []
+        with self.db.reading() as s:
+            for chunk in _chunks(sorted(monitor_ids)):
+                apps.extend(
+                    s.execute(
+                        select(Monitor.app_name)
+                        .where(Monitor.id.in_(chunk), Monitor.team_watch_id.is_(None))
+                        .order_by(Monitor.id)
+                    ).scalars()
+                )
+        return apps
+
+    def for_round(self, monitor_ids: Collection[int]) -> tuple[dict[int, MonitorView], set[int]]:
+        """What a polling round decides its monitors against, in one read: their views
+        (state included), and those with an open incident or a snooze (their checks go
+        through their incidents even when nothing changed)."""
+        ids = sorted(monitor_ids)
+        views: dict[int, MonitorView] = {}
+        busy: set[int] = set()
+        with self.db.reading() as s:
+            for chunk in _chunks(ids):
+                rows = s.execute(
+                    select(Monitor, MonitorState)
+                    .outerjoin(MonitorState, MonitorState.monitor_id == Monitor.id)
+                    .where(Monitor.id.in_(chunk))
+                ).all()
+                views.update((m.id, _view(m, st)) for m, st in rows)
+                busy.update(
+                    s.execute(
+                        select(IncidentRow.monitor_id)
+                        .where(IncidentRow.monitor_id.in_(chunk), IncidentRow.resolved_at.is_(None))
+                        .union(select(SnoozeRow.monitor_id).where(SnoozeRow.monitor_id.in_(chunk)))
+                    ).scalars()
+                )
+        return views, busy
+
     def latest_snapshot(self, app_name: str) -> tuple[AppSnapshot, str | None] | None:
         """The newest snapshot a monitor of `app_name` holds, and the reason its latest
         check failed (None when it succeeded), or None when no monitor has seen the app."""
         with self.db.reading() as s:
             row = s.execute(
-                select(MonitorState.snapshot, MonitorState.last_ok, MonitorState.last_error)
+                select(
+                    MonitorState.snapshot,
+                    MonitorState.last_ok,
+                    MonitorState.last_error,
+                    MonitorState.taken_at,
+                )
                 .join(Monitor, Monitor.id == MonitorState.monitor_id)
                 .where(Monitor.app_name == app_name, MonitorState.app_name == app_name)
                 .where(MonitorState.snapshot.is_not(None))
@@ -195,7 +246,7 @@ class Monitors:
         if row is None or row[0] is None:
             return None
         problem = (row[2] or "the check failed") if row[1] is False else None
-        return snapshots.from_json(row[0]), problem
+        return _as_last_seen(snapshots.from_json(row[0]), row[3]), problem
 
     # -- one check's state, inside the checker's transaction ------------------------------
 
@@ -248,29 +299,63 @@ class Monitors:
                 .values(delivery_error=error)
             )
 
-    def count_failure(self, monitor_id: int, app_name: str, now: datetime, error: str) -> None:
-        """One more failed check in a row, in a transaction of its own, for a check that
-        could not even record its failure (a bug): the kept snapshot is not read, so
-        whatever broke reading it cannot break this too. Locks as `lock_state` does."""
-        with self.db.transaction() as s:
-            monitor = s.get(Monitor, monitor_id, with_for_update={"read": True, "key_share": True})
-            if monitor is None or monitor.app_name != app_name:
-                return
-            s.execute(
-                self.db.insert(MonitorState)
-                .values(monitor_id=monitor_id, app_name=app_name, failures=0)
-                .on_conflict_do_nothing()
+    def count_failure(
+        self, s: Session, monitor_id: int, app_name: str, now: datetime, error: str
+    ) -> int | None:
+        """In `s`, one more failed check in a row, for a check that could not even record
+        its failure (a bug): the kept snapshot is not read, so whatever broke reading it
+        cannot break this too. Locks as `lock_state` does. Returns the failures in a row
+        now (None: the monitor is gone, or watches another app)."""
+        monitor = s.get(Monitor, monitor_id, with_for_update={"read": True, "key_share": True})
+        if monitor is None or monitor.app_name != app_name:
+            return None
+        s.execute(
+            self.db.insert(MonitorState)
+            .values(monitor_id=monitor_id, app_name=app_name, failures=0)
+            .on_conflict_do_nothing()
+        )
+        s.execute(
+            update(MonitorState)
+            .where(MonitorState.monitor_id == monitor_id)
+            .values(
+                last_check_at=now,
+                last_ok=False,
+                last_error=error,
+                failures=MonitorState.failures + 1,
             )
+        )
+        failures = s.execute(
+            select(MonitorState.failures).where(MonitorState.monitor_id == monitor_id)
+        ).scalar()
+        return int(failures or 0)
+
+    def stamp_checked(self, s: Session, checked: Mapping[int, str], now: datetime) -> None:
+        """In `s`, the checks of a round that found nothing new: only their time moves, the
+        last check's and the kept snapshot's (`taken_at`: the JSON keeps when the app was
+        first seen so; readers see the later time, `_as_last_seen`). Monitor id -> the app
+        it checked; one whose monitor was turned to another app meanwhile is left alone.
+        One statement for the whole round."""
+        pairs = sorted(checked.items())
+        for start in range(0, len(pairs), CHUNK // 2):
             s.execute(
                 update(MonitorState)
-                .where(MonitorState.monitor_id == monitor_id)
-                .values(
-                    last_check_at=now,
-                    last_ok=False,
-                    last_error=error,
-                    failures=MonitorState.failures + 1,
+                .where(
+                    tuple_(MonitorState.monitor_id, MonitorState.app_name).in_(
+                        pairs[start : start + CHUNK // 2]
+                    )
                 )
+                .values(last_check_at=now, taken_at=now)
+                .execution_options(synchronize_session=False)
             )
+
+
+# Monitors one statement names at most (the databases bound a statement's parameters).
+CHUNK = 900
+
+
+def _chunks(ids: Sequence[int]) -> Iterator[Sequence[int]]:
+    for start in range(0, len(ids), CHUNK):
+        yield ids[start : start + CHUNK]
 
 
 def lock_monitor(s: Session, monitor_id: int) -> Monitor | None:
@@ -312,10 +397,18 @@ def new_monitor(
     )
 
 
+def _as_last_seen(snapshot: AppSnapshot, seen_at: datetime | None) -> AppSnapshot:
+    """The kept snapshot, as of the last check that saw it: a round's check that found
+    nothing new moves only the state row's `taken_at` (`stamp_checked`), not the JSON's."""
+    if seen_at is not None and seen_at > snapshot.taken_at:
+        return replace(snapshot, taken_at=seen_at)
+    return snapshot
+
+
 def _view(m: Monitor, st: MonitorState | None) -> MonitorView:
     snapshot = None
     if st and st.snapshot and st.app_name == m.app_name:
-        snapshot = snapshots.from_json(st.snapshot)
+        snapshot = _as_last_seen(snapshots.from_json(st.snapshot), st.taken_at)
     return MonitorView(
         id=m.id,
         app_name=m.app_name,
@@ -333,4 +426,6 @@ def _view(m: Monitor, st: MonitorState | None) -> MonitorView:
         log_thresholds=m.log_thresholds,
         resolve_after_minutes=m.resolve_after_minutes,
         team_watch_id=m.team_watch_id,
+        changes_channel=m.changes_channel,
+        repository=m.repository,
     )

@@ -9,6 +9,7 @@ held while talking to Slack.
 
 from __future__ import annotations
 
+import functools
 import json
 import secrets
 from collections.abc import Sequence
@@ -16,9 +17,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, func, or_, select, update
+from sqlalchemy import and_, delete, exists, func, or_, select, true, update
 from sqlalchemy.orm import Session, aliased
 
+from heroku_monitor.core import routing
 from heroku_monitor.core.detect import Event
 from heroku_monitor.core.outbound import POST, Message, Receipt
 from heroku_monitor.store.database import Database, rowcount
@@ -39,6 +41,12 @@ def scoped(monitor_id: int, key: str) -> str:
     """The stored key of a message or event key of one monitor (the one place it is made):
     two monitors of one app keep their own alert log."""
     return f"m{monitor_id}:{key}"
+
+
+def for_channel(channel: str, key: str) -> str:
+    """The stored key of a message that belongs to no monitor, sent to `channel` (Heroku's
+    own incidents: one per channel)."""
+    return f"c:{channel}:{key}"
 
 
 @dataclass(frozen=True)
@@ -83,16 +91,25 @@ class Outbox:
     def enqueue(
         self, s: Session, monitor_id: int, messages: Sequence[Message], now: datetime
     ) -> None:
-        """Add `messages` to the outbox, to the monitor's channel, each tied to its events."""
+        """Add `messages` to the outbox, each tied to its events: a change to the monitor's
+        changes channel, anything else to its alert channel, a reply or an edit where the
+        message it belongs to went (SPEC §14, `core.routing`)."""
         monitor = s.get(Monitor, monitor_id)
         if monitor is None:
             return
         for message in messages:
             parent_id = None
+            channel = routing.channel_for(
+                message.kind, monitor.slack_channel, monitor.changes_channel
+            )
             if message.parent_key is not None:
-                parent_id = s.execute(
-                    select(Alert.id).where(Alert.key == scoped(monitor_id, message.parent_key))
-                ).scalar()
+                parent = s.execute(
+                    select(Alert.id, Alert.channel).where(
+                        Alert.key == scoped(monitor_id, message.parent_key)
+                    )
+                ).first()
+                if parent is not None:
+                    parent_id, channel = parent[0], parent[1]
             alert = Alert(
                 key=scoped(monitor_id, message.key),
                 action=message.action,
@@ -101,7 +118,7 @@ class Outbox:
                 monitor_id=monitor_id,
                 app_name=message.app,
                 kind=message.kind,
-                channel=monitor.slack_channel,
+                channel=channel,
                 text=message.text,
                 blocks=json.dumps(message.blocks),
                 status=MUTED if message.muted else PENDING,
@@ -116,6 +133,42 @@ class Outbox:
                 .where(AlertEvent.key.in_([scoped(monitor_id, k) for k in message.event_keys]))
                 .values(alert_id=alert.id)
             )
+
+    def enqueue_to_channel(
+        self, s: Session, channel: str, messages: Sequence[Message], now: datetime
+    ) -> int:
+        """Add `messages` to the outbox for `channel`, belonging to no monitor (Heroku's own
+        incidents, SPEC §15): each under `for_channel(channel, key)`, a reply or an edit tied
+        to its message in the same channel. A message queued before (another process, the
+        same read) is not queued again. Returns how many were queued."""
+        queued = 0
+        for message in messages:
+            parent_id = None
+            if message.parent_key is not None:
+                parent_id = s.execute(
+                    select(Alert.id).where(Alert.key == for_channel(channel, message.parent_key))
+                ).scalar()
+            values = {
+                "key": for_channel(channel, message.key),
+                "action": message.action,
+                "parent_id": parent_id,
+                "broadcast": message.broadcast,
+                "monitor_id": None,
+                "app_name": message.app,
+                "kind": message.kind,
+                "channel": channel,
+                "text": message.text,
+                "blocks": json.dumps(message.blocks),
+                "status": MUTED if message.muted else PENDING,
+                "attempts": 0,
+                "created_at": now,
+                "next_attempt_at": now,
+                "requeued": False,
+                "fixable": True,
+            }
+            stmt = self.db.insert(Alert).values(**values).on_conflict_do_nothing()
+            queued += s.connection().execute(stmt.returning(Alert.id)).first() is not None
+        return queued
 
     # -- sending -----------------------------------------------------------------------
 
@@ -339,6 +392,7 @@ def prune_alerts(s: Session, cutoff: datetime, limit: int) -> int:
     return rowcount(s.execute(delete(Alert).where(Alert.id.in_(ids))))
 
 
+@functools.cache  # built once: rebuilding its aliases cost ~13 ms of CPU a webhook check
 def _head_of_channel() -> Any:
     """The first pending alert of its channel, whose message, when it replies to or edits
     one, is settled (sent, or failed for good).
@@ -363,11 +417,31 @@ def _head_of_channel() -> Any:
     )
 
 
-def redirect_failed(s: Session, monitor_id: int, channel: str, now: datetime) -> None:
-    """A monitor's channel changed: its failed alerts are queued again, to the new one."""
+def redirect_failed(
+    s: Session, monitor_id: int, channel: str, now: datetime, *, summary: Summary | None = None
+) -> None:
+    """A monitor's channel changed: its failed alerts are queued again, to the new one
+    (those of its changes channel, when set apart, stay there: SPEC §14). As after an
+    outage (SPEC §16), only those younger than `REPLAY_AGE` are sent again; with
+    `summary`, the older ones are summed up in one message to the new channel, without
+    they stay failed."""
+    monitor = s.get(Monitor, monitor_id)
+    apart = monitor.changes_channel if monitor is not None else None
+    if apart and monitor is not None and apart == monitor.slack_channel:
+        apart = None
+    which = [
+        Alert.monitor_id == monitor_id,
+        Alert.status == FAILED,
+        Alert.channel != apart if apart else true(),
+    ]
+    cutoff = now - REPLAY_AGE
+    if summary is not None:
+        old = [*which, Alert.created_at < cutoff]
+        s.execute(update(Alert).where(*old).values(channel=channel))
+        sum_up(s, [*old, Alert.channel == channel], summary, now)
     s.execute(
         update(Alert)
-        .where(Alert.monitor_id == monitor_id, Alert.status == FAILED)
+        .where(*which, Alert.created_at >= cutoff)
         .values(
             status=PENDING,
             requeued=True,

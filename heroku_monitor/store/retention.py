@@ -19,19 +19,23 @@ from typing import Any
 from sqlalchemy import delete, exists, or_, select, tuple_
 from sqlalchemy.orm import Session
 
-from heroku_monitor.store import log_counts, outbox, sightings, spend
+from heroku_monitor.store import certificates, log_counts, outbox, samples, sightings, spend
 from heroku_monitor.store.database import Database, rowcount
 from heroku_monitor.store.models import (
     AlertEvent,
+    CertificateRead,
     CheckClaim,
     HerokuSpend,
     IncidentRow,
     Lease,
     LogBatch,
     LogCount,
+    LogLatency,
     MonitorState,
+    PlatformIncidentRow,
     SnoozeRow,
     WebhookSighting,
+    log_latency,
 )
 
 KEEP_LOG = timedelta(days=outbox.KEEP_DAYS)  # alerts, their event keys, incidents
@@ -87,8 +91,15 @@ def _snoozes(s: Session, now: datetime, limit: int) -> int:
 
 
 def _log_counts(s: Session, now: datetime, limit: int) -> int:
-    key = (LogCount.app_name, LogCount.minute, LogCount.metric)
+    """By the primary key, minute first: the rows out of the window are its first entries."""
+    key = (LogCount.minute, LogCount.app_name, LogCount.metric)
     return _delete(s, LogCount, key, limit, LogCount.minute < now - log_counts.KEEP_COUNTS)
+
+
+def _log_latency(s: Session, now: datetime, limit: int) -> int:
+    key = (log_latency.c.minute, log_latency.c.app_name)  # as `_log_counts`
+    old = log_latency.c.minute < now - log_counts.KEEP_LATENCY
+    return _delete(s, LogLatency, key, limit, old)
 
 
 def _log_batches(s: Session, now: datetime, limit: int) -> int:
@@ -125,17 +136,38 @@ def _check_claims(s: Session, now: datetime, limit: int) -> int:
     return _delete(s, CheckClaim, CheckClaim.monitor_id, limit, *idle)
 
 
+def _certificate_reads(s: Session, now: datetime, limit: int) -> int:
+    """An app's last certificate read, once it has not been read for a week: a watched app
+    is read every 6 hours, so the row belongs to an app no monitor watches any more."""
+    old = CertificateRead.read_at < now - timedelta(days=certificates.KEEP_DAYS)
+    return _delete(s, CertificateRead, CertificateRead.app_name, limit, old)
+
+
+def _platform_incidents(s: Session, now: datetime, limit: int) -> int:
+    """Heroku's incidents resolved over 90 days ago (as the alert log their messages are
+    in); an open one is kept until a read ends it."""
+    old = (
+        PlatformIncidentRow.resolved_at.is_not(None),
+        PlatformIncidentRow.resolved_at < now - KEEP_LOG,
+    )
+    return _delete(s, PlatformIncidentRow, PlatformIncidentRow.id, limit, *old)
+
+
 RULES: tuple[Rule, ...] = (
     Rule("alerts", "90 days; never one pending, nor the parent of a pending reply", _alerts),
     Rule("alert_events", "90 days (an alerted one: as long as its alert)", _alert_events),
     Rule("incidents", "90 days after they are resolved; an open one always", _incidents),
     Rule("snoozes", "until a day after they ended", _snoozes),
     Rule("log_counts", "2 days", _log_counts),
+    Rule("log_latency", "a day", _log_latency),
+    Rule("log_samples", "2 days", samples.prune),  # SPEC §15: memory, the database
     Rule("log_batches", "an hour", _log_batches),
     Rule("webhook_sightings", "an hour", _sightings),
     Rule("heroku_spend", "twice the rate budget's window (2 hours)", _spend),
     Rule("leases", "until a day after they expired", _leases),
     Rule("check_claims", "while the monitor is checked (a day idle: gone)", _check_claims),
+    Rule("certificate_reads", "a week after an app's last read (unwatched)", _certificate_reads),
+    Rule("platform_incidents", "90 days after they are resolved", _platform_incidents),
     Rule("monitors", "one per monitor people made (or a team watch did)", None),
     Rule("team_watches", "one per team people watch", None),
     Rule("monitor_state", "one per monitor, gone with it", None),

@@ -9,7 +9,7 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from heroku_monitor.core.snapshot import Addon, AppSnapshot, Dyno, Release, heroku_time
+from heroku_monitor.core.snapshot import Addon, AppSnapshot, Build, Dyno, Release, heroku_time
 
 
 def to_json(snapshot: AppSnapshot) -> str:
@@ -22,6 +22,20 @@ def to_json(snapshot: AppSnapshot) -> str:
         kept["updated_at"] = heroku_time(dyno.updated_at)
     for release, kept in zip(snapshot.releases, data["releases"], strict=True):
         kept["created_at"] = heroku_time(release.created_at)
+        kept.pop("output", None)  # a failed release's output: for the alert, never kept
+        kept.pop("output_error", None)
+        for name, empty in (("commit", ""), ("commit_description", ""), ("image_id", None)):
+            if kept.get(name) == empty:  # unknown: the form kept before SPEC §14
+                kept.pop(name)
+    # SPEC §14: the newest builds, without their output (none read: the earlier form).
+    data["builds_at"] = snapshot.builds_at.isoformat() if snapshot.builds_at else ""
+    for build, kept in zip(snapshot.builds, data["builds"], strict=True):
+        kept["created_at"] = heroku_time(build.created_at)
+        kept["updated_at"] = heroku_time(build.updated_at)
+        kept.pop("output", None)
+        kept.pop("output_error", None)
+    if not snapshot.builds and snapshot.builds_at is None:
+        del data["builds"], data["builds_at"]
     return json.dumps(data, sort_keys=True)
 
 
@@ -45,6 +59,17 @@ def from_json(text: str) -> AppSnapshot:
         config_key_id=data.get("config_key_id", ""),
         released_at=_time(data.get("released_at")),
         details_at=_time(data.get("details_at")),
+        builds=tuple(
+            Build(
+                **{
+                    **b,
+                    "created_at": _time(b.get("created_at")),
+                    "updated_at": _time(b.get("updated_at")),
+                }
+            )
+            for b in data.get("builds", ())
+        ),
+        builds_at=_time(data.get("builds_at")),
     )
 
 

@@ -12,6 +12,10 @@ from heroku_monitor.store.database import Database, rowcount
 from heroku_monitor.store.models import HerokuSpend
 
 WINDOW = timedelta(hours=1)
+# Of the "poll" requests, those a round spent over the cost of a steady one (a first round,
+# a team's pick-up, releases and config vars read again: `budget.learn`), counted here as
+# well: the plan takes them out of the hour's budget and never plans them as a rate.
+ONE_OFF = "one-off"
 KEEP = WINDOW * 2  # how long a minute's counts are kept (`retention.py` prunes them)
 
 

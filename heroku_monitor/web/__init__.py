@@ -14,6 +14,7 @@ from heroku_monitor.web import (
     drains,
     healthz,
     heroku_webhooks,
+    limits,
     otlp,
     slack_endpoints,
 )
@@ -43,6 +44,7 @@ def create_app(service: Service) -> Flask:
     app.register_blueprint(slack_endpoints.bp)
     app.register_blueprint(drains.bp)
     app.register_blueprint(otlp.bp)
+    app.register_blueprint(limits.bp)  # SPEC §15: the limit rules' thresholds
     # Slack and Heroku sign their requests; they cannot send our CSRF token.
     csrf.exempt(heroku_webhooks.bp)
     csrf.exempt(slack_endpoints.bp)

@@ -3,9 +3,11 @@
 Logplex POSTs `application/logplex-1` batches: octet-counted RFC 5424 frames, with
 `Logplex-Frame-Id` (the same for a batch sent again), `Logplex-Drain-Token` and
 `Logplex-Msg-Count`. https://devcenter.heroku.com/articles/log-drains#https-drains
-The endpoint parses the batch (pure, `core/logs/parse.py`), hands it to `runtime.drains`
-(which counts it into the database in one statement and asks for a log check), and answers
-at once: it never waits on Slack or Heroku. Malformed frames are counted and skipped; never a 500.
+The endpoint parses and counts the batch (pure, `core.logs.count.count_logplex`), hands
+it to `runtime.drains` (which keeps it in memory; the process's flusher writes the counts
+within a second, then asks for a log check), and answers at once: it waits on no database
+write, nor on Slack or Heroku. Malformed frames are counted and skipped; never a 500. When
+memory is full and the database cannot take what waits, 503 (Logplex drops the batch).
 """
 
 from __future__ import annotations
@@ -17,9 +19,9 @@ import logging
 from flask import Blueprint, Response, jsonify, request
 
 from heroku_monitor.core import validation
-from heroku_monitor.core.logs.parse import parse_logplex
-from heroku_monitor.runtime import drains
-from heroku_monitor.store.log_counts import drain_token_key
+from heroku_monitor.core.logs.count import count_logplex
+from heroku_monitor.runtime import drains, limits
+from heroku_monitor.store.log_counts import PendingFull
 from heroku_monitor.web.context import current_service
 
 log = logging.getLogger(__name__)
@@ -45,24 +47,38 @@ def logplex(app: str) -> tuple[Response, int] | Response:
     if validation.app_name_error(app):
         return jsonify(error="That is not a Heroku app name."), 404
     body = request.get_data(cache=False)
-    ours = service.db.value(drain_token_key(app))
+    counts = service.checker.log_counts
+    ours = counts.drain_token(app)
     token = request.headers.get("Logplex-Drain-Token")
     if ours and token and not hmac.compare_digest(token.encode(), ours.encode()):
         # Another drain's batch (one made by hand, an old one): not ours to count.
         return jsonify(lines=0, counted=False, ignored="another drain's token"), 200
     frame = request.headers.get("Logplex-Frame-Id") or hashlib.sha256(body).hexdigest()
-    batch = parse_logplex(body)
-    taken = drains.take(
-        service.checker.log_counts,
-        service.monitors,
-        service.scheduler.check_logs_soon,
-        app,
-        frame,
-        batch.lines,
-        service.clock(),
-        token=ours or None,
-    )
+    batch = count_logplex(body, token=ours or None)
+    if service.checker.limits is not None:  # SPEC §15: runtime-metrics, Postgres metrics
+        limits.take_logplex(
+            service.checker.limits,
+            service.monitors,
+            service.scheduler.check_logs_soon,
+            app,
+            body,
+            service.clock(),
+            token=ours or None,
+        )
+    try:
+        taken = drains.take_counted(
+            counts,
+            service.monitors,
+            service.scheduler.check_logs_soon,
+            app,
+            frame,
+            batch.counts,
+            batch.lines,
+            service.clock(),
+        )
+    except PendingFull:
+        return jsonify(error="The log counts cannot reach the database now; try later."), 503
     if batch.malformed:
         log.info("log drain of %s: %d malformed frames skipped", app, batch.malformed)
     # Logplex counts any 2xx as delivered.
-    return jsonify(lines=len(batch.lines), malformed=batch.malformed, counted=taken), 200
+    return jsonify(lines=batch.lines, malformed=batch.malformed, counted=taken), 200

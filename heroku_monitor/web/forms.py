@@ -11,8 +11,8 @@ from flask_wtf import FlaskForm
 from wtforms import Field, HiddenField, StringField, ValidationError
 from wtforms.validators import InputRequired
 
-from heroku_monitor.core import validation
-from heroku_monitor.core.logs.rules import parse_thresholds
+from heroku_monitor.core import builds, validation
+from heroku_monitor.core import thresholds as rule_table
 from heroku_monitor.render.mentions import mention_markup
 
 
@@ -97,19 +97,45 @@ class MentionForm(FlaskForm):
 
 
 def _thresholds(value: str) -> str | None:
-    return parse_thresholds(value)[1] if value else None
+    return rule_table.parse(value)[1] if value else None
 
 
 def _thresholds_text(value: str) -> str:
     """ " 5 / 5 / 100 " kept as "5/5/100" (what does not parse stays, for its message)."""
-    thresholds, _ = parse_thresholds(value)
-    return thresholds.text if thresholds is not None else value.strip()
+    thresholds, _ = rule_table.parse(value) if value.strip() else (None, None)
+    return rule_table.text_of(thresholds) if thresholds is not None else value.strip()
 
 
 class LogThresholdsForm(FlaskForm):
     """A monitor's log-alert thresholds: lines/percent/requests, empty for the defaults."""
 
     thresholds = StringField("Log alerts at", validators=[_rule(_thresholds, _thresholds_text)])
+
+
+def _changes_channel(value: str) -> str | None:
+    return validation.channel_error(value) if value else None  # empty: the alert channel
+
+
+def _normal_channel(value: str) -> str:
+    text = value.strip()
+    return validation.normal_channel(text) if text else ""
+
+
+def _repository(value: str) -> str | None:
+    return builds.repository_error(value) if value else None  # empty: no commit links
+
+
+def _normal_repository(value: str) -> str:
+    return builds.normal_repository(value) if value.strip() else ""
+
+
+class ChangesForm(FlaskForm):
+    """Where a monitor's changes go and its GitHub repository (SPEC §14)."""
+
+    changes_channel = StringField(
+        "Changes channel", validators=[_rule(_changes_channel, _normal_channel)]
+    )
+    repository = StringField("Repository", validators=[_rule(_repository, _normal_repository)])
 
 
 def _resolve_after(value: str) -> str | None:

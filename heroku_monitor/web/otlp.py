@@ -14,8 +14,9 @@ HEROKU_APP_NAME to it and HEROKU_APP_ID to `heroku.app.id`). Each record becomes
 `LogLine` as a Logplex drain would give it (`core.logs.parse.otlp_line`: router lines as
 `heroku[router]`, `Error R14 (…)` lines as `heroku[<dyno>]`, anything else as the app's own
 output, not counted; the dyno from a record or resource attribute or a `heroku[web.1]: `
-prefix on the message). Counting, the once-only batch key and the log check are the
-Logplex drain's (`runtime.drains`).
+prefix on the message). Counting (in memory, written by the process's flusher within a
+second), the once-only batch key and the log check are the Logplex drain's
+(`runtime.drains`).
 
 Answers follow OTLP/HTTP: 200 with an `ExportLogsServiceResponse` in the request's encoding
 (records of resources without a valid app name reported as `partial_success`), 400 for a
@@ -43,6 +44,7 @@ from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 from heroku_monitor.core import validation
 from heroku_monitor.core.logs.parse import LogLine, otlp_line
 from heroku_monitor.runtime import drains
+from heroku_monitor.store.log_counts import PendingFull
 from heroku_monitor.web.context import current_service
 
 log = logging.getLogger(__name__)
@@ -99,16 +101,19 @@ def logs_export() -> tuple[Response, int] | Response:
         lines = lines_of.setdefault(app, [])
         lines.extend(line for r in records if (line := to_line(r, resource, now)) is not None)
 
-    for app, lines in lines_of.items():
-        drains.take(
-            service.checker.log_counts,
-            service.monitors,
-            service.scheduler.check_logs_soon,
-            app,
-            batch_key,
-            lines,
-            service.clock(),
-        )
+    try:
+        for app, lines in lines_of.items():
+            drains.take(
+                service.checker.log_counts,
+                service.monitors,
+                service.scheduler.check_logs_soon,
+                app,
+                batch_key,
+                lines,
+                service.clock(),
+            )
+    except PendingFull:  # OTLP/HTTP: 503 is retryable
+        return jsonify(error="The log counts cannot reach the database now; try later."), 503
     if rejected:
         log.info("telemetry drain: %d log records without a Heroku app name skipped", rejected)
     return _answer(kind, rejected)

@@ -41,8 +41,9 @@ def render_timeline(
     now: datetime,
     *,
     days: int = 7,
+    width: float = timeline.WIDTH,
 ) -> Markup:
     """`app`'s last `days` ending at `now` as an inline SVG element (see `timeline.layout`);
     safe to put in a template as it is. Raises ValueError when `days` is below 1."""
-    picture = timeline.layout(app, incidents, alerts, now, days=days)
+    picture = timeline.layout(app, incidents, alerts, now, days=days, width=width)
     return Markup(_ENV.get_template("timeline.svg").render(t=picture))

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from heroku_monitor.core.logs import count as counting
 from heroku_monitor.core.logs import parse, rules
 from heroku_monitor.core.logs.count import CodeCount, Counts, MinuteCounts, count
+from heroku_monitor.core.logs.latency import of
 from heroku_monitor.core.logs.parse import parse_logplex, parse_router, parse_runtime
 from heroku_monitor.core.logs.rules import detect
 from tests.support.logplex import H12, OK, R14, body, frame
@@ -229,7 +230,8 @@ def test_counts_of_two_halves_of_a_storm_merge_to_the_full_count():
 
 def test_rows_read_back_from_the_database_merge_with_a_new_batch():
     (stored,) = minutes_of(*(frame(H12) for _ in range(3)))
-    read_back = MinuteCounts(T0, 3, 3, {"H12": CodeCount(3, (("/slow", 3),), (("web.1", 3),))})
+    h12 = {"H12": CodeCount(3, (("/slow", 3),), (("web.1", 3),))}
+    read_back = MinuteCounts(T0, 3, 3, h12, latency=of([30000] * 3))  # service=30000ms
     assert read_back == stored
     new = count(parse_logplex(body(*(frame(H12) for _ in range(4)))).lines)
     merged = Counts({T0: read_back}).merge(new)

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from heroku_monitor.core import detect
+from heroku_monitor.core import builds, certificates, detect
 from heroku_monitor.core.detect import Event
 from heroku_monitor.core.incidents.model import (
     ACKNOWLEDGED,
@@ -35,6 +35,7 @@ from heroku_monitor.core.incidents.model import (
     Snooze,
 )
 from heroku_monitor.core.incidents.run import Run
+from heroku_monitor.core.logs import memory
 from heroku_monitor.core.logs.rules import is_log_kind
 from heroku_monitor.core.quiet import QUIET_FOR, STABLE_FOR
 from heroku_monitor.core.snapshot import AppSnapshot
@@ -44,13 +45,20 @@ _OPENS = {
     detect.DYNOS_DOWN: DYNOS,
     detect.RELEASE_FAILED: RELEASE,
     detect.MONITORING_TROUBLE: MONITORING,
+    **certificates.OPENS,  # a certificate expiring, ACM failed (SPEC §15)
+    **builds.OPENS,  # a failed build (SPEC §14)
 }
 _CLOSES = {
     detect.DYNOS_RECOVERED: DYNOS,
     detect.DEPLOY: RELEASE,
     detect.ROLLBACK: RELEASE,
     detect.MONITORING_RECOVERED: MONITORING,
+    **certificates.CLOSES,
+    **builds.CLOSES,  # the next build that succeeds
 }
+# Events that only end an incident: with none open they say nothing (a renewal nobody was
+# told about is no news).
+_ONLY_CLOSE = set(certificates.CLOSES) | set(builds.CLOSES)
 # A succeeded deploy ends a failed release and is still posted as itself: it is news of its
 # own, and that post already tells the channel, so the release's recovery is not broadcast.
 _ALWAYS_POSTED = {detect.DEPLOY, detect.ROLLBACK}
@@ -59,7 +67,7 @@ _ALWAYS_POSTED = {detect.DEPLOY, detect.ROLLBACK}
 def family_of(kind: str) -> str | None:
     """The family of incident an event of `kind` opens, or None (it opens none)."""
     if is_log_kind(kind):
-        return kind
+        return memory.FAMILIES.get(kind, kind)  # near quota and R14: one (SPEC §15)
     return _OPENS.get(kind)
 
 
@@ -72,16 +80,19 @@ def apply(
     mention: str = "here",
     snoozes: Sequence[Snooze] = (),
     resolve_after: timedelta = STABLE_FOR,
+    platform: str = "",
 ) -> Outcome:
     """The incidents after a check at `now` found `events` (each new: the shell drops keys
     it has seen). `snapshot`: what that check kept of the app (its releases name a suspect
     deploy; a dyno no longer in it was scaled away, so it is not down). `mention`: the
     monitor's mention setting for an escalation. `resolve_after`: the monitor's resolve
     hold (RESOLVE_AFTER_MINUTES or its own; zero ends a dyno incident in the check that
-    finds its dynos all up). Quiet incidents are closed first (`tick`).
+    finds its dynos all up). `platform`: the title of the Heroku platform incident open now
+    (SPEC §15), which an incident opened meanwhile names in its first message. Quiet
+    incidents are closed first (`tick`).
     """
     ticked = tick(incidents, now, snoozes=snoozes, resolve_after=resolve_after)
-    run = Run(ticked.incidents, ticked.snoozes, now, ticked.actions)
+    run = Run(ticked.incidents, ticked.snoozes, now, ticked.actions, platform=platform)
     groups: dict[tuple[str, str], list[Event]] = {}
     for event in events:
         groups.setdefault((event.app, event.kind), []).append(event)
@@ -97,6 +108,8 @@ def apply(
             continue
         closes = _CLOSES.get(kind)
         incident = run.open_of(app, closes) if closes else None
+        if incident is None and kind in _ONLY_CLOSE:
+            continue
         if incident is None or kind in _ALWAYS_POSTED:
             run.alert(app, kind, group)
         if incident is not None:

@@ -74,6 +74,7 @@ class Incident:
     muted: bool = False  # opened while its app was snoozed: nothing posted about it yet
     resolved_at: datetime | None = None
     revision: int = 0  # how many times the opening message was edited (the update key)
+    platform: str = ""  # the Heroku platform incident open when it opened (SPEC §15)
 
     @property
     def is_open(self) -> bool:

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from heroku_monitor.core import detect
+from heroku_monitor.core import certificates, detect
 from heroku_monitor.core.detect import Event
 from heroku_monitor.core.incidents.model import (
     ALERT,
@@ -71,8 +71,12 @@ class Run:
         snoozes: Sequence[Snooze],
         now: datetime,
         actions: Sequence[Action] = (),
+        *,
+        platform: str = "",
     ) -> None:
         self.now = now
+        # The Heroku platform incident open now, named by the incidents opened meanwhile.
+        self.platform = platform
         self.incidents = {i.id: i for i in incidents}
         self.shown = {i.id: _shown(i) for i in incidents}
         self.snoozes = {s.app: s for s in snoozes}
@@ -188,6 +192,8 @@ class Run:
                     down=tuple(dict.fromkeys(names)),
                     suspect=suspect,
                     muted=self.snoozed(app),
+                    # A certificate's trouble is not the platform's: only the others say it.
+                    platform="" if family in certificates.FAMILIES else self.platform,
                 )
             )
             self.post_opening(incident)

@@ -17,7 +17,7 @@ The octet count covers the frame's trailing newline when there is one. The hostn
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -70,6 +70,7 @@ class RouterLine:
     path: str
     dyno: str | None
     method: str
+    service_ms: int | None = None  # `service=30000ms`: how long the dyno took to answer
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +98,48 @@ def parse_logplex(body: bytes) -> Batch:
     lines: list[LogLine] = []
     malformed = 0
     replaced = 0
+    for parts, not_utf8 in messages(body):
+        replaced += not_utf8
+        if parts is None:
+            malformed += 1
+            continue
+        head, timestamp, host, app_name, procid, msgid, message = parts
+        close = head.find(">")
+        lines.append(
+            LogLine(
+                int(head[1:close]),
+                int(head[close + 1 :]),
+                timestamp,
+                host,
+                app_name,
+                procid,
+                msgid,
+                message,
+            )
+        )
+    return Batch(tuple(lines), malformed, replaced)
+
+
+def messages(body: bytes) -> Iterator[tuple[list[str] | None, bool]]:
+    """The frames of an `application/logplex-1` body as their `fields`, None for a frame
+    that does not hold together or is not RFC 5424, each with whether its bytes were not
+    all UTF-8 (read then with U+FFFD for those bytes). Never raises."""
+    for raw in frames(body):
+        if raw is None:
+            yield None, False
+            continue
+        try:
+            text, not_utf8 = raw.decode(), False
+        except UnicodeDecodeError:
+            text, not_utf8 = raw.decode(errors="replace"), True
+        yield fields(text), not_utf8
+
+
+def frames(body: bytes) -> Iterator[bytes | None]:
+    """The frames of an `application/logplex-1` body, each its bytes after the octet count,
+    or None for one that does not hold together (its length is not digits, runs past the
+    body, or it does not end where the next frame, or the body, begins); after such a
+    frame, the next frame header found. Never raises."""
     n = len(body)
     pos = _BLANK.match(body, 0).end()  # type: ignore[union-attr]
     while pos < n:
@@ -105,36 +148,27 @@ def parse_logplex(body: bytes) -> Batch:
         start = space + 1
         end = start + int(digits) if digits.isdigit() else -1
         if end < 0 or end > n or not _ends_well(body, start, end):
-            malformed += 1
+            yield None
             found = _FRAME_START.search(body, pos + 1)
             if found is None:
-                break
+                return
             pos = found.start()
             continue
-        raw = body[start:end]
-        try:
-            text = raw.decode()
-        except UnicodeDecodeError:
-            text = raw.decode(errors="replace")
-            replaced += 1
-        line = _header(text)
-        if line is None:
-            malformed += 1
-        else:
-            lines.append(line)
-        pos = _BLANK.match(body, end).end()  # type: ignore[union-attr]
-    return Batch(tuple(lines), malformed, replaced)
+        yield body[start:end]
+        # The next frame's octet count at once (the usual case), or blanks before it.
+        digit = end < n and 48 <= body[end] <= 57
+        pos = end if digit else _BLANK.match(body, end).end()  # type: ignore[union-attr]
 
 
 def _ends_well(body: bytes, start: int, end: int) -> bool:
     """Whether a frame ends where it should: at the end of the body, on a newline (Logplex
     ends each message with one), or where the next frame's header begins."""
-    return (
-        end == len(body) or body[end - 1 : end] == b"\n" or _NEXT_FRAME.match(body, end) is not None
-    )
+    return end == len(body) or body[end - 1] == 10 or _NEXT_FRAME.match(body, end) is not None
 
 
-def _header(text: str) -> LogLine | None:
+def fields(text: str) -> list[str] | None:
+    """An RFC 5424 message's header fields and its message: [<pri>version, timestamp,
+    hostname, app name, procid, msgid, message]; None when it is not one."""
     if text.endswith("\n"):
         text = text[:-1]
     parts = text.split(" ", 6)
@@ -144,30 +178,46 @@ def _header(text: str) -> LogLine | None:
     close = head.find(">")
     if not head.startswith("<") or close < 2:
         return None
-    pri, ver = head[1:close], head[close + 1 :]
-    if not (pri.isdigit() and ver.isdigit()):
+    if not (head[1:close].isdecimal() and head[close + 1 :].isdecimal()):  # int() reads them
         return None
     timestamp = parts[1]
     if len(timestamp) < 20 or timestamp[10] != "T" or timestamp[4] != "-":
         return None
-    message = parts[6] if len(parts) == 7 else ""
-    return LogLine(int(pri), int(ver), timestamp, parts[2], parts[3], parts[4], parts[5], message)
+    if len(parts) == 6:
+        parts.append("")
+    return parts
 
 
 def parse_router(message: str) -> RouterLine | None:
     """`at=error code=H12 desc="…" method=GET path="/" … dyno=web.1 … status=503 …` (and
     `at=info …`) as its fields; None when it is not a router request line."""
-    fields = {k: v.strip('"') for k, v in _PAIR.findall(message)}
-    if "at" not in fields or "method" not in fields:
+    pairs = {k: v.strip('"') for k, v in _PAIR.findall(message)}
+    if "at" not in pairs or "method" not in pairs:
         return None
-    status = fields.get("status", "")
+    status = pairs.get("status", "")
     return RouterLine(
-        code=_code(fields.get("code")),
-        status=int(status) if status.isdigit() else None,
-        path=_path(fields.get("path", "")),
-        dyno=fields.get("dyno") or None,
-        method=fields["method"],
+        code=_code(pairs.get("code")),
+        status=int(status) if status.isdecimal() and len(status) <= 3 else None,
+        path=_path(pairs.get("path", "")),
+        dyno=pairs.get("dyno") or None,
+        method=pairs["method"],
+        service_ms=service_ms(message),
     )
+
+
+def service_ms(message: str) -> int | None:
+    """The `service=NNNms` of a router line (SPEC §15, slow responses): the milliseconds
+    the dyno took to answer; None when the line has none (or a number of more than 7
+    digits, over two hours: not a router's)."""
+    at = message.find(" service=")
+    if at < 0:
+        if not message.startswith("service="):
+            return None
+        at = -1
+    start = at + 9
+    end = message.find("ms", start, start + 9)
+    digits = message[start:end] if end > 0 else ""
+    return int(digits) if digits.isdecimal() and end - start <= 7 else None
 
 
 def parse_runtime(message: str, procid: str) -> RuntimeLine | None:

@@ -2,7 +2,8 @@
 passed in.
 
 `detect(app, minutes, now)`: the `detect.Event`s of the last 5 minutes: `log_router_error`
-(per H code), `log_5xx_rate`, `log_memory` (R14/R15 per dyno), `log_boot_timeout` (R10).
+(per H code), `log_5xx_rate`, `log_memory` (R14/R15 per dyno), `log_boot_timeout` (R10),
+`log_slow_responses` (the p95 of the router's `service=` times, SPEC §15).
 `alerts(...)` gives the same as `LogAlert`s, with the details as fields; the Event carries
 them as a short text in `summary` and the count in `lines`.
 """
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from heroku_monitor.core.detect import Event
+from heroku_monitor.core.logs import latency
 from heroku_monitor.core.logs.count import CodeCount, MinuteCounts
 from heroku_monitor.core.quiet import QUIET_FOR
 from heroku_monitor.core.snapshot import Dyno
@@ -24,6 +26,7 @@ LOG_ROUTER_ERROR = "log_router_error"
 LOG_5XX_RATE = "log_5xx_rate"
 LOG_MEMORY = "log_memory"
 LOG_BOOT_TIMEOUT = "log_boot_timeout"
+LOG_SLOW_RESPONSES = "log_slow_responses"
 
 
 def is_log_kind(kind: str) -> bool:
@@ -78,6 +81,8 @@ MEMORY_CODES = ("R14", "R15")
 BOOT_CODES = ("R10",)
 MINUTE = timedelta(minutes=1)
 SHOWN = 5  # paths and dynos an alert shows
+SLOW_QUANTILE = 0.95
+SLOW_MS = (100, 30_000)  # the p95 thresholds one may set, in ms
 
 
 @dataclass(frozen=True)
@@ -89,26 +94,46 @@ class Thresholds:
     rate_5xx: float = 0.05  # share of router lines with status >= 500 …
     min_requests: int = 100  # … over at least this many router lines in the window
     first_line_codes: tuple[str, ...] = (*MEMORY_CODES, *BOOT_CODES)  # alert at the first line
+    # SPEC §15: the p95 of the router's response times over the window, with at least
+    # `min_requests` timed; None: slow responses are not alerted.
+    slow_ms: int | None = 3000
 
     @property
     def text(self) -> str:
-        """As a person writes them: `lines/percent/requests`, e.g. "5/5/100"."""
-        return f"{self.code_lines}/{round(self.rate_5xx * 100)}/{self.min_requests}"
+        """As a person writes them: `lines/percent/requests`, e.g. "5/5/100", then the p95
+        in ms when it is not the default 3000 ("5/5/100/5000"), or "off"."""
+        text = f"{self.code_lines}/{round(self.rate_5xx * 100)}/{self.min_requests}"
+        if self.slow_ms != Thresholds.slow_ms:
+            text += f"/{self.slow_ms}" if self.slow_ms is not None else "/off"
+        return text
 
 
 def parse_thresholds(text: str) -> tuple[Thresholds | None, str | None]:
-    """`lines/percent/requests` (e.g. "5/5/100": 5 lines of one H code in 5 minutes; a 5xx
-    rate of 5 % over at least 100 requests) as Thresholds, or (None, the error sentence)."""
+    """`lines/percent/requests[/p95 ms]` (e.g. "5/5/100": 5 lines of one H code in 5
+    minutes; a 5xx rate of 5 % over at least 100 requests; and the default p95 of 3,000 ms
+    over as many; "5/5/100/5000": a p95 of 5,000 ms; "5/5/100/off": no slow-responses
+    alert) as Thresholds, or (None, the error sentence)."""
     parts = text.split("/")
-    if len(parts) == 3:
+    if len(parts) in (3, 4):
         lines = whole_number(parts[0], 1, 10_000)
         percent = whole_number(parts[1], 1, 100)
         requests = whole_number(parts[2], 1, 1_000_000)
-        if lines is not None and percent is not None and requests is not None:
-            return Thresholds(code_lines=lines, rate_5xx=percent / 100, min_requests=requests), None
+        slow: int | None = Thresholds.slow_ms
+        slow_ok = True
+        if len(parts) == 4:
+            off = parts[3].strip().lower() == "off"
+            slow = None if off else whole_number(parts[3], *SLOW_MS)
+            slow_ok = off or slow is not None
+        if lines is not None and percent is not None and requests is not None and slow_ok:
+            found = Thresholds(
+                code_lines=lines, rate_5xx=percent / 100, min_requests=requests, slow_ms=slow
+            )
+            return found, None
     return None, (
-        "Log thresholds are three whole numbers, lines/percent/requests, e.g. 5/5/100: "
-        "5 lines of one H code in 5 minutes, or a 5xx rate of 5 % over at least 100 requests."
+        "Log thresholds are whole numbers, lines/percent/requests and optionally a p95 in "
+        "ms, e.g. 5/5/100 or 5/5/100/3000: 5 lines of one H code in 5 minutes, a 5xx rate "
+        "of 5 % or a p95 response time of 3,000 ms (100 to 30,000, or off) over at least "
+        "100 requests."
     )
 
 
@@ -128,6 +153,8 @@ class LogAlert:
     dyno: str | None = None  # log_memory, log_boot_timeout: the dyno
     paths: tuple[tuple[str, int], ...] = ()  # most frequent first, at most SHOWN
     dynos: tuple[tuple[str, int], ...] = ()
+    p95_ms: int | None = None  # log_slow_responses: the p95 (and `count`: requests timed)
+    threshold_ms: int | None = None  # … and the monitor's threshold
 
     @property
     def summary(self) -> str:
@@ -136,6 +163,11 @@ class LogAlert:
         if self.kind == LOG_5XX_RATE:
             share = 100 * self.count / self.requests if self.requests else 0.0
             text = f"5xx rate {share:.1f}%: {self.count} of {self.requests} requests in {window}"
+        elif self.kind == LOG_SLOW_RESPONSES:
+            text = (
+                f"p95 {self.p95_ms} ms: {self.count} requests in {window} "
+                f"(threshold {self.threshold_ms} ms)"
+            )
         else:
             text = f"{self.code} {self.description}: {self.count} lines in {window}"
         if self.paths:
@@ -241,7 +273,52 @@ def alerts(
                 dynos=top.dynos[:SHOWN],
             )
         )
+    slow = _slow_responses(app, history, window, requests, since, until, thresholds)
+    if slow is not None:
+        found.append(slow)
     return found
+
+
+def _slow_responses(
+    app: str,
+    history: Sequence[MinuteCounts],
+    window: Sequence[MinuteCounts],
+    requests: int,
+    since: datetime,
+    until: datetime,
+    thresholds: Thresholds,
+) -> LogAlert | None:
+    """SPEC §15: the p95 of the window's router response times at or over the monitor's
+    threshold, with at least `min_requests` of them timed. Its run starts at the first
+    minute whose own p95 is over it too (no gap of QUIET_FOR)."""
+    limit = thresholds.slow_ms
+    if limit is None:
+        return None
+    times = latency.add(*(m.latency for m in window))
+    timed = latency.total(times)
+    p95 = latency.quantile(times, SLOW_QUANTILE)
+    if timed < thresholds.min_requests or p95 is None or p95 < limit:
+        return None
+
+    def slow(m: MinuteCounts) -> bool:
+        minute_p95 = latency.quantile(m.latency, SLOW_QUANTILE)
+        return minute_p95 is not None and minute_p95 >= limit
+
+    runs = [m for m in history if slow(m)]
+    start = _run_start(runs, slow) if runs and runs[-1].minute >= since else window[0].minute
+    return LogAlert(
+        LOG_SLOW_RESPONSES,
+        app,
+        f"{app}:log:slow:{start:%Y-%m-%dT%H:%M}:{_round(start, until, thresholds)}",
+        "slow",
+        "Slow responses",
+        timed,
+        requests,
+        since,
+        until,
+        p95_ms=p95,
+        threshold_ms=limit,
+    )
 
 
 def _round(start: datetime, until: datetime, thresholds: Thresholds) -> int:
