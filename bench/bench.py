@@ -21,7 +21,13 @@ Measured:
   RSS of a process of its own (bench/rss.py) polling 500 apps (two rounds) or, for the
   baseline, checking each of them once;
 - the Heroku requests webhook storms cost (50 signed deliveries for one app in a second;
-  one captured delivery replayed 300 times in 10 s), and log drains (bench/logs_bench.py).
+  one captured delivery replayed 300 times in 10 s), and log drains (bench/logs_bench.py);
+- the interval the rate budget gives 500 team apps at a 1-minute interval, round after round
+  (`budget_interval_500`), against what 4,500 requests/hour allow;
+- the dashboard's overview and /healthz at 41 and 500 apps: time, size, SQL statements
+  (bench/dashboard_bench.py);
+- what polling for failed builds and reading certificates cost in Heroku requests
+  (bench/pipeline_bench.py).
 
 `--storms` measures only the storms, `--logs` only the log drains, and `--soak` runs the
 90-day soak instead (bench/soak.py; the options after it are the soak's).
@@ -43,6 +49,7 @@ import tracemalloc
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from urllib.parse import urlencode
@@ -51,16 +58,18 @@ from slack_sdk import WebClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import logs_bench, soak
+from bench import dashboard_bench, logs_bench, pipeline_bench, soak
 from bench.baseline import BaselineMonitor
 from heroku_monitor import service as service_module
 from heroku_monitor.core import budget
 from heroku_monitor.heroku.webhooks import SIGNATURE_HEADER, signature
 from heroku_monitor.runtime.scheduler import (
+    CERTS_JOB,
     DELIVERY_JOB,
     LEAD_JOB,
     PRUNE_JOB,
     RECONCILE_JOB,
+    STATUS_JOB,
     TEND_JOB,
 )
 from heroku_monitor.service import Service
@@ -188,7 +197,15 @@ def signed_command(text: str, response_url: str) -> tuple[str, dict[str, str]]:
 def quiet(service: Service) -> bool:
     """No check running and none waiting (debounced, deferred or asked for)."""
     waiting = [j for j in service.scheduler.aps.get_jobs() if not j.id.startswith("check-")]
-    housekeeping = (DELIVERY_JOB, LEAD_JOB, PRUNE_JOB, RECONCILE_JOB, TEND_JOB)
+    housekeeping = (
+        DELIVERY_JOB,
+        LEAD_JOB,
+        PRUNE_JOB,
+        RECONCILE_JOB,
+        TEND_JOB,
+        CERTS_JOB,
+        STATUS_JOB,
+    )
     waiting = [j for j in waiting if j.id not in housekeeping]
     return not waiting and not service.scheduler.triggers.checking
 
@@ -246,6 +263,110 @@ def storm_rows() -> list[Row]:
             )
         )
     return rows
+
+
+def webhook_latency(samples: int = 20, *, apps: int = 1) -> list[float]:
+    """Seconds from a dyno crash to its Slack post, by webhook, `samples` times: a live
+    site (the Flask app served from a thread, its scheduler running) that `apps` monitors
+    share, the simulator delivering a `sync` webhook for the first app's dyno events. Each
+    crash is followed by the dyno coming back up (an edit of the incident's message), as
+    in `main`'s row."""
+    sim = Simulator(seed=3)
+    names = [f"latency-app-{i:03d}" for i in range(apps)]
+    create_apps(sim, names)
+    first = names[0]
+    with (
+        SimulatorServer(sim) as heroku,
+        FakeSlack() as slack,
+        tempfile.TemporaryDirectory() as workdir,
+    ):
+        service = build(heroku, sim, slack, workdir)
+        now = service.clock()
+        ids = [service.monitors.add(n, "#alerts", 1, now) for n in names]
+        with LiveSite(service) as live:
+            service.checker.check(ids[0])
+            wait_until(lambda: service.checker.last_check.ok is True and quiet(service), timeout=30)
+            sim.create_webhook(
+                first,
+                include=["dyno", "api:release"],
+                level="sync",
+                url=live.url + "/webhooks/heroku",
+                secret=WEBHOOK_SECRET,
+            )
+            taken: list[float] = []
+            for _ in range(samples):
+                next_second()
+                before = len(slack.messages)
+                start = time.perf_counter()
+                sim.crash_dyno(first, "web.1")
+                slack.wait_for_messages(before + 1, timeout=10)
+                taken.append(time.perf_counter() - start)
+                next_second()
+                edits = len(slack.updates)
+                sim.start_dyno(first, "web.1")
+                wait_until(partial(edited_since, slack, edits), timeout=10)
+    return taken
+
+
+def budget_interval_500(apps: int = MANY, hours: float = 1.25) -> list[Row]:
+    """The interval the rate budget gives `apps` apps of one team, configured at a 1-minute
+    interval with HEROKU_RATE_SHARE_PERCENT=100, round after round as the leader runs them,
+    on a clock moved on between rounds: the team watch's job picks the apps up (each read
+    whole), fires once more alone a minute later, before the apps' own jobs (placed on the
+    stretched interval's grid) come due (its lists only), then rounds of every app at the
+    interval planned, for `hours`. Against what 4,500 requests/hour allow at the cost of a
+    steady round, measured."""
+    team = "bench-team"
+    sim = Simulator(seed=4)
+    sim.create_team(team)
+    for i in range(apps):
+        sim.create_app(f"team-app-{i:03d}", team=team)
+    now = [datetime.now(UTC)]
+    with (
+        SimulatorServer(sim) as heroku,
+        FakeSlack() as slack,
+        tempfile.TemporaryDirectory() as workdir,
+    ):
+        settings = Settings(
+            heroku_api_key=sim.token,
+            slack_bot_token=slack.token,
+            database_url=f"sqlite:///{workdir}/budget.db",
+            heroku_api_url=heroku.url,
+            slack_api_url=slack.url,
+            monitored_team=team,
+            check_interval_minutes=1,
+            rate_share=1.0,
+        )
+        service = service_module.build(settings, clock=lambda: now[0])
+        scheduler = service.scheduler
+        start, minutes, costs = now[0], list[float](), list[int]()
+        while now[0] - start < timedelta(hours=hours):
+            lists_alone = len(minutes) < 2  # the pick-up, then the team's job alone again
+            due = set() if lists_alone else {m.id for m in service.monitors.all()}
+            refill(sim)  # the simulator's limit does not refill with a moved clock
+            requests, _, _ = round_cost(sim, service, due)
+            if not lists_alone:
+                costs.append(requests)
+            scheduler.reconcile()  # the leader's minute job plans with what rounds cost
+            minutes.append(scheduler.interval_seconds(1) / 60)
+            now[0] += timedelta(minutes=1 if lists_alone else minutes[-1])
+        service.stop()
+    # A steady round's cost, and what the hourly re-read of every app's releases and config
+    # vars (core.rounds.SAFETY_NET, one round in the run) adds to the hour.
+    steady, hourly = min(costs), max(costs) - min(costs)
+    allows = 60 * steady / LIMIT
+    with_hourly = 60 * steady / (LIMIT - hourly)
+    shown = " / ".join(f"{m:.1f}" for m in minutes)
+    return [
+        (
+            f"minutes between polls of {apps} team apps at a 1-min interval, 100% of "
+            f"{LIMIT:,}/h, after each round for {hours:g} h: the pick-up, the lists alone, "
+            "then every app",
+            shown,
+            f"{LIMIT:,}/h allows {allows:.1f} ({steady / apps:.2f} requests an app, a steady "
+            f"round), {with_hourly:.1f} with the hourly re-read of details ({hourly:,} requests)",
+        )
+    ]
 
 
 def print_table(rows: list[Row]) -> None:
@@ -412,7 +533,7 @@ def main() -> None:
                 secret=WEBHOOK_SECRET,
             )
             samples = []
-            for _ in range(5):
+            for _ in range(20):
                 next_second()
                 before = len(slack.messages)
                 start = time.perf_counter()
@@ -536,8 +657,11 @@ def main() -> None:
             file=sys.stderr,
         )
 
+    rows.extend(budget_interval_500())
     rows.extend(storm_rows())
     rows.extend(logs_bench.rows())
+    rows.extend(dashboard_bench.rows())
+    rows.extend(pipeline_bench.rows())
     print_table(rows)
 
 
