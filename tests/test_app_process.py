@@ -272,3 +272,34 @@ def test_a_slack_app_token_that_cannot_connect_stops_start_up_with_one_line(tmp_
     done = run_app(env, cwd=tmp_path)
     assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
     assert "Could not connect to Slack over Socket Mode with SLACK_APP_TOKEN" in done.stderr
+
+
+def test_sigterm_stops_the_service_cleanly_and_writes_the_drains_pending_counts(
+    tmp_path: Path, processes: list
+):
+    """Heroku stops a dyno with SIGTERM: the process ends its loop and stops the service
+    (exit 0), so the log counts a drain batch left pending reach the database."""
+    import signal
+    import sqlite3
+    from datetime import UTC, datetime
+
+    from tests.support.drains import SECRET, auth
+    from tests.support.logplex import H12, body, frame
+
+    port, sim_port = free_port(), free_port()
+    env = clean_env(PORT=str(port), SIMULATOR_PORT=str(sim_port), HEROKU_DRAIN_SECRET=SECRET)
+    process = start(processes, env, "--demo", cwd=tmp_path)
+    wait_for_http(f"http://127.0.0.1:{port}/")
+    batch = body(*(frame(H12, datetime.now(UTC)) for _ in range(3)))
+    headers = {**auth(), "Logplex-Frame-Id": "sigterm-1", "Logplex-Msg-Count": "3"}
+    posted = requests.post(
+        f"http://127.0.0.1:{port}/drains/heroku/demo-app", data=batch, headers=headers, timeout=5
+    )
+    assert posted.status_code == 200
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err[-2000:]
+    (db,) = tmp_path.glob("**/*.db")
+    with sqlite3.connect(db) as connection:
+        (batches,) = connection.execute("select count(*) from log_batches").fetchone()
+    assert batches >= 1 and "Traceback" not in err
