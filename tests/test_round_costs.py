@@ -252,11 +252,11 @@ def test_a_round_longer_than_a_claim_keeps_its_claims(world: World):
     service, ids = watching(world, slow_apps(12), max_concurrent_checks=2)
     try:
         service.scheduler.run_round(ids)
-        # Renewed every ttl/3: 0.8 s of slack for a busy machine's thread scheduling.
-        service.checker.claims.ttl = timedelta(seconds=1.2)
-        other = CheckClaims(service.db, ttl=1.2)  # another process, sharing the database
+        # Renewed every ttl/3: over a second of slack for a busy machine (CI) to renew in.
+        service.checker.claims.ttl = timedelta(seconds=2.0)
+        other = CheckClaims(service.db, ttl=2.0)  # another process, sharing the database
         taken: list[int] = []
-        world.sim.set_latency(0.35)  # 12 apps, 2 at a time: ~2 s, longer than a claim
+        world.sim.set_latency(0.6)  # 12 apps, 2 at a time: ~3.6 s, longer than a claim
         releasing = threading.Event()
         release = service.checker.claims.release_round
 
@@ -266,7 +266,7 @@ def test_a_round_longer_than_a_claim_keeps_its_claims(world: World):
 
         service.checker.claims.release_round = released  # type: ignore[method-assign]
         round_ = claimed_round(service, ids)
-        while not releasing.wait(0.05):
+        while not releasing.wait(0.25):  # tries now and then, not a stream of writes
             for monitor_id in sorted(ids):
                 if other.claim(monitor_id, service.clock(), ask_again=False) is not None:
                     taken.append(monitor_id)
