@@ -13,7 +13,12 @@ import re
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from heroku_monitor.core.snapshot import Addon, AppSnapshot, Build, Dyno, Release, heroku_time
+from heroku_monitor.core.build_events import BUILD_FAILED as BUILD_FAILED
+from heroku_monitor.core.build_events import BUILD_SUCCEEDED as BUILD_SUCCEEDED
+from heroku_monitor.core.build_events import _build_events as _build_events
+from heroku_monitor.core.build_events import without_output as without_output
+from heroku_monitor.core.events import Event as Event
+from heroku_monitor.core.snapshot import AppSnapshot, Release, heroku_time
 
 DYNO_CRASHED = "dyno_crashed"
 DYNOS_DOWN = "dynos_down"
@@ -28,10 +33,6 @@ ADDON_CHANGED = "addon_changed"
 MAINTENANCE = "maintenance"
 MONITORING_TROUBLE = "monitoring_trouble"
 MONITORING_RECOVERED = "monitoring_recovered"
-# SPEC §14: a build that failed opens the app's build incident; the next one that succeeds
-# ends it (and says nothing when none is open).
-BUILD_FAILED = "build_failed"
-BUILD_SUCCEEDED = "build_succeeded"
 
 # The order messages of one check are sent in: what is most urgent first.
 KINDS = (
@@ -65,41 +66,6 @@ _NOT_A_DEPLOY = re.compile(
     r"^(Set|Remove|Unset|Update) .*config vars?\b|^(Attach|Detach) |^Update \S+ by |"
     r"^(Add|Remove) .*add-?on|^Enable Logplex|^Initial release"
 )
-
-
-@dataclass(frozen=True)
-class Event:
-    """One change worth a line in Slack. Only the fields of its kind are set."""
-
-    kind: str
-    app: str
-    key: str
-    dyno: Dyno | None = None
-    release: Release | None = None
-    rollback_to: int | None = None
-    addon: Addon | None = None
-    previous_addon: Addon | None = None
-    added: tuple[str, ...] = ()
-    removed: tuple[str, ...] = ()
-    changed: tuple[str, ...] = ()
-    maintenance: bool | None = None
-    # Monitoring trouble: why the checks failed, and how many failed in a row (recovered:
-    # how many had failed before the check that succeeded).
-    reason: str = ""
-    failures: int = 0
-    # A log alert: what the window's lines said (code, counts, window, paths, dynos), and
-    # how many lines (5xx lines for the rate) it counted.
-    summary: str = ""
-    lines: int = 0
-    # A build alert (SPEC §14): the build; a deploy or rollback: the commit of the release
-    # that ran before it (its compare link's base), "" when unknown.
-    build: Build | None = None
-    previous_commit: str = ""
-    # A certificate alert (SPEC §15, `core/certificates`): the domains it names, the
-    # certificate's expiry and the whole days left then (`reason`: why ACM failed).
-    hostnames: tuple[str, ...] = ()
-    expires_at: datetime | None = None
-    days_left: int = 0
 
 
 def observe(previous: AppSnapshot | None, current: AppSnapshot) -> tuple[list[Event], AppSnapshot]:
@@ -174,21 +140,6 @@ def _commits_carried(before: tuple[Release, ...], now: tuple[Release, ...]) -> t
             release = replace(release, commit=commit, commit_description=description)
         carried.append(release)
     return tuple(carried)
-
-
-def without_output(snapshot: AppSnapshot) -> AppSnapshot:
-    """`snapshot` as it is kept: without the build and release output read for alerts
-    (output is the team's own, and may print anything: it goes to the channel, not to the
-    database's snapshots)."""
-    if not any(b.output or b.output_error for b in snapshot.builds) and not any(
-        r.output or r.output_error for r in snapshot.releases
-    ):
-        return snapshot
-    return replace(
-        snapshot,
-        builds=tuple(replace(b, output=(), output_error="") for b in snapshot.builds),
-        releases=tuple(replace(r, output=(), output_error="") for r in snapshot.releases),
-    )
 
 
 def _dyno_events(previous: AppSnapshot | None, current: AppSnapshot) -> list[Event]:
@@ -286,46 +237,6 @@ def _commit_below(ordered: list[Release], index: int) -> str:
     release below it, "" when unknown."""
     below = [r for r in ordered[:index] if r.status == "succeeded"]
     return below[-1].commit if below else ""
-
-
-def _build_events(previous: AppSnapshot, current: AppSnapshot) -> list[Event]:
-    """SPEC §14: a build that failed since the last read, and the newest finished build when
-    it succeeded (it ends the app's build incident). The first read of an app's builds is a
-    baseline for them, but for those that ended since the last snapshot was taken."""
-    if current.builds_at is None or current.builds_at == previous.builds_at:
-        return []  # not read by this check: carried
-    before = {b.id: b for b in previous.builds}
-    if previous.builds_at is not None:
-        known = [b.created_at for b in previous.builds if b.created_at is not None]
-        since = max(known, default=None)
-    else:
-        since = previous.taken_at
-    # Newest first as Heroku listed them: the list's order settles builds of one second.
-    place = {b.id: i for i, b in enumerate(current.builds)}
-
-    def order(build: Build) -> tuple[float, int]:
-        made = build.created_at
-        return (made.timestamp() if made is not None else 0.0, -place[build.id])
-
-    done = [b for b in current.builds if b.status in ("succeeded", "failed")]
-    newest_done = max(done, key=order, default=None)
-    events: list[Event] = []
-    for build in sorted(current.builds, key=order):
-        was = before.get(build.id)
-        if was is None:
-            moment = build.created_at if previous.builds_at is not None else build.updated_at
-            news = since is None or (moment is not None and moment >= since)
-        else:
-            news = was.status == "pending"
-        if not news:
-            continue
-        if build.status == "failed":
-            key = f"{current.app}:{BUILD_FAILED}:{build.id}"
-            events.append(Event(BUILD_FAILED, current.app, key, build=build))
-        elif build.status == "succeeded" and build is newest_done:
-            key = f"{current.app}:{BUILD_SUCCEEDED}:{build.id}"
-            events.append(Event(BUILD_SUCCEEDED, current.app, key, build=build))
-    return events
 
 
 def _fingerprint(config: dict[str, str]) -> str:

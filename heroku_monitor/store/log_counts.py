@@ -34,26 +34,40 @@ one row an app instead, in `key_values` (`drain_state_key`), like its drain toke
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import select
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
-from heroku_monitor.core.logs import latency
-from heroku_monitor.core.logs.count import CodeCount, Counts, MinuteCounts
-from heroku_monitor.core.logs.latency import Histogram
 from heroku_monitor.store.database import Database, in_pages
-from heroku_monitor.store.models import KeyValue, LogBatch, LogCount, log_latency
+from heroku_monitor.store.drain_flush import Flushed as Flushed
+from heroku_monitor.store.drain_flush import _add_counts as _add_counts
+from heroku_monitor.store.drain_flush import _add_times as _add_times
+from heroku_monitor.store.drain_flush import _note_drains as _note_drains
+from heroku_monitor.store.drain_flush import _Taken as _Taken
+from heroku_monitor.store.drain_flush import batch_key as batch_key
+from heroku_monitor.store.drain_state import MINUTE as MINUTE
+from heroku_monitor.store.drain_state import DrainState as DrainState
+from heroku_monitor.store.drain_state import _advance as _advance
+from heroku_monitor.store.drain_state import _drain_state as _drain_state
+from heroku_monitor.store.drain_state import _minute as _minute
+from heroku_monitor.store.drain_state import drain_state_key as drain_state_key
+from heroku_monitor.store.log_rows import ACCEPTED_FUTURE as ACCEPTED_FUTURE
+from heroku_monitor.store.log_rows import ACCEPTED_PAST as ACCEPTED_PAST
+from heroku_monitor.store.log_rows import LATENCY_METRIC as LATENCY_METRIC
+from heroku_monitor.store.log_rows import Row as Row
+from heroku_monitor.store.log_rows import Times as Times
+from heroku_monitor.store.log_rows import as_minutes as as_minutes
+from heroku_monitor.store.log_rows import as_rows as as_rows
+from heroku_monitor.store.log_rows import as_times as as_times
+from heroku_monitor.store.models import LogBatch, LogCount, log_latency
 
 log = logging.getLogger(__name__)
 
@@ -62,9 +76,6 @@ log = logging.getLogger(__name__)
 KEEP_COUNTS = timedelta(days=2)
 KEEP_BATCHES = timedelta(hours=1)
 KEEP_LATENCY = timedelta(days=1)  # slow responses look back minutes; a row an app-minute
-# The minutes a batch's lines may be stamped with, around now.
-ACCEPTED_PAST, ACCEPTED_FUTURE = timedelta(hours=1), timedelta(minutes=5)
-MINUTE = timedelta(minutes=1)
 # Seconds between two writes of the pending counts.
 FLUSH_EVERY = 1.0
 # What may wait in memory for the next write: counter rows plus batches (each batch counts
@@ -77,11 +88,6 @@ RECENT_KEYS = 20_000
 TOKEN_TTL = 5.0
 TOKENS_KEPT = 10_000
 
-Row = tuple[datetime, str, int]  # (minute, metric, how many)
-Times = tuple[datetime, Histogram]  # a minute's router response times (latency buckets)
-# A minute's response times in `since`'s rows: one row a bucket, "latency:<bucket>".
-LATENCY_METRIC = "latency:"
-
 
 class PendingFull(Exception):
     """No room for a batch in memory, and the database cannot take what waits."""
@@ -91,66 +97,6 @@ def drain_token_key(app: str) -> str:
     """Where the token Heroku gave the app's drain is kept (`register-drain` keeps it; the
     drain endpoint ignores batches of another drain)."""
     return f"drain_token:{app}"
-
-
-def drain_state_key(app: str) -> str:
-    """Where an app's drain state is kept: "<last batch> <minute> <its lines> <the lines of
-    the minute before>" (ISO times), updated by every batch taken."""
-    return f"drain_state:{app}"
-
-
-def batch_key(app: str, batch: str) -> int:
-    """A batch's key: a signed 64-bit integer (a BIGINT), an 8-byte BLAKE2b digest of the
-    app and the batch's id (Logplex's frame id, or an OTLP body's digest);
-    the same in every process, so a batch sent again to any of them is found.
-
-    Two different batches share a key with a chance that is negligible: at most ~420,000
-    keys are kept at once (an hour at 50 apps posting twice a second, and the 10 minutes
-    until the next prune), so a new batch meets one of them with a chance of 420,000 / 2^64
-    (2.3e-14); over the 360,000 batches of an hour, 8e-9 (the birthday bound of the hour's
-    keys, n^2 / 2^65, says the same); once in ~14,000 years of such a load. And then one
-    batch (half a second of one app's logs) is not counted."""
-    digest = hashlib.blake2b(f"{app}\0{batch}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
-
-
-def _minute(at: datetime) -> datetime:
-    return at.replace(second=0, microsecond=0)
-
-
-@dataclass(frozen=True, slots=True)
-class _Taken:
-    """A batch taken, waiting for the next flush."""
-
-    key: int
-    app: str
-    rows: Sequence[Row]
-    lines: int
-    at: datetime
-    times: Sequence[Times] = ()
-
-    @property
-    def size(self) -> int:
-        return len(self.rows) + len(self.times) + 1
-
-
-@dataclass(frozen=True)
-class Flushed:
-    """What a flush wrote: batches counted, batches another process had taken first, the
-    apps written, and batches the database refused (dropped)."""
-
-    counted: int = 0
-    resent: int = 0
-    apps: frozenset[str] = frozenset()
-    dropped: int = 0
-
-    def plus(self, other: Flushed) -> Flushed:
-        return Flushed(
-            self.counted + other.counted,
-            self.resent + other.resent,
-            self.apps | other.apps,
-            self.dropped + other.dropped,
-        )
 
 
 class LogCounts:
@@ -439,195 +385,3 @@ class LogCounts:
             return last, 0
         left = 1 - (now - _minute(now)) / MINUTE  # of the minute before, still in the window
         return last, lines + math.ceil(before * left)
-
-
-DrainState = tuple[datetime, datetime, int, int]  # last batch, minute, its lines, before
-
-
-def _advance(state: DrainState | None, lines: int, now: datetime) -> DrainState:
-    """A drain state with one more batch of `lines` taken at `now`."""
-    minute = _minute(now)
-    if state is None:
-        return (now, minute, lines, 0)
-    last, at, n, before = state
-    last = max(last, now)
-    if minute == at:
-        return (last, at, n + lines, before)
-    if minute > at:
-        return (last, minute, lines, n if minute == at + MINUTE else 0)
-    # a late batch: the minute before counts it, an older one nothing
-    return (last, at, n, before + lines if minute == at - MINUTE else before)
-
-
-def _add_counts(db: Database, s: Session, batches: Sequence[_Taken]) -> None:
-    """Add the batches' counters, summed per app, minute and metric, to the database's:
-    one additive upsert per counter (one cached statement, executemany), in the primary
-    key's order, minute first (processes flushing at once lock the rows in the same order,
-    and the rows of a flush are appended at the key's end)."""
-    merged: dict[tuple[str, datetime, str], int] = {}
-    for taken in batches:
-        app = taken.app
-        for minute, metric, n in taken.rows:
-            key = (app, minute, metric[:200])
-            merged[key] = merged.get(key, 0) + n
-    if not merged:
-        return
-    values = [  # in the primary key's order, minute first: appended at its index's end
-        {"app_name": app, "minute": minute, "metric": metric, "n": n}
-        for (app, minute, metric), n in sorted(merged.items(), key=lambda kv: _by_minute(kv[0]))
-    ]
-    stmt = db.insert(LogCount)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["minute", "app_name", "metric"],
-        set_={"n": LogCount.n + stmt.excluded.n},
-    )
-    in_pages(s, stmt, values)
-
-
-def _by_minute(key: tuple[Any, ...]) -> tuple[Any, ...]:
-    """An (app, minute, ...) key in the tables' primary key order: (minute, app, ...)."""
-    return (key[1], key[0], *key[2:])
-
-
-def _add_times(db: Database, s: Session, batches: Sequence[_Taken]) -> None:
-    """Add the batches' response times to their apps' minutes, bucket by bucket: one
-    additive upsert per app and minute (executemany), in key order."""
-    merged: dict[tuple[str, datetime], list[int]] = {}
-    for taken in batches:
-        for minute, counts in taken.times:
-            into = merged.get((taken.app, minute))
-            if into is None:
-                into = merged[(taken.app, minute)] = [0] * latency.BUCKETS
-            for i, n in enumerate(counts):
-                into[i] += n
-    if not merged:
-        return
-    buckets = [f"b{i}" for i in range(latency.BUCKETS)]
-    values = [
-        {"app_name": app, "minute": minute, **dict(zip(buckets, counts, strict=True))}
-        for (app, minute), counts in sorted(merged.items(), key=lambda kv: _by_minute(kv[0]))
-    ]
-    stmt = db.insert(log_latency)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["minute", "app_name"],
-        set_={b: log_latency.c[b] + stmt.excluded[b] for b in buckets},
-    )
-    in_pages(s, stmt, values)
-
-
-def _note_drains(s: Session, batches: Sequence[_Taken], db: Database) -> None:
-    """Add the batches to their apps' drain states: the rows locked in key order
-    (PostgreSQL; SQLite's transaction holds the write lock already), so processes taking
-    an app's batches at once add up; one UPDATE statement for all of them."""
-    by_app: dict[str, list[_Taken]] = {}
-    for taken in batches:
-        by_app.setdefault(taken.app, []).append(taken)
-    if not by_app:
-        return
-    keys = {drain_state_key(app): app for app in by_app}
-    ordered = sorted(keys)
-    s.connection().execute(
-        db.insert(KeyValue).on_conflict_do_nothing(), [{"key": key, "value": ""} for key in ordered]
-    )
-    found = dict(
-        s.execute(
-            select(KeyValue.key, KeyValue.value)
-            .where(KeyValue.key.in_(ordered))
-            .order_by(KeyValue.key)
-            .with_for_update()
-        ).all()
-    )
-    changes = []
-    for key in ordered:
-        state = _drain_state(found.get(key))
-        for taken in by_app[keys[key]]:
-            state = _advance(state, taken.lines, taken.at)
-        assert state is not None
-        last, at, n, before = state
-        changes.append({"k": key, "v": f"{last.isoformat()} {at.isoformat()} {n} {before}"})
-    s.connection().execute(
-        update(KeyValue).where(KeyValue.key == bindparam("k")).values(value=bindparam("v")),
-        changes,
-    )
-
-
-def _drain_state(value: str | None) -> DrainState | None:
-    try:
-        last, minute, lines, before = (value or "").split()
-        return (
-            datetime.fromisoformat(last),
-            datetime.fromisoformat(minute),
-            int(lines),
-            int(before),
-        )
-    except ValueError:
-        return None
-
-
-def as_rows(counts: Counts, now: datetime) -> list[Row]:
-    """A batch's counts as counter rows: requests, 5xx, and per code its lines, paths and
-    dynos (`code:H12`, `path:H12:/slow`, `dyno:H12:web.1`). Only minutes from an hour ago
-    to a few minutes ahead count (a line stamped in 1970 or 2999 would never be pruned)."""
-    rows: list[Row] = []
-    for m in counts.rows():
-        if not now - ACCEPTED_PAST <= m.minute <= now + ACCEPTED_FUTURE:
-            continue
-        if m.requests:
-            rows.append((m.minute, "requests", m.requests))
-        if m.errors_5xx:
-            rows.append((m.minute, "5xx", m.errors_5xx))
-        for code, counted in m.codes.items():
-            rows.append((m.minute, f"code:{code}", counted.count))
-            rows.extend((m.minute, f"path:{code}:{path}", n) for path, n in counted.paths)
-            rows.extend((m.minute, f"dyno:{code}:{dyno}", n) for dyno, n in counted.dynos)
-    # No NUL in a counter's name: PostgreSQL refuses it in text.
-    return [(minute, metric.replace("\x00", ""), n) for minute, metric, n in rows]
-
-
-def as_times(counts: Counts, now: datetime) -> list[Times]:
-    """A batch's response times, per minute, for the latency rows; the minutes `as_rows`
-    keeps."""
-    return [
-        (m.minute, m.latency)
-        for m in counts.rows()
-        if m.latency and now - ACCEPTED_PAST <= m.minute <= now + ACCEPTED_FUTURE
-    ]
-
-
-def as_minutes(rows: Sequence[Row]) -> list[MinuteCounts]:
-    """Counter rows (every process's, added up) as the minutes `log_rules.detect` reads."""
-    minutes: dict[datetime, dict[str, int]] = {}
-    for minute, metric, n in rows:
-        minutes.setdefault(minute, {})[metric] = n
-    out: list[MinuteCounts] = []
-    for minute in sorted(minutes):
-        metrics = minutes[minute]
-        codes: dict[str, CodeCount] = {}
-        times = [0] * latency.BUCKETS
-        for metric, n in metrics.items():
-            if metric.startswith("code:"):
-                code = metric.split(":", 1)[1]
-                codes[code] = CodeCount(
-                    n, _top(metrics, f"path:{code}:"), _top(metrics, f"dyno:{code}:")
-                )
-            elif metric.startswith(LATENCY_METRIC):
-                bucket = metric[len(LATENCY_METRIC) :]
-                if bucket.isdecimal() and int(bucket) < latency.BUCKETS:
-                    times[int(bucket)] += n
-        out.append(
-            MinuteCounts(
-                minute,
-                metrics.get("requests", 0),
-                metrics.get("5xx", 0),
-                dict(sorted(codes.items())),
-                tuple(times) if any(times) else (),
-            )
-        )
-    return out
-
-
-def _top(metrics: dict[str, int], prefix: str) -> tuple[tuple[str, int], ...]:
-    found = [
-        (metric[len(prefix) :], n) for metric, n in metrics.items() if metric.startswith(prefix)
-    ]
-    return tuple(sorted(found, key=lambda item: (-item[1], item[0]))[:10])
